@@ -1,0 +1,47 @@
+"""Behavioral interview: a hiring manager asking for real situations, STAR style."""
+
+from interviewer.plan import FollowUp, InterviewMode, Question
+
+MODE = InterviewMode(
+    id="behavioral",
+    title="Behavioral interview",
+    interviewer_name="Sam, the hiring manager",
+    persona="You are a warm, attentive hiring manager who asks for concrete situations, actions and results.",
+    intro="Thanks for making time for this conversation{role}. I'll ask about situations you've been in; specific examples help me most.",
+    duration_min=30,
+    competencies=("ownership", "collaboration", "conflict resolution", "learning", "communication"),
+    questions=(
+        Question(
+            "Tell me about yourself and what brings you to this role.",
+            competency="communication",
+            follow_ups=(FollowUp(("startup", "team lead", "manager", "switch"), "You mentioned {topic}. What did that teach you about how you like to work?"),),
+        ),
+        Question(
+            "Tell me about a time you disagreed with a colleague. What happened?",
+            competency="conflict resolution",
+            follow_ups=(
+                FollowUp(("manager", "boss", "lead"), "How did your {topic} react, and what would you do differently?"),
+                FollowUp(("compromise", "agreed", "data"), "You mentioned {topic}. How did you get there?"),
+            ),
+        ),
+        Question(
+            "Describe a project that failed or went badly. What did you learn?",
+            competency="learning",
+            follow_ups=(FollowUp(("fail", "failed", "mistake", "deadline", "late"), "You said {topic}. What did you do the very next week?"),),
+        ),
+        Question(
+            "Tell me about a time you took ownership of something nobody asked you to do.",
+            competency="ownership",
+        ),
+        Question(
+            "How do you keep a team informed when plans change?",
+            competency="collaboration",
+        ),
+    ),
+    closing="Those are all my questions. Thank you, it was good talking with you. We'll follow up soon. Goodbye.",
+)
+
+if __name__ == "__main__":
+    from interviewer.cli import serve_mode
+
+    serve_mode(MODE.id)

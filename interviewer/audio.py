@@ -1,0 +1,65 @@
+"""Audio file IO for replays and tests: any format ffmpeg reads, via PyAV (libav)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+SAMPLE_RATE = 16_000
+
+
+class AudioFileError(Exception):
+    """A file that is missing or cannot be decoded as audio."""
+
+
+def load_pcm16(path: str | Path, sample_rate: int = SAMPLE_RATE) -> bytes:
+    """Decode ``path`` to mono 16-bit PCM at ``sample_rate`` (resampled by libswresample)."""
+    import av
+
+    p = Path(path)
+    if not p.is_file():
+        raise AudioFileError(f"{path}: no such file")
+    try:
+        with av.open(str(p)) as container:
+            if not container.streams.audio:
+                raise AudioFileError(f"{path}: no audio stream")
+            resampler = av.AudioResampler(format="s16", layout="mono", rate=sample_rate)
+            chunks: list[bytes] = []
+            for frame in container.decode(audio=0):
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray().tobytes())
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray().tobytes())
+    except AudioFileError:
+        raise
+    except Exception as e:
+        raise AudioFileError(f"{path}: cannot decode audio ({type(e).__name__}: {e})") from None
+    pcm = b"".join(chunks)
+    if not pcm:
+        raise AudioFileError(f"{path}: contains no audio samples")
+    return pcm
+
+
+def rms_dbfs(pcm16: bytes) -> float:
+    """Loudness of a PCM chunk in dBFS (-120 for silence)."""
+    samples = np.frombuffer(pcm16, dtype=np.int16).astype(np.float32) / 32768.0
+    if samples.size == 0:
+        return -120.0
+    rms = float(np.sqrt(np.mean(samples * samples)))
+    return 20 * np.log10(max(rms, 1e-6))
+
+
+def silence(seconds: float, sample_rate: int = SAMPLE_RATE) -> bytes:
+    """``seconds`` of digital silence as PCM16."""
+    return bytes(2 * int(seconds * sample_rate))
+
+
+def synthesize(voice, text: str, sample_rate: int = SAMPLE_RATE) -> bytes:
+    """Speak ``text`` with a loaded Piper voice; PCM16 mono at ``sample_rate`` (for scenarios)."""
+    import soxr
+
+    chunks = [c.audio_int16_bytes for c in voice.synthesize(text)]
+    samples = np.frombuffer(b"".join(chunks), dtype=np.int16)
+    resampled = soxr.resample(samples, voice.config.sample_rate, sample_rate)
+    return resampled.astype(np.int16).tobytes()

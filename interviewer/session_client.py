@@ -1,0 +1,313 @@
+"""A candidate over the real WebSocket: streams audio like a microphone, records what happens.
+
+Used by ``interviewer replay``, the scenario tests and the latency benchmark. It speaks
+the same protocol as the browser client: ``POST /start``, then pipecat protobuf frames
+with RTVI messages on ``/ws-client``, audio paced in real time in 20 ms chunks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import websockets
+from pipecat.frames.protobufs import frames_pb2
+
+from interviewer.audio import SAMPLE_RATE, rms_dbfs
+
+CHUNK_S = 0.02
+CHUNK_BYTES = int(SAMPLE_RATE * CHUNK_S) * 2
+VOICED_DBFS = -45.0
+BOT_AUDIO_DBFS = -60.0
+
+
+@dataclass
+class Turn:
+    """One turn of the transcript as the candidate's side saw it."""
+
+    role: str
+    text: str
+    start_ms: int
+    end_ms: int | None = None
+    latency_ms: int | None = None
+    interrupted: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form, as printed by ``interviewer replay --json``."""
+        return {
+            "role": self.role,
+            "text": self.text.strip(),
+            "start_ms": self.start_ms,
+            "end_ms": self.end_ms,
+            "latency_ms": self.latency_ms,
+            **({"interrupted": True} if self.interrupted else {}),
+        }
+
+
+@dataclass
+class SessionLog:
+    """Everything observed during one session, with times in ms since connecting."""
+
+    events: list[tuple[int, str, Any]] = field(default_factory=list)
+    turns: list[Turn] = field(default_factory=list)
+    server_messages: list[dict] = field(default_factory=list)
+    bot_audio_ms: float = 0.0
+    closed_by_server: bool = False
+
+    def of_type(self, kind: str) -> list[tuple[int, Any]]:
+        """Events of one RTVI type."""
+        return [(t, d) for t, k, d in self.events if k == kind]
+
+    def texts(self, role: str) -> list[str]:
+        """Texts of all turns of ``role``."""
+        return [t.text.strip() for t in self.turns if t.role == role]
+
+
+def _audio_msg(pcm: bytes) -> bytes:
+    frame = frames_pb2.Frame()
+    frame.audio.audio = pcm
+    frame.audio.sample_rate = SAMPLE_RATE
+    frame.audio.num_channels = 1
+    return frame.SerializeToString()
+
+
+def _rtvi_msg(kind: str, data: dict | None = None) -> bytes:
+    frame = frames_pb2.Frame()
+    msg = {"id": uuid.uuid4().hex[:8], "label": "rtvi-ai", "type": kind}
+    if data is not None:
+        msg["data"] = data
+    frame.message.data = json.dumps(msg)
+    return frame.SerializeToString()
+
+
+class CandidateSession:
+    """One connected candidate. Use as ``async with CandidateSession(url, mode) as s``."""
+
+    def __init__(self, base_url: str, mode: str, candidate: dict | None = None, origin: str | None = None):
+        self.base_url = base_url.rstrip("/")
+        self.mode = mode
+        self.candidate = candidate or {}
+        self.origin = origin
+        self.log = SessionLog()
+        self._ws = None
+        self._t0 = 0.0
+        self._outgoing: asyncio.Queue[bytes] = asyncio.Queue()
+        self._tasks: list[asyncio.Task] = []
+        self._bot_speaking = False
+        self._last_bot_audio = 0.0
+        self._last_voiced_ms: int | None = None
+        self._user_start_ms: int | None = None
+        self._speech_end_ms: int | None = None
+        self._awaiting_first_audio = False
+        self._bot_turn: Turn | None = None
+        self._candidate_turn: Turn | None = None
+        self._last_bot_turn: Turn | None = None
+        self._pending_bot_text: list[str] = []
+        self.bot_audio_times: list[int] = []  # when each voiced bot chunk finished playing
+        self._play_end_ms = 0.0
+        self.closed = asyncio.Event()
+        self.bot_ready = asyncio.Event()
+
+    def now_ms(self) -> int:
+        """Milliseconds since the WebSocket connected."""
+        return int((time.monotonic() - self._t0) * 1000)
+
+    async def __aenter__(self) -> CandidateSession:
+        async with httpx.AsyncClient(timeout=30) as http:
+            r = await http.post(
+                f"{self.base_url}/start",
+                json={"transport": "websocket", "body": {"mode": self.mode, **self.candidate}},
+            )
+            r.raise_for_status()
+            info = r.json()
+        headers = {"Origin": self.origin} if self.origin else None
+        self._ws = await websockets.connect(
+            f"{info['wsUrl']}?token={info['token']}", max_size=None, additional_headers=headers
+        )
+        self._t0 = time.monotonic()
+        self._tasks = [
+            asyncio.create_task(self._receive()),
+            asyncio.create_task(self._send_paced()),
+        ]
+        await self._ws.send(_rtvi_msg("client-ready", {"version": "2.2.0", "about": {"library": "interviewer-replay"}}))
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._ws is not None:
+            await self._ws.close()
+        self._close_bot_turn(self.now_ms())
+
+    # --- sending -------------------------------------------------------------------
+    def speak(self, pcm: bytes) -> None:
+        """Queue speech; it is sent in real time after what is already queued."""
+        for i in range(0, len(pcm), CHUNK_BYTES):
+            chunk = pcm[i : i + CHUNK_BYTES]
+            if len(chunk) < CHUNK_BYTES:
+                chunk = chunk + bytes(CHUNK_BYTES - len(chunk))
+            self._outgoing.put_nowait(chunk)
+
+    async def drain(self) -> None:
+        """Wait until everything queued by :meth:`speak` has been sent."""
+        while not self._outgoing.empty() and not self.closed.is_set():
+            await asyncio.sleep(CHUNK_S)
+
+    async def _send_paced(self) -> None:
+        """Send one 20 ms chunk per 20 ms, speech if queued, otherwise silence, like a mic."""
+        silent = bytes(CHUNK_BYTES)
+        n = 0
+        start = time.monotonic()
+        try:
+            while True:
+                chunk = silent if self._outgoing.empty() else self._outgoing.get_nowait()
+                if chunk is not silent and rms_dbfs(chunk) > VOICED_DBFS:
+                    self._last_voiced_ms = self.now_ms()
+                await self._ws.send(_audio_msg(chunk))
+                n += 1
+                delay = start + n * CHUNK_S - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+        except websockets.ConnectionClosed:
+            self.closed.set()
+
+    # --- receiving -----------------------------------------------------------------
+    async def _receive(self) -> None:
+        try:
+            async for raw in self._ws:
+                if isinstance(raw, str):
+                    continue
+                frame = frames_pb2.Frame.FromString(raw)
+                kind = frame.WhichOneof("frame")
+                if kind == "audio":
+                    self._on_bot_audio(frame.audio.audio, frame.audio.sample_rate)
+                elif kind == "interruption":
+                    self._flush_playback()
+                elif kind == "message":
+                    self._on_message(json.loads(frame.message.data))
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            self.log.closed_by_server = True
+            self.closed.set()
+
+    def _flush_playback(self) -> None:
+        """Drop queued bot audio, as the browser client does on an interruption."""
+        now = self.now_ms()
+        self.bot_audio_times = [t for t in self.bot_audio_times if t <= now]
+        self._play_end_ms = now
+
+    def _on_bot_audio(self, pcm: bytes, rate: int) -> None:
+        now = self.now_ms()
+        duration = 1000 * len(pcm) / 2 / max(rate, 1)
+        self.log.bot_audio_ms += duration
+        # Model a player: chunks play back to back from when they arrive.
+        play_at = max(now, self._play_end_ms)
+        self._play_end_ms = play_at + duration
+        if rms_dbfs(pcm) <= BOT_AUDIO_DBFS:
+            return
+        self._last_bot_audio = time.monotonic()
+        self.bot_audio_times.append(int(play_at + duration))
+        if self._bot_turn is None:
+            latency = None
+            if self._awaiting_first_audio and self._speech_end_ms is not None:
+                latency = now - self._speech_end_ms
+            self._awaiting_first_audio = False
+            self._bot_turn = Turn("interviewer", "", start_ms=now, latency_ms=latency)
+            self._last_bot_turn = self._bot_turn
+            self.log.turns.append(self._bot_turn)
+            self.log.events.append((now, "first-bot-audio", latency))
+
+    def _close_bot_turn(self, now: int) -> None:
+        if self._bot_turn is not None:
+            self._bot_turn.end_ms = now
+            self._bot_turn = None
+
+    def _on_message(self, msg: dict) -> None:
+        now = self.now_ms()
+        kind = msg.get("type", "")
+        data = msg.get("data") or {}
+        self.log.events.append((now, kind, data))
+        if kind == "bot-ready":
+            self.bot_ready.set()
+        elif kind == "bot-started-speaking":
+            self._bot_speaking = True
+        elif kind == "bot-stopped-speaking":
+            self._bot_speaking = False
+            self._close_bot_turn(now)
+        elif kind == "user-started-speaking":
+            self._flush_playback()
+            if self._bot_turn is not None and self._bot_speaking:
+                self._bot_turn.interrupted = True
+            self._close_bot_turn(now)
+            self._user_start_ms = now
+            self._awaiting_first_audio = False
+            self._candidate_turn = None
+        elif kind == "user-stopped-speaking":
+            # The candidate's speech ended at the last voiced chunk we sent.
+            self._speech_end_ms = self._last_voiced_ms if self._last_voiced_ms is not None else now
+            self._awaiting_first_audio = True
+            if self._candidate_turn is not None:
+                self._candidate_turn.end_ms = self._speech_end_ms
+        elif kind == "user-transcription" and data.get("final"):
+            text = data.get("text", "")
+            if self._candidate_turn is None:
+                start = self._user_start_ms if self._user_start_ms is not None else now
+                self._candidate_turn = Turn("candidate", "", start_ms=start, end_ms=self._last_voiced_ms)
+                self.log.turns.append(self._candidate_turn)
+            self._candidate_turn.text = _join(self._candidate_turn.text.strip(), text.strip())
+            self._candidate_turn.end_ms = self._last_voiced_ms
+        elif kind == "bot-output":
+            # Each sentence comes twice: "new" when queued, "completed" once spoken.
+            text = data.get("text", "")
+            if text and data.get("spoken"):
+                target = self._bot_turn or self._last_bot_turn
+                if target is None:
+                    self._pending_bot_text.append(text)
+                else:
+                    target.text = _join(target.text, text)
+        elif kind == "server-message":
+            self.log.server_messages.append(data)
+        if self._bot_turn is not None and self._pending_bot_text:
+            for text in self._pending_bot_text:
+                self._bot_turn.text = _join(self._bot_turn.text, text)
+            self._pending_bot_text.clear()
+
+    # --- waiting -------------------------------------------------------------------
+    def interviewer_turns(self) -> int:
+        """How many interviewer turns have started so far."""
+        return sum(1 for t in self.log.turns if t.role == "interviewer")
+
+    async def wait_bot_done(self, quiet_s: float = 1.2, timeout_s: float = 60.0) -> bool:
+        """Wait until the interviewer has answered the candidate's last speech and fallen quiet.
+
+        "Answered" means an interviewer turn started after the last voiced audio we sent
+        (before any speech, the greeting counts). Returns False on timeout.
+        """
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and not self.closed.is_set():
+            last = self.log.turns[-1] if self.log.turns else None
+            answered = (
+                last is not None
+                and last.role == "interviewer"
+                and (self._last_voiced_ms is None or last.start_ms > self._last_voiced_ms)
+            )
+            quiet = time.monotonic() - self._last_bot_audio >= quiet_s and not self._bot_speaking
+            if answered and quiet:
+                return True
+            await asyncio.sleep(0.05)
+        return self.closed.is_set()
+
+
+def _join(a: str, b: str) -> str:
+    if not a:
+        return b
+    if not b or a.endswith(" ") or b.startswith(" "):
+        return a + b
+    return f"{a} {b}"

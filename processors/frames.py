@@ -1,0 +1,12 @@
+"""Small typed frames of our own, for what pipecat has no frame for."""
+
+from dataclasses import dataclass
+
+from pipecat.frames.frames import SystemFrame
+
+
+@dataclass
+class AvatarEmotionFrame(SystemFrame):
+    """The interviewer's feeling about the last answer: neutral, encouraging or concerned."""
+
+    emotion: str = "neutral"

@@ -1,0 +1,120 @@
+"""The offline brain in the LLM slot: answers each user turn with streamed text frames."""
+
+from __future__ import annotations
+
+import copy
+import re
+
+from loguru import logger
+from pipecat.frames.frames import (
+    EndWorkerFrame,
+    Frame,
+    LLMContextFrame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+    LLMTextFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.processors.frameworks.rtvi.frames import RTVIServerMessageFrame
+
+from interviewer.scripted import Reply, ScriptedInterviewer
+from processors.frames import AvatarEmotionFrame
+
+
+def _text_of(message: object) -> str:
+    if not isinstance(message, dict):
+        return ""
+    content = message.get("content")
+    if isinstance(content, list):
+        content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return content if isinstance(content, str) else ""
+
+
+def _last_user_text(frame: LLMContextFrame) -> tuple[str | None, str]:
+    """The newest message's text if it is the user's, and what the bot said just before it."""
+    messages = frame.context.get_messages()
+    if not messages or not isinstance(messages[-1], dict) or messages[-1].get("role") != "user":
+        return None, ""
+    spoken = ""
+    for message in reversed(messages[:-1]):
+        if isinstance(message, dict) and message.get("role") == "user":
+            break
+        if isinstance(message, dict) and message.get("role") == "assistant":
+            spoken = f"{_text_of(message)} {spoken}"
+    return _text_of(messages[-1]), spoken.strip()
+
+
+class ScriptedBrainProcessor(FrameProcessor):
+    """Stands where an LLM service would: context in, streamed reply text out."""
+
+    def __init__(self, interviewer: ScriptedInterviewer, **kwargs):
+        super().__init__(**kwargs)
+        self._interviewer = interviewer
+        self._started = False
+        # To take back a reply the candidate talked over before hearing its question.
+        self._before_last_reply: ScriptedInterviewer | None = None
+        self._last_answer = ""
+        self._last_reply: Reply | None = None
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        """Answer non-speculative context frames; pass everything else on."""
+        await super().process_frame(frame, direction)
+        if isinstance(frame, LLMContextFrame) and direction == FrameDirection.DOWNSTREAM:
+            if frame.speculation:
+                return  # we answer confirmed turns only; speculation buys nothing here
+            await self._respond(frame)
+        else:
+            await self.push_frame(frame, direction)
+
+    def _cut_off_early(self, spoken: str) -> bool:
+        """Whether the candidate talked over our last reply before its question was heard."""
+        if self._last_reply is None or self._before_last_reply is None:
+            return False
+        said = len(spoken.split())
+        planned = len(self._last_reply.text.split())
+        return said <= max(3, planned // 4)
+
+    async def _respond(self, frame: LLMContextFrame):
+        user_text, spoken = _last_user_text(frame)
+        if not self._started:
+            self._started = True
+            reply = self._interviewer.opening()
+        elif user_text is None:
+            return
+        else:
+            answer = user_text
+            if self._cut_off_early(spoken):
+                # They were still answering: take back the reply, hear the whole answer.
+                logger.debug(f"{self}: reply cut off after {spoken!r}; merging the answer")
+                self._interviewer = self._before_last_reply
+                answer = f"{self._last_answer} {user_text}"
+            self._before_last_reply = copy.deepcopy(self._interviewer)
+            self._last_answer = answer
+            reply = self._interviewer.reply(answer)
+            self._last_reply = reply
+            user_text = answer
+        logger.debug(f"{self}: reply to {user_text!r}: {reply.text!r}")
+        await self.speak(reply)
+
+    async def speak(self, reply: Reply):
+        """Stream ``reply`` as an LLM response, word by word, with progress and emotion."""
+        total = self._interviewer.total
+        await self.push_frame(AvatarEmotionFrame(emotion=reply.emotion))
+        phase = "closed" if reply.finished else "questions"
+        await self.push_frame(
+            RTVIServerMessageFrame(
+                data={
+                    "type": "progress",
+                    "question": min(reply.question_index + 1, total),
+                    "total": total,
+                    "phase": phase,
+                }
+            )
+        )
+        await self.push_frame(LLMFullResponseStartFrame())
+        for chunk in re.findall(r"\S+\s*", reply.text):
+            await self.push_frame(LLMTextFrame(chunk))
+        await self.push_frame(LLMFullResponseEndFrame())
+        if reply.finished:
+            await self.push_frame(RTVIServerMessageFrame(data={"type": "interview", "state": "ended"}))
+            await self.push_frame(EndWorkerFrame(), FrameDirection.UPSTREAM)

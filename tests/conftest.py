@@ -1,0 +1,54 @@
+"""Shared fixtures: the real models (loaded once) and the real server on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from interviewer.config import load_settings
+from interviewer.models import ModelBank
+
+
+@pytest.fixture(scope="session")
+def settings():
+    """Default settings (offline: scripted brain, Whisper base, Piper)."""
+    return load_settings()
+
+
+@pytest.fixture(scope="session")
+def models(settings):
+    """The real models, loaded once for the whole test session."""
+    return ModelBank.load(settings)
+
+
+class ThreadedServer:
+    """The real FastAPI server in a thread with its own event loop."""
+
+    def __init__(self, settings, models):
+        from interviewer.cli import LocalServer
+
+        self._local = LocalServer(settings, models=models)
+        self.url = self._local.url
+        self.app = self._local.app
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    def start(self):
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._local.__aenter__(), self._loop).result(30)
+        return self
+
+    def stop(self):
+        asyncio.run_coroutine_threadsafe(self._local.__aexit__(None, None, None), self._loop).result(30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def server(settings, models):
+    """The real server, serving every mode with the shared models."""
+    srv = ThreadedServer(settings, models).start()
+    yield srv
+    srv.stop()

@@ -1,0 +1,73 @@
+"""A local stand-in for an OpenAI-compatible chat completions endpoint (SSE streaming).
+
+Speaks the real wire format so the real ``openai`` client inside pipecat's
+OpenAILLMService runs unchanged. Modes: "ok" streams a reply, "error" answers HTTP 500,
+"midstream" breaks the stream after a few chunks, "stall" never answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from aiohttp import web
+
+
+class OpenAIStandIn:
+    """Serve /v1/chat/completions on loopback; record every request."""
+
+    def __init__(self, reply_for=None, mode: str = "ok"):
+        self.requests: list[dict] = []
+        self.mode = mode
+        self._reply_for = reply_for or (lambda messages: "Thanks for sharing. What was the hardest part?")
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def start(self) -> OpenAIStandIn:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._completions)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}/v1"
+        return self
+
+    async def stop(self) -> None:
+        if self._runner:
+            await self._runner.cleanup()
+
+    async def _completions(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.requests.append({"body": body, "auth": request.headers.get("Authorization", "")})
+        if self.mode == "error":
+            return web.json_response({"error": {"message": "boom", "type": "server_error"}}, status=500)
+        if self.mode == "stall":
+            await asyncio.sleep(3600)
+        text = self._reply_for(body.get("messages", []))
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        words = text.split(" ")
+        for i, word in enumerate(words):
+            if self.mode == "midstream" and i == 3:
+                resp.force_close()
+                return resp
+            chunk = {
+                "id": "chatcmpl-standin",
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": body.get("model", "standin"),
+                "choices": [{"index": 0, "delta": {"content": word + (" " if i < len(words) - 1 else "")}, "finish_reason": None}],
+            }
+            await resp.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            await asyncio.sleep(0.01)
+        done = {
+            "id": "chatcmpl-standin", "object": "chat.completion.chunk", "created": int(time.time()),
+            "model": body.get("model", "standin"), "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+        }
+        await resp.write(f"data: {json.dumps(done)}\n\n".encode())
+        await resp.write(b"data: [DONE]\n\n")
+        await resp.write_eof()
+        return resp

@@ -1,0 +1,48 @@
+"""The OpenAI-compatible LLM path, against a loopback SSE stand-in (real openai client code)."""
+
+import asyncio
+
+import pytest
+
+from interviewer.audio import synthesize
+from interviewer.cli import LocalServer
+from interviewer.session_client import CandidateSession
+from tests.standins.openai_server import OpenAIStandIn
+
+pytestmark = pytest.mark.slow
+
+GREETING = "Hello, I am your interviewer today. Tell me about a project you are proud of."
+FOLLOW_UP = "Thanks for sharing that. What was the hardest part of the migration?"
+
+
+def _reply(messages):
+    return FOLLOW_UP if any(m.get("role") == "user" for m in messages) else GREETING
+
+
+async def test_openai_compatible_endpoint_leads_the_interview(settings, models):
+    standin = await OpenAIStandIn(_reply).start()
+    try:
+        llm_settings = settings.model_copy(
+            update={"openai_api_key": "sk-test", "openai_base_url": standin.url, "openai_model": "standin-1"}
+        )
+        async with LocalServer(llm_settings, models=models) as server:
+            async with CandidateSession(server.url, "technical", {"name": "Ada", "role": "SRE"}) as s:
+                await asyncio.wait_for(s.bot_ready.wait(), 30)
+                await s.wait_bot_done(timeout_s=60)
+                s.speak(synthesize(models.piper_voice, "I migrated our billing database to Postgres with zero downtime."))
+                await s.drain()
+                await s.wait_bot_done(timeout_s=60)
+    finally:
+        await standin.stop()
+
+    assert len(standin.requests) >= 2
+    first, last = standin.requests[0], standin.requests[-1]
+    assert first["auth"] == "Bearer sk-test" and first["body"]["model"] == "standin-1"
+    assert first["body"]["stream"] is True
+    system = first["body"]["messages"][0]
+    assert system["role"] == "system" and "Ada" in system["content"] and "SRE" in system["content"]
+    user_msgs = [m for m in last["body"]["messages"] if m["role"] == "user"]
+    assert "billing" in str(user_msgs[-1]["content"]).lower()
+    said = s.log.texts("interviewer")
+    assert said[0].startswith("Hello, I am your interviewer") and "hardest part" in said[-1]
+    assert s.log.bot_audio_ms > 2000

@@ -1,0 +1,48 @@
+"""`interviewer replay`: real speech files as the microphone, JSON out, clear errors."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+REPLAY = [sys.executable, "-m", "interviewer.cli", "replay"]
+
+
+@pytest.mark.slow
+def test_replay_transcribes_and_replies_with_latency():
+    r = subprocess.run(
+        [*REPLAY, "--mode", "technical", "../shared/audio/beckett.wav", "--json"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = json.loads(r.stdout)
+    assert out["mode"] == "technical"
+    turns = out["turns"]
+    assert turns[0]["role"] == "interviewer" and "technical project" in turns[0]["text"]
+    heard = " ".join(t["text"] for t in turns if t["role"] == "candidate").lower()
+    for word in ("tried", "no matter", "try again", "fail better"):
+        assert word in heard, heard
+    replies = [t for t in turns[1:] if t["role"] == "interviewer"]
+    assert replies and replies[-1]["text"] and replies[-1]["latency_ms"] is not None
+    assert 0 < replies[-1]["latency_ms"] < 5000
+    assert all({"role", "text", "start_ms", "end_ms", "latency_ms"} <= set(t) for t in turns)
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--json", "missing.wav"], "missing.wav: no such file"),
+        (["--json", "pyproject.toml"], "pyproject.toml: no audio stream"),
+        (["--json", "tests/__init__.py"], "tests/__init__.py: cannot decode audio"),
+        (["--mode", "nope", "--json", "../shared/audio/beckett.wav"], "unknown mode"),
+    ],
+)
+def test_replay_bad_input_is_one_clear_line_and_exit_2(args, needle):
+    r = subprocess.run([*REPLAY, *args], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert r.returncode == 2
+    assert needle in r.stderr and r.stderr.strip().count("\n") == 0
+    assert r.stdout == ""

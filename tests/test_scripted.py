@@ -1,0 +1,71 @@
+"""The offline scripted interviewer's decisions (pure logic, fast)."""
+
+from bots import MODES, get_mode
+from interviewer.plan import CandidateContext
+from interviewer.scripted import ScriptedInterviewer
+
+LONG = (
+    "I led the migration of our payments service to a new database, planned the rollout in "
+    "three stages, wrote the runbooks and measured error rates at every step along the way."
+)
+
+
+def test_opening_greets_by_name_and_asks_first_question():
+    mode = get_mode("technical")
+    brain = ScriptedInterviewer(mode, CandidateContext(name="Ada", role="backend engineer"))
+    reply = brain.opening()
+    assert "Ada" in reply.text and "backend engineer" in reply.text
+    assert reply.text.endswith(mode.questions[0].text)
+
+
+def test_follow_up_uses_what_was_said_then_moves_on():
+    mode = get_mode("technical")
+    brain = ScriptedInterviewer(mode)
+    brain.opening()
+    first = brain.reply("Our search had terrible latency at peak, so I rebuilt the caching layer and the query planner myself.")
+    assert "latency" in first.text and first.question_index == 0
+    second = brain.reply(LONG)
+    assert mode.questions[1].text in second.text and second.question_index == 1
+
+
+def test_short_answer_gets_a_probe_once():
+    brain = ScriptedInterviewer(get_mode("behavioral"))
+    brain.opening()
+    probe = brain.reply("Yes.")
+    assert "example" in probe.text and probe.question_index == 0
+    moved = brain.reply("Yes.")
+    assert moved.question_index == 1
+
+
+def test_hesitation_is_met_with_encouragement():
+    brain = ScriptedInterviewer(get_mode("behavioral"))
+    brain.opening()
+    reply = brain.reply("Um, I don't know, I'm not sure.")
+    assert reply.emotion == "concerned" and "take your time" in reply.text
+
+
+def test_repeat_and_skip_requests():
+    mode = get_mode("system_design")
+    brain = ScriptedInterviewer(mode)
+    brain.opening()
+    again = brain.reply("Sorry, could you repeat the question?")
+    assert mode.questions[0].text in again.text and again.question_index == 0
+    skipped = brain.reply("Can we skip this one?")
+    assert mode.questions[1].text in skipped.text and skipped.question_index == 1
+
+
+def test_every_mode_closes_after_its_last_question():
+    for mode in MODES.values():
+        brain = ScriptedInterviewer(mode)
+        brain.opening()
+        replies = [brain.reply(LONG) for _ in range(len(mode.questions) * 2)]
+        closing = next(r for r in replies if r.finished)
+        assert mode.closing in closing.text
+        asked = " ".join(r.text for r in replies)
+        positions = [asked.find(q.text) for q in mode.questions[1:]]
+        assert all(p >= 0 for p in positions) and positions == sorted(positions)
+
+
+def test_candidate_context_is_cleaned_and_limited():
+    ctx = CandidateContext.from_dict({"name": "  Ada  ", "resume": "x" * 10_000, "role": 42, "evil": "y"})
+    assert ctx.name == "Ada" and len(ctx.resume) == CandidateContext.MAX_FIELD and ctx.role == ""
