@@ -31,10 +31,11 @@ client: $(CLIENT)/dist/index.html
 $(CLIENT)/dist/index.html: $(CLIENT)/package.json $(CLIENT)/package-lock.json $(CLIENT)/index.html $(wildcard $(CLIENT)/src/*) $(CLIENT)/vite.config.ts
 	cd $(CLIENT) && npm ci --no-audit --no-fund --loglevel=error && npm run build
 
-# Debian packages the tests drive: Chromium (browser end-to-end) and ffmpeg.
+# Debian packages the tests drive: Chromium (browser end-to-end), ffmpeg, PostgreSQL (persistence).
 system-deps:
 	@missing=""; \
 	for p in chromium ffmpeg; do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "Please install:$$missing  (sudo apt-get install$$missing)"; exit 1; fi; \

@@ -42,7 +42,7 @@ class LocalServer:
         self.settings = (settings or load_settings()).model_copy(update={"host": "127.0.0.1", "port": port})
         self.app = create_app(self.settings, models=models)
         self.url = f"http://127.0.0.1:{port}"
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning", ws_max_size=16 << 20)
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning", ws_max_size=max(2 * self.settings.max_message_bytes, 1 << 20))
         self._server = uvicorn.Server(config)
         self._task: asyncio.Task | None = None
 
@@ -76,12 +76,41 @@ async def replay(mode: str, files: list[str], url: str | None = None, settings: 
                 session.speak(pcm)
                 await session.drain()
                 await session.wait_bot_done(timeout_s=60)
-        return {"mode": mode, "turns": [t.as_dict() for t in session.log.turns]}
+        started = next((m for m in session.log.server_messages if m.get("type") == "interview"), {})
+        return {
+            "mode": mode,
+            "interview_id": started.get("interview_id"),
+            "report_url": f"{base_url}{started['report_url']}" if started.get("report_url") else None,
+            "turns": [t.as_dict() for t in session.log.turns],
+        }
 
     if url:
         return await run(url)
     async with LocalServer(settings) as server:
         return await run(server.url)
+
+
+def _print_stored(args, settings: Settings) -> int:
+    """``interviewer report ID`` and ``interviewer list``: read from DATABASE_URL."""
+    from bots import get_mode
+    from interviewer.report import build_report, to_markdown
+    from interviewer.store import Store
+
+    store = Store(settings.database_url)
+    if args.command == "list":
+        for row in store.list():
+            print(f"{row['id']}  {row['started_at'][:19]}  {row['mode']:<14} {row['status']:<8} {row['turns']:>3} turns  {row['candidate']}")
+        return 0
+    interview = store.get(args.interview_id)
+    if interview is None:
+        print(f"error: no interview {args.interview_id!r} in {settings.database_url}", file=sys.stderr)
+        return 2
+    report = interview.report or build_report(interview, get_mode(interview.mode))
+    if args.json:
+        print(json.dumps({"interview_id": interview.id, "status": interview.status, "transcript": report["transcript"], "report": report}, indent=2))
+    else:
+        print(to_markdown(report))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("--url", help="replay against a running server instead of an in-process one")
     rp.add_argument("--json", action="store_true", help="print the transcript as JSON")
     rp.add_argument("files", nargs="+")
+    rep = sub.add_parser("report", help="print an interview's stored transcript and report")
+    rep.add_argument("interview_id")
+    rep.add_argument("--json", action="store_true", help="JSON instead of Markdown")
+    sub.add_parser("list", help="list recent interviews in the database")
     args = parser.parse_args(argv)
 
     try:
@@ -109,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
             get_mode(args.mode)
             serve_mode(args.mode)
             return 0
+        if args.command in ("report", "list"):
+            return _print_stored(args, settings)
         from bots import MODES
 
         if args.mode not in MODES:

@@ -6,6 +6,7 @@ naming the variable (see :func:`load_settings`), never in the middle of an inter
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Literal
 
@@ -41,23 +42,33 @@ class Settings(BaseSettings):
     # Turn taking
     vad_stop_secs: float = Field(0.2, alias="VAD_STOP_SECS", gt=0, le=3)
     vad_start_secs: float = Field(0.2, alias="VAD_START_SECS", gt=0, le=2)
+    time_scale: float = Field(1.0, alias="TIME_SCALE", gt=0, le=10, description="scales every interview time limit")
+    database_url: str = Field("sqlite:///interviewer.db", alias="DATABASE_URL")
     patience_min_words: int = Field(8, alias="PATIENCE_MIN_WORDS", ge=0)
     patience_grace_secs: float = Field(1.0, alias="PATIENCE_GRACE_SECS", ge=0, le=5)
 
     # LLM
-    openai_api_key: str | None = Field(None, alias="OPENAI_API_KEY")
+    openai_api_key: str | None = Field(None, alias="OPENAI_API_KEY", repr=False)
     openai_base_url: str | None = Field(None, alias="OPENAI_BASE_URL")
     openai_model: str = Field("gpt-4o-mini", alias="OPENAI_MODEL")
+    llm_gguf: Path | None = Field(None, alias="LLM_GGUF", description="local .gguf model run offline by xllamacpp")
+    llm_gguf_ctx: int = Field(4096, alias="LLM_GGUF_CTX", ge=256, le=131072)
+    llm_gguf_threads: int = Field(2, alias="LLM_GGUF_THREADS", ge=1)
+    llm_gguf_max_tokens: int = Field(200, alias="LLM_GGUF_MAX_TOKENS", ge=1)
 
     # Text to speech
     tts: Literal["piper", "cartesia"] = Field("piper", alias="TTS")
     piper_voice: Path | None = Field(None, alias="PIPER_VOICE", description=".onnx voice file; default: bundled joe")
-    cartesia_api_key: str | None = Field(None, alias="CARTESIA_API_KEY")
+    cartesia_api_key: str | None = Field(None, alias="CARTESIA_API_KEY", repr=False)
     cartesia_voice_id: str | None = Field(None, alias="CARTESIA_VOICE_ID")
     cartesia_url: str | None = Field(None, alias="CARTESIA_URL")
 
     # Transport
     transport: Literal["websocket", "daily"] = Field("websocket", alias="TRANSPORT")
+    daily_api_key: str | None = Field(None, alias="DAILY_API_KEY", repr=False)
+    daily_api_url: str = Field("https://api.daily.co/v1", alias="DAILY_API_URL")
+    daily_room_url: str | None = Field(None, alias="DAILY_ROOM_URL")
+    daily_token: str | None = Field(None, alias="DAILY_TOKEN", repr=False)
 
     @field_validator("stt_model")
     @classmethod
@@ -73,16 +84,60 @@ class Settings(BaseSettings):
             raise ValueError(f"no such voice file: {v}")
         return v
 
+    @field_validator("openai_base_url", "daily_api_url", "daily_room_url")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError(f"must be an http(s):// URL, got {v!r}")
+        return v.rstrip("/") if v else v
+
+    @field_validator("cartesia_url")
+    @classmethod
+    def _ws_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("ws://", "wss://")):
+            raise ValueError(f"must be a ws(s):// URL, got {v!r}")
+        return v
+
+    @field_validator("llm_gguf")
+    @classmethod
+    def _gguf_file(cls, v: Path | None) -> Path | None:
+        if v is None:
+            return v
+        if not v.is_file():
+            raise ValueError(f"no such GGUF file: {v}")
+        with v.open("rb") as f:
+            if f.read(4) != b"GGUF":
+                raise ValueError(f"not a GGUF model file: {v}")
+        if importlib.util.find_spec("xllamacpp") is None:
+            raise ValueError("running a GGUF model needs the xllamacpp package (pip install xllamacpp)")
+        return v
+
     @model_validator(mode="after")
     def _keys_present(self) -> Settings:
+        # Model-level errors start with the variable they are about (see load_settings).
         if self.tts == "cartesia" and not self.cartesia_api_key:
-            raise ValueError("CARTESIA_API_KEY is required when TTS=cartesia")
+            raise ValueError("CARTESIA_API_KEY: required when TTS=cartesia")
+        if self.tts == "cartesia" and not self.cartesia_voice_id:
+            raise ValueError("CARTESIA_VOICE_ID: required when TTS=cartesia (a Cartesia voice id)")
+        if self.llm_gguf and self.openai_base_url:
+            raise ValueError("LLM_GGUF: set either LLM_GGUF or OPENAI_BASE_URL, not both")
+        if self.daily_token and not self.daily_room_url:
+            raise ValueError("DAILY_ROOM_URL: required with DAILY_TOKEN (the room the token is for)")
+        if self.transport == "daily":
+            if not self.daily_api_key and not (self.daily_room_url and self.daily_token):
+                raise ValueError(
+                    "DAILY_API_KEY: required when TRANSPORT=daily (or set DAILY_ROOM_URL and DAILY_TOKEN)"
+                )
+            if importlib.util.find_spec("daily") is None:
+                raise ValueError("TRANSPORT: daily needs the daily-python package (pipecat-ai[daily])")
         return self
 
     @property
     def llm_kind(self) -> Literal["scripted", "openai"]:
-        """Which brain answers: an OpenAI-compatible endpoint, or the offline script."""
-        return "openai" if self.openai_api_key or self.openai_base_url else "scripted"
+        """Which brain answers: an OpenAI-compatible endpoint (a local GGUF is served as one), or the script."""
+        if self.openai_api_key or self.openai_base_url or self.llm_gguf:
+            return "openai"
+        return "scripted"
 
     @property
     def origins(self) -> list[str]:
@@ -96,6 +151,8 @@ def load_settings(**overrides) -> Settings:
         return Settings(**overrides)
     except ValidationError as e:
         err = e.errors()[0]
-        loc = err.get("loc") or ("settings",)
-        name = str(loc[0]).upper() if loc else "settings"
-        raise SettingsError(f"configuration error: {name}: {err.get('msg')}") from None
+        loc = err.get("loc") or ()
+        msg = str(err.get("msg", "")).removeprefix("Value error, ")
+        if not loc:  # a model-level check: its message starts with the variable's name
+            raise SettingsError(f"configuration error: {msg}") from None
+        raise SettingsError(f"configuration error: {str(loc[0]).upper()}: {msg}") from None

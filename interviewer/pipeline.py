@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from loguru import logger
 from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
 from pipecat.audio.vad.silero import SileroVADAnalyzer
@@ -21,9 +23,14 @@ from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
 from interviewer.config import Settings
 from interviewer.models import ModelBank
-from interviewer.plan import CandidateContext, InterviewMode
+from interviewer.plan import CandidateContext, InterviewMode, PlanCursor
 from interviewer.scripted import ScriptedInterviewer
+from interviewer.store import Store
 from processors.avatar_expressions import AvatarExpressionProcessor
+from processors.interview_closer import InterviewCloser
+from processors.interview_conductor import InterviewConductor
+from processors.llm_fallback import LLMFallbackProcessor
+from processors.transcript_recorder import TranscriptRecorder
 from processors.local_services import (
     SharedPiperTTSService,
     SharedSmartTurnAnalyzer,
@@ -36,10 +43,38 @@ AUDIO_IN_RATE = 16_000
 AUDIO_OUT_RATE = 24_000
 
 
-def make_llm(mode: InterviewMode, candidate: CandidateContext, settings: Settings) -> FrameProcessor:
-    """The LLM slot: an OpenAI-compatible endpoint when configured, else the scripted brain."""
+@dataclass
+class Interview:
+    """One built interview: its worker, plan cursor and transcript recorder."""
+
+    worker: PipelineWorker
+    cursor: PlanCursor
+    recorder: TranscriptRecorder | None
+
+
+@dataclass
+class SessionRecord:
+    """Where one session's transcript goes: its interview row, and the link to its report."""
+
+    store: Store
+    interview_id: str
+    report_url: str
+
+
+def make_llm(
+    mode: InterviewMode, candidate: CandidateContext, settings: Settings, cursor: PlanCursor
+) -> FrameProcessor:
+    """The LLM slot: an OpenAI-compatible endpoint when configured, else the scripted brain.
+
+    A local GGUF (``LLM_GGUF``) is served once per process on loopback by
+    ``interviewer.local_llm`` (started from the app's lifespan), which points
+    ``OPENAI_BASE_URL`` at it: sessions reach it through this same OpenAI client path.
+    """
     if settings.llm_kind == "openai":
         from pipecat.services.openai.llm import OpenAILLMService
+
+        if settings.llm_gguf and not settings.openai_base_url:
+            raise RuntimeError("LLM_GGUF is set but its local server is not running (it starts with the app)")
 
         return OpenAILLMService(
             api_key=settings.openai_api_key or "not-needed",
@@ -48,15 +83,19 @@ def make_llm(mode: InterviewMode, candidate: CandidateContext, settings: Setting
                 model=settings.openai_model, system_instruction=mode.system_prompt(candidate)
             ),
         )
-    return ScriptedBrainProcessor(ScriptedInterviewer(mode, candidate))
+    return ScriptedBrainProcessor(ScriptedInterviewer(mode, candidate, cursor))
 
 
 def make_tts(models: ModelBank, settings: Settings) -> FrameProcessor:
-    """Piper with the shared voice (default), or Cartesia when configured."""
+    """Piper with the shared voice (default), or Cartesia's streaming WebSocket when configured.
+
+    Cartesia's service speaks text as it arrives and turns its word timestamps into the
+    bot's text frames, so the transcript follows what was actually heard.
+    """
     if settings.tts == "cartesia":
         from pipecat.services.cartesia.tts import CartesiaTTSService
 
-        kwargs = {"url": settings.cartesia_url} if settings.cartesia_url else {}
+        kwargs = {"url": settings.cartesia_url} if settings.cartesia_url else {}  # CARTESIA_URL: a stand-in or proxy
         return CartesiaTTSService(
             api_key=settings.cartesia_api_key,
             settings=CartesiaTTSService.Settings(voice=settings.cartesia_voice_id),
@@ -71,9 +110,11 @@ def build_interview(
     models: ModelBank,
     settings: Settings,
     candidate: CandidateContext | None = None,
-) -> PipelineWorker:
-    """Assemble one interview: transport → STT → user turn → brain → avatar → TTS → transport."""
+    record: SessionRecord | None = None,
+) -> Interview:
+    """Assemble one interview: transport → STT → user turn → conductor → brain → avatar → TTS → transport."""
     candidate = candidate or CandidateContext()
+    cursor = PlanCursor(mode, time_scale=settings.time_scale)
     stt = SharedWhisperSTTService(
         model=models.whisper,
         model_name=settings.stt_model,
@@ -81,6 +122,7 @@ def build_interview(
         language=models.whisper_language or "en",
         # Speech end to final transcript, p99, measured here (VAD stop + Whisper on 2 cores).
         ttfs_p99_latency=2.0,
+        hotwords=" ".join(candidate.terms()) or None,  # jargon from the resume and JD
     )
     context = LLMContext()
     turn_stop = PatientTurnStopStrategy(
@@ -97,17 +139,35 @@ def build_interview(
             user_turn_strategies=UserTurnStrategies(stop=[turn_stop]),
         ),
     )
-    llm = make_llm(mode, candidate, settings)
+    llm = make_llm(mode, candidate, settings, cursor)
+
+    async def request_reply():
+        await worker.queue_frame(LLMRunFrame())
+
+    async def on_closed():
+        await worker.rtvi.send_server_message(
+            {"type": "interview", "state": "ended", "report_url": record.report_url if record else None}
+        )
+
+    conductor = InterviewConductor(
+        cursor,
+        llm_guided=settings.llm_kind != "scripted",
+        request_reply=request_reply,
+        base_instruction=mode.system_prompt(candidate),
+    )
     pipeline = Pipeline(
         [
             transport.input(),
             stt,
             aggregators.user(),
+            conductor,
             llm,
+            LLMFallbackProcessor(llm),
             AvatarExpressionProcessor(),
             make_tts(models, settings),
             transport.output(),
             aggregators.assistant(),
+            InterviewCloser(on_closed),
         ]
     )
     latency = UserBotLatencyObserver()
@@ -133,8 +193,21 @@ def build_interview(
         ms = round((breakdown.total_secs or 0) * 1000)
         await worker.rtvi.send_server_message({"type": "latency", "ms": ms, "parts": parts})
 
+    recorder = None
+    if record is not None:
+        recorder = TranscriptRecorder(record.store, record.interview_id, cursor)
+        recorder.attach(aggregators, latency)
+
     @worker.rtvi.event_handler("on_client_ready")
     async def on_client_ready(_rtvi):
+        await worker.rtvi.send_server_message(
+            {
+                "type": "interview",
+                "state": "started",
+                "interview_id": record.interview_id if record else None,
+                "report_url": record.report_url if record else None,
+            }
+        )
         if settings.llm_kind == "scripted":
             await worker.rtvi.send_server_message(
                 {"type": "notice", "text": "Offline scripted interviewer: no LLM is configured."}
@@ -142,4 +215,4 @@ def build_interview(
         await worker.queue_frame(LLMRunFrame())
 
     logger.info(f"Built {mode.id} interview ({settings.llm_kind} brain, {settings.tts} voice)")
-    return worker
+    return Interview(worker, cursor, recorder)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 
@@ -54,6 +55,124 @@ class CandidateContext:
             resume=clean("resume", cls.MAX_FIELD),
         )
 
+    def terms(self) -> list[str]:
+        """Technologies and names from the job description and resume, most frequent first."""
+        return notable_terms(f"{self.job_description}\n{self.resume}")
+
+    def as_dict(self) -> dict:
+        """Plain dict (for storage)."""
+        return {"name": self.name, "role": self.role, "job_description": self.job_description, "resume": self.resume}
+
+
+_COMMON = {
+    "i", "the", "we", "our", "a", "an", "and", "in", "on", "at", "for", "to", "of", "with", "as", "by",
+    "my", "you", "your", "they", "it", "this", "that", "is", "are", "was", "were", "be", "have", "has",
+    "led", "built", "worked", "work", "team", "teams", "experience", "years", "role", "responsibilities",
+    "requirements", "about", "us", "will", "from", "senior", "junior", "engineer", "developer", "manager",
+    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+    "november", "december", "inc", "ltd", "company", "summary", "skills", "education", "university",
+}
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Time limits of an interview, in seconds (scaled by TIME_SCALE for tests)."""
+
+    total_s: float
+    monologue_cap_s: float = 150.0
+    silence_nudge_s: float = 20.0
+
+    def scaled(self, factor: float) -> Timing:
+        """The same limits multiplied by ``factor`` (a cap under 4 s or a nudge under 5 s is never right)."""
+        return Timing(
+            self.total_s * factor, max(4.0, self.monologue_cap_s * factor), max(5.0, self.silence_nudge_s * factor)
+        )
+
+
+@dataclass
+class PlanCursor:
+    """Where an interview is in its plan: phase, open question and its clock.
+
+    Shared by the conductor (which keeps time) and the brain (which speaks), per session.
+    """
+
+    mode: InterviewMode
+    time_scale: float = 1.0
+    phase: str = "intro"  # intro | questions | wrap_up | closed
+    index: int = 0
+    follow_ups_used: int = 0
+    answers: int = 0  # candidate turns on the open question
+    started_at: float = 0.0
+    question_started_at: float = 0.0
+    time_up: bool = False  # the open question's box ran out (or the candidate ran long)
+    wrap_up_now: bool = False  # the whole interview ran out of time
+    question_times: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        """Number of planned questions."""
+        return len(self.mode.questions)
+
+    @property
+    def question(self) -> Question | None:
+        """The open question, if any."""
+        return self.mode.questions[self.index] if self.phase == "questions" and self.index < self.total else None
+
+    def start(self, now: float) -> None:
+        """The interview begins: intro then the first question."""
+        self.started_at = self.question_started_at = now
+        self.phase = "questions"
+
+    def advance(self, now: float) -> None:
+        """Close the open question and open the next one (or the wrap-up)."""
+        if self.phase == "questions":
+            self.question_times[self.index] = now - self.question_started_at
+            self.index += 1
+            if self.index >= self.total:
+                self.phase = "wrap_up"
+        elif self.phase == "wrap_up":
+            self.phase = "closed"
+        self.follow_ups_used = self.answers = 0
+        self.time_up = False
+        self.question_started_at = now
+
+    def box_s(self) -> float:
+        """The open question's time box, scaled."""
+        q = self.question
+        return q.time_box_s * self.time_scale if q else 0.0
+
+    def question_time_left(self, now: float) -> float:
+        """Seconds left in the open question's time box."""
+        return max(0.0, self.question_started_at + self.box_s() - now) if self.question else 0.0
+
+    def total_time_left(self, now: float) -> float:
+        """Seconds left in the whole interview."""
+        total = self.mode.timing.total_s * self.time_scale
+        return max(0.0, self.started_at + total - now) if self.started_at else total
+
+    def progress(self, now: float) -> dict:
+        """The RTVI progress message for the page."""
+        return {
+            "type": "progress",
+            "question": min(self.index + 1, self.total),
+            "total": self.total,
+            "phase": self.phase,
+            "time_left_s": int(self.total_time_left(now)),
+            "question_time_left_s": int(self.question_time_left(now)),
+        }
+
+
+def notable_terms(text: str, limit: int = 12) -> list[str]:
+    """Names of technologies, products and the like in free text (capitalised or with symbols)."""
+    counts: dict[str, int] = {}
+    for token in re.findall(r"[A-Za-z][A-Za-z0-9+#.\-]*[A-Za-z0-9+#]", text):
+        token = token.rstrip(".-")
+        if len(token) < 2 or token.lower() in _COMMON:
+            continue
+        if token[0].isupper() or any(c.isdigit() or c in "+#" for c in token) or token.isupper():
+            counts[token] = counts.get(token, 0) + 1
+    return [t for t, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
+
 
 @dataclass(frozen=True)
 class InterviewMode:
@@ -68,6 +187,35 @@ class InterviewMode:
     closing: str
     duration_min: int = 30
     competencies: tuple[str, ...] = field(default=())
+    wrap_up: str = "Before we finish, do you have any questions for me?"
+    candidate_question_answer: str = (
+        "That's a good question. I'll make sure the hiring team follows up with a proper answer."
+    )
+    monologue_cap_s: float = 150.0
+    silence_nudge_s: float = 20.0
+
+    @property
+    def timing(self) -> Timing:
+        """The interview's time limits (unscaled)."""
+        return Timing(self.duration_min * 60.0, self.monologue_cap_s, self.silence_nudge_s)
+
+    def plan_guidance(self, cursor: PlanCursor, now: float) -> str:
+        """What the LLM must do next, from the plan's clock (added to its instructions)."""
+        if cursor.phase == "questions" and cursor.question:
+            n = cursor.index + 1
+            left = int(cursor.question_time_left(now))
+            lines = [f"Current question ({n} of {cursor.total}): {cursor.question.text}"]
+            if cursor.time_up or left == 0:
+                nxt = self.questions[n].text if n < cursor.total else self.wrap_up
+                lines.append(f"Time for this question is up: thank the candidate briefly and ask: {nxt}")
+            elif cursor.follow_ups_used >= cursor.question.max_follow_ups:
+                lines.append("You have used this question's follow-up; after this answer, move on.")
+            else:
+                lines.append(f"About {left} seconds remain for this question.")
+            return "\n".join(lines)
+        if cursor.phase == "wrap_up":
+            return f"All questions are done. Ask: {self.wrap_up} Answer briefly, then close."
+        return f"Close the interview now with: {self.closing}"
 
     def system_prompt(self, candidate: CandidateContext) -> str:
         """The instructions an LLM interviewer follows for this mode and candidate."""
@@ -81,7 +229,7 @@ class InterviewMode:
             "actually said, then move on. Do not answer the questions yourself.",
             "Planned questions:",
             *[f"{i}. {q.text}" for i, q in enumerate(self.questions, 1)],
-            f"When all questions are done, close with: {self.closing}",
+            f"When all questions are done, ask: {self.wrap_up} Answer briefly, then close with: {self.closing}",
         ]
         if candidate.name:
             lines.append(f"The candidate's name is {candidate.name}.")

@@ -2,17 +2,20 @@
 
 No instruction-tuned model able to lead an interview ships on PyPI, so with no LLM
 configured this decides what the interviewer says next from what the candidate said:
-requests to repeat or skip, short or hesitant answers, and keywords that trigger the
-plan's follow-ups. It is plain, deterministic Python and says so in the UI.
+requests to repeat or skip, short or hesitant answers, keywords that trigger the plan's
+follow-ups, and terms from the candidate's resume or job description. The clock lives in
+the shared :class:`~interviewer.plan.PlanCursor`, kept by the conductor. It is plain,
+deterministic Python, and the UI says so.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, fields
 from typing import Literal
 
-from interviewer.plan import CandidateContext, InterviewMode
+from interviewer.plan import CandidateContext, InterviewMode, PlanCursor
 
 Emotion = Literal["neutral", "encouraging", "concerned"]
 
@@ -24,7 +27,8 @@ _SKIP = re.compile(r"\b(skip( this| that| it)?|next question|pass on this|move o
 _HESITANT = re.compile(
     r"\b(i don'?t know|not sure|no idea|i'?m not certain|i can'?t remember|don'?t remember)\b", re.I
 )
-_FILLERS = re.compile(r"\b(um+|uh+|er+|erm|hmm+|like|you know)\b", re.I)
+_NO_QUESTIONS = re.compile(r"\b(no(pe)?|not really|nothing|i'?m good|that'?s all|all good)\b", re.I)
+FILLERS = re.compile(r"\b(um+|uh+|er+|erm|hmm+|you know|kind of|sort of)\b", re.I)
 
 _ACKS = ("Thanks.", "Got it.", "Okay, thank you.", "Great, thanks.", "I see.", "Understood.")
 _GENERIC_PROBE = "Could you walk me through a specific example of that?"
@@ -36,28 +40,51 @@ class Reply:
 
     text: str
     emotion: Emotion
-    question_index: int  # 0-based index of the question now open; len(questions) when closed
+    question_index: int  # 0-based index of the question now open; len(questions) when past them
     finished: bool = False
 
 
 class ScriptedInterviewer:
-    """State of one scripted interview: which question is open, follow-ups used."""
+    """Decides the scripted interviewer's next words; the plan state is the shared cursor."""
 
-    def __init__(self, mode: InterviewMode, candidate: CandidateContext | None = None):
+    def __init__(
+        self,
+        mode: InterviewMode,
+        candidate: CandidateContext | None = None,
+        cursor: PlanCursor | None = None,
+        clock=time.monotonic,
+    ):
         self.mode = mode
         self.candidate = candidate or CandidateContext()
-        self.index = 0
-        self.follow_ups_used = 0
-        self.finished = False
+        self.cursor = cursor or PlanCursor(mode)
+        self._clock = clock
         self._ack_turn = 0
+        self._context_terms = self.candidate.terms()
+
+    # Convenience views of the cursor (used by tests and the brain).
+    @property
+    def index(self) -> int:
+        """0-based index of the open question."""
+        return self.cursor.index
+
+    @property
+    def follow_ups_used(self) -> int:
+        """Follow-ups asked on the open question."""
+        return self.cursor.follow_ups_used
+
+    @property
+    def finished(self) -> bool:
+        """Whether the interview has closed."""
+        return self.cursor.phase == "closed"
 
     @property
     def total(self) -> int:
         """Number of planned questions."""
-        return len(self.mode.questions)
+        return self.cursor.total
 
     def opening(self) -> Reply:
         """Greeting, introduction and the first question."""
+        self.cursor.start(self._clock())
         name = f", {self.candidate.name}" if self.candidate.name else ""
         role = f" for the {self.candidate.role} role" if self.candidate.role else ""
         text = (
@@ -66,59 +93,97 @@ class ScriptedInterviewer:
         )
         return Reply(text=text, emotion="encouraging", question_index=0)
 
+    def snapshot(self) -> tuple:
+        """State to take a reply back with :meth:`restore` (the cursor object stays shared)."""
+        state = {f.name: getattr(self.cursor, f.name) for f in fields(self.cursor)}
+        state["question_times"] = dict(self.cursor.question_times)
+        return state, self._ack_turn
+
+    def restore(self, snap: tuple) -> None:
+        """Go back to a :meth:`snapshot`."""
+        state, self._ack_turn = snap
+        for name, value in state.items():
+            setattr(self.cursor, name, value)
+
     def _ack(self) -> str:
         ack = _ACKS[self._ack_turn % len(_ACKS)]
         self._ack_turn += 1
         return ack
 
-    def _advance(self, lead: str, emotion: Emotion) -> Reply:
-        self.index += 1
-        self.follow_ups_used = 0
-        if self.index >= self.total:
-            self.finished = True
-            return Reply(f"{lead} {self.mode.closing}", emotion, self.total, finished=True)
-        return Reply(f"{lead} {self.mode.questions[self.index].text}", emotion, self.index)
+    def _reply(self, text: str, emotion: Emotion) -> Reply:
+        return Reply(text, emotion, self.cursor.index, finished=self.finished)
 
-    def time_up(self) -> Reply:
-        """The open question's time box ran out: move on politely."""
-        return self._advance("Thanks, in the interest of time let's move on.", "neutral")
+    def _advance(self, lead: str, emotion: Emotion) -> Reply:
+        self.cursor.advance(self._clock())
+        if self.cursor.phase == "wrap_up" and self.cursor.wrap_up_now:
+            self.cursor.advance(self._clock())  # out of time: no candidate questions
+        if self.cursor.phase == "questions":
+            return self._reply(f"{lead} {self.mode.questions[self.cursor.index].text}", emotion)
+        if self.cursor.phase == "wrap_up":
+            return self._reply(f"{lead} {self.mode.wrap_up}", emotion)
+        return self._reply(f"{lead} {self.mode.closing}", emotion)
+
+    def move_on(self) -> Reply:
+        """No answer came (long silence): move to the next question."""
+        if self.cursor.phase == "closed":
+            return self._reply(self.mode.closing, "neutral")
+        return self._advance("Let's move on to the next one.", "neutral")
 
     def reply(self, answer: str) -> Reply:
         """Decide what to say after the candidate's turn ``answer``."""
-        if self.finished:
-            return Reply(self.mode.closing, "neutral", self.total, finished=True)
+        cursor = self.cursor
+        if cursor.phase == "closed":
+            return self._reply(self.mode.closing, "neutral")
         answer = answer.strip()
-        question = self.mode.questions[self.index]
         words = re.findall(r"[\w']+", answer)
+        if cursor.phase == "wrap_up":
+            if _NO_QUESTIONS.search(answer) and len(words) <= 6:
+                return self._advance("Alright.", "encouraging")
+            return self._advance(self.mode.candidate_question_answer, "encouraging")
+        if cursor.wrap_up_now:
+            cursor.advance(self._clock())  # close the open question
+            cursor.phase = "closed"
+            return self._reply(f"Thank you, we're out of time. {self.mode.closing}", "neutral")
 
+        question = self.mode.questions[cursor.index]
+        cursor.answers += 1
         if _REPEAT.search(answer) and len(words) <= 14:
-            return Reply(f"Of course. {question.text}", "neutral", self.index)
+            return self._reply(f"Of course. {question.text}", "neutral")
         if _SKIP.search(answer) and len(words) <= 14:
             return self._advance("No problem, let's skip that one.", "neutral")
+        if cursor.time_up:
+            return self._advance(f"{self._ack()} In the interest of time, let's move on.", "neutral")
 
-        fillers = len(_FILLERS.findall(answer))
-        hesitant = bool(_HESITANT.search(answer)) or (words and fillers / len(words) > 0.15)
-        can_follow_up = self.follow_ups_used < question.max_follow_ups
+        fillers = len(FILLERS.findall(answer))
+        hesitant = bool(_HESITANT.search(answer)) or (bool(words) and fillers / len(words) > 0.15)
+        can_follow_up = cursor.follow_ups_used < question.max_follow_ups
 
         if hesitant and len(words) < 25 and can_follow_up:
-            self.follow_ups_used += 1
-            return Reply(
+            cursor.follow_ups_used += 1
+            return self._reply(
                 "That's okay, take your time. Maybe start with a situation you remember well, "
                 "even a small one.",
                 "concerned",
-                self.index,
             )
         if len(words) < 8 and can_follow_up:
-            self.follow_ups_used += 1
-            return Reply(f"{self._ack()} {_GENERIC_PROBE}", "neutral", self.index)
+            cursor.follow_ups_used += 1
+            return self._reply(f"{self._ack()} {_GENERIC_PROBE}", "neutral")
 
         if can_follow_up:
-            lowered = answer.lower()
-            for follow_up in question.follow_ups:
-                for keyword in follow_up.keywords:
-                    if re.search(rf"\b{re.escape(keyword)}", lowered):
-                        self.follow_ups_used += 1
-                        text = follow_up.question.format(topic=keyword)
-                        return Reply(f"{self._ack()} {text}", "encouraging", self.index)
+            follow_up = self._follow_up_for(answer.lower())
+            if follow_up:
+                cursor.follow_ups_used += 1
+                return self._reply(f"{self._ack()} {follow_up}", "encouraging")
         emotion: Emotion = "encouraging" if len(words) >= 25 else "neutral"
         return self._advance(self._ack(), emotion)
+
+    def _follow_up_for(self, lowered: str) -> str | None:
+        """The plan's follow-up whose keyword the answer used, else one about a resume/JD term."""
+        for follow_up in self.mode.questions[self.cursor.index].follow_ups:
+            for keyword in follow_up.keywords:
+                if re.search(rf"\b{re.escape(keyword)}", lowered):
+                    return follow_up.question.format(topic=keyword.strip())
+        for term in self._context_terms:
+            if re.search(rf"\b{re.escape(term.lower())}\b", lowered):
+                return f"You mentioned {term}, which is important for this role. How deep is your experience with it?"
+        return None

@@ -266,7 +266,7 @@ class CandidateSession:
         elif kind == "bot-output":
             # Each sentence comes twice: "new" when queued, "completed" once spoken.
             text = data.get("text", "")
-            if text and data.get("spoken"):
+            if text and (data.get("spoken") or data.get("spoken_status") == "completed"):
                 target = self._bot_turn or self._last_bot_turn
                 if target is None:
                     self._pending_bot_text.append(text)

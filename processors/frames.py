@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from pipecat.frames.frames import SystemFrame
+from pipecat.frames.frames import DataFrame, SystemFrame
 
 
 @dataclass
@@ -10,3 +10,8 @@ class AvatarEmotionFrame(SystemFrame):
     """The interviewer's feeling about the last answer: neutral, encouraging or concerned."""
 
     emotion: str = "neutral"
+
+
+@dataclass
+class InterviewClosedFrame(DataFrame):
+    """The interviewer has said its closing words (queued after them): end the session."""

@@ -43,10 +43,19 @@ class _TunedWhisper:
 class SharedWhisperSTTService(WhisperSTTService):
     """pipecat's segmented Whisper STT on a model loaded once per process."""
 
-    def __init__(self, *, model: Any, model_name: str, beam_size: int = 1, language: str = "en", **kwargs):
+    def __init__(
+        self,
+        *,
+        model: Any,
+        model_name: str,
+        beam_size: int = 1,
+        language: str = "en",
+        hotwords: str | None = None,
+        **kwargs,
+    ):
         self._shared_model = _TunedWhisper(model, beam_size)
         super().__init__(
-            settings=WhisperSTTService.Settings(model=model_name, language=language),
+            settings=WhisperSTTService.Settings(model=model_name, language=language, hotwords=hotwords),
             **kwargs,
         )
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import copy
 import re
+import time
 
 from loguru import logger
 from pipecat.frames.frames import (
-    EndWorkerFrame,
     Frame,
     LLMContextFrame,
     LLMFullResponseEndFrame,
@@ -18,7 +17,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.processors.frameworks.rtvi.frames import RTVIServerMessageFrame
 
 from interviewer.scripted import Reply, ScriptedInterviewer
-from processors.frames import AvatarEmotionFrame
+from processors.frames import AvatarEmotionFrame, InterviewClosedFrame
 
 
 def _text_of(message: object) -> str:
@@ -52,7 +51,7 @@ class ScriptedBrainProcessor(FrameProcessor):
         self._interviewer = interviewer
         self._started = False
         # To take back a reply the candidate talked over before hearing its question.
-        self._before_last_reply: ScriptedInterviewer | None = None
+        self._before_last_reply: tuple | None = None
         self._last_answer = ""
         self._last_reply: Reply | None = None
 
@@ -80,15 +79,18 @@ class ScriptedBrainProcessor(FrameProcessor):
             self._started = True
             reply = self._interviewer.opening()
         elif user_text is None:
-            return
+            if not self._interviewer.cursor.time_up:
+                return
+            reply = self._interviewer.move_on()  # the conductor asked to move on after silence
+            self._last_reply = None
         else:
             answer = user_text
             if self._cut_off_early(spoken):
                 # They were still answering: take back the reply, hear the whole answer.
                 logger.debug(f"{self}: reply cut off after {spoken!r}; merging the answer")
-                self._interviewer = self._before_last_reply
+                self._interviewer.restore(self._before_last_reply)
                 answer = f"{self._last_answer} {user_text}"
-            self._before_last_reply = copy.deepcopy(self._interviewer)
+            self._before_last_reply = self._interviewer.snapshot()
             self._last_answer = answer
             reply = self._interviewer.reply(answer)
             self._last_reply = reply
@@ -98,23 +100,12 @@ class ScriptedBrainProcessor(FrameProcessor):
 
     async def speak(self, reply: Reply):
         """Stream ``reply`` as an LLM response, word by word, with progress and emotion."""
-        total = self._interviewer.total
         await self.push_frame(AvatarEmotionFrame(emotion=reply.emotion))
-        phase = "closed" if reply.finished else "questions"
-        await self.push_frame(
-            RTVIServerMessageFrame(
-                data={
-                    "type": "progress",
-                    "question": min(reply.question_index + 1, total),
-                    "total": total,
-                    "phase": phase,
-                }
-            )
-        )
+        progress = self._interviewer.cursor.progress(time.monotonic())
+        await self.push_frame(RTVIServerMessageFrame(data=progress))
         await self.push_frame(LLMFullResponseStartFrame())
         for chunk in re.findall(r"\S+\s*", reply.text):
             await self.push_frame(LLMTextFrame(chunk))
         await self.push_frame(LLMFullResponseEndFrame())
         if reply.finished:
-            await self.push_frame(RTVIServerMessageFrame(data={"type": "interview", "state": "ended"}))
-            await self.push_frame(EndWorkerFrame(), FrameDirection.UPSTREAM)
+            await self.push_frame(InterviewClosedFrame())

@@ -12,9 +12,10 @@ from interviewer.models import ModelBank
 
 
 @pytest.fixture(scope="session")
-def settings():
-    """Default settings (offline: scripted brain, Whisper base, Piper)."""
-    return load_settings()
+def settings(tmp_path_factory):
+    """Default settings (offline: scripted brain, tiny.en, Piper), with a throwaway database."""
+    db = tmp_path_factory.mktemp("db") / "interviews.db"
+    return load_settings(DATABASE_URL=f"sqlite:///{db}")
 
 
 @pytest.fixture(scope="session")

@@ -40,3 +40,14 @@ def test_cli_exits_with_one_line_on_bad_config(tmp_path):
     )
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "PORT" in r.stderr
+
+
+def test_env_example_documents_every_variable():
+    from pathlib import Path
+
+    from interviewer.config import Settings
+
+    documented = Path(__file__).resolve().parent.parent.joinpath(".env.example").read_text()
+    names = [f.alias for f in Settings.model_fields.values() if f.alias]
+    missing = [n for n in names if f"{n}=" not in documented]
+    assert not missing, f".env.example lacks {missing}"

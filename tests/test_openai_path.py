@@ -46,3 +46,32 @@ async def test_openai_compatible_endpoint_leads_the_interview(settings, models):
     said = s.log.texts("interviewer")
     assert said[0].startswith("Hello, I am your interviewer") and "hardest part" in said[-1]
     assert s.log.bot_audio_ms > 2000
+
+
+async def test_report_is_scored_by_the_llm_with_quotes_checked(tmp_path):
+    """With an LLM configured, the report asks it for scores and keeps only real quotes."""
+    import json
+
+    from bots import get_mode
+    from interviewer.report import finalize
+    from interviewer.store import Store, now_utc
+
+    mode = get_mode("behavioral")
+    scores = {c: {"score": 4, "evidence": ["I mediated between the two teams", "an invented quote"]} for c in mode.competencies}
+    standin = await OpenAIStandIn(lambda messages: "Here you go: " + json.dumps(scores)).start()
+    try:
+        store = Store(f"sqlite:///{tmp_path}/r.db")
+        iid, _ = store.create_interview(mode.id, {"name": "Ada"}, "openai")
+        t = now_utc()
+        store.add_turn(iid, "interviewer", mode.questions[1].text, t, t, question_index=1)
+        store.add_turn(iid, "candidate", "I mediated between the two teams and we agreed on a plan.", t, t, question_index=1)
+        from interviewer.config import load_settings
+
+        settings = load_settings(OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=standin.url, DATABASE_URL=f"sqlite:///{tmp_path}/r.db")
+        report = await finalize(store, iid, mode, "ended", settings)
+    finally:
+        await standin.stop()
+    assert report["kind"] == "llm-scored"
+    conflict = next(c for c in report["competencies"] if c["name"] == "conflict resolution")
+    assert conflict["score"] == 4 and conflict["evidence"] == ["I mediated between the two teams"]
+    assert standin.requests[-1]["body"].get("stream") in (None, False)

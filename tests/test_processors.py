@@ -17,7 +17,8 @@ from pipecat.tests.utils import run_test
 from bots import get_mode
 from interviewer.scripted import ScriptedInterviewer
 from processors.avatar_expressions import AvatarExpressionProcessor
-from processors.frames import AvatarEmotionFrame
+from processors.frames import AvatarEmotionFrame, InterviewClosedFrame
+from processors.interview_closer import InterviewCloser
 from processors.scripted_brain import ScriptedBrainProcessor
 
 
@@ -42,7 +43,10 @@ async def test_scripted_brain_streams_the_opening_then_answers():
     assert sum(isinstance(f, LLMFullResponseStartFrame) for f in down) == 2
     assert sum(isinstance(f, LLMFullResponseEndFrame) for f in down) == 2
     progress = [f.data for f in down if isinstance(f, RTVIServerMessageFrame)]
-    assert progress[0] == {"type": "progress", "question": 1, "total": 5, "phase": "questions"}
+    assert {k: progress[0][k] for k in ("type", "question", "total", "phase")} == {
+        "type": "progress", "question": 1, "total": 5, "phase": "questions"
+    }
+    assert mode.duration_min * 60 - 2 <= progress[0]["time_left_s"] <= mode.duration_min * 60
 
 
 async def test_scripted_brain_ignores_speculative_contexts():
@@ -78,17 +82,25 @@ async def test_scripted_brain_ends_the_interview_after_closing():
     mode = get_mode("behavioral")
     interviewer = ScriptedInterviewer(mode)
     interviewer.opening()
-    interviewer.index = len(mode.questions) - 1
-    interviewer.follow_ups_used = 1
+    interviewer.cursor.phase = "wrap_up"  # all questions asked: "any questions for me?"
     brain = ScriptedBrainProcessor(interviewer)
     brain._started = True
-    down, up = await run_test(
+    down, _ = await run_test(
         brain,
-        frames_to_send=[LLMContextFrame(context=_context({"role": "user", "content": "A long enough answer " * 4}))],
+        frames_to_send=[LLMContextFrame(context=_context({"role": "user", "content": "No, that's all, thanks."}))],
     )
     assert mode.closing in "".join(f.text for f in down if isinstance(f, LLMTextFrame))
-    assert any(isinstance(f, EndWorkerFrame) for f in up)
-    assert {"type": "interview", "state": "ended"} in [f.data for f in down if isinstance(f, RTVIServerMessageFrame)]
+    assert isinstance(down[-1], InterviewClosedFrame)  # after the closing words
+
+
+async def test_closer_reports_and_ends_the_worker():
+    calls = []
+
+    async def on_closed():
+        calls.append("closed")
+
+    _, up = await run_test(InterviewCloser(on_closed), frames_to_send=[InterviewClosedFrame(), InterviewClosedFrame()])
+    assert calls == ["closed"] and sum(isinstance(f, EndWorkerFrame) for f in up) == 1
 
 
 async def test_avatar_follows_turn_taking_and_emotion():

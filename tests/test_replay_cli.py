@@ -1,6 +1,7 @@
 """`interviewer replay`: real speech files as the microphone, JSON out, clear errors."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -13,10 +14,11 @@ REPLAY = [sys.executable, "-m", "interviewer.cli", "replay"]
 
 
 @pytest.mark.slow
-def test_replay_transcribes_and_replies_with_latency():
+def test_replay_transcribes_and_replies_with_latency(tmp_path):
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/replay.db"}
     r = subprocess.run(
         [*REPLAY, "--mode", "technical", "../shared/audio/beckett.wav", "--json"],
-        capture_output=True, text=True, timeout=300, cwd=ROOT,
+        capture_output=True, text=True, timeout=300, cwd=ROOT, env=env,
     )
     assert r.returncode == 0, r.stderr[-2000:]
     out = json.loads(r.stdout)
@@ -30,6 +32,18 @@ def test_replay_transcribes_and_replies_with_latency():
     assert replies and replies[-1]["text"] and replies[-1]["latency_ms"] is not None
     assert 0 < replies[-1]["latency_ms"] < 5000
     assert all({"role", "text", "start_ms", "end_ms", "latency_ms"} <= set(t) for t in turns)
+
+    # The same interview is in the database, transcript and report, by its id.
+    r2 = subprocess.run(
+        [sys.executable, "-m", "interviewer.cli", "report", out["interview_id"], "--json"],
+        capture_output=True, text=True, timeout=120, cwd=ROOT, env=env,
+    )
+    assert r2.returncode == 0, r2.stderr[-2000:]
+    stored = json.loads(r2.stdout)
+    assert stored["interview_id"] == out["interview_id"] and stored["status"] == "dropped"
+    stored_heard = " ".join(t["text"] for t in stored["transcript"] if t["role"] == "candidate").lower()
+    assert "fail better" in stored_heard
+    assert stored["report"]["kind"] == "measured" and stored["report"]["facts"]["candidate_turns"] >= 1
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import secrets
 import time
 from contextlib import asynccontextmanager
@@ -18,7 +19,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, HTTPException, Request, WebSocket
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from starlette.requests import HTTPConnection
+from fastapi.responses import HTMLResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from loguru import logger
 from pipecat.workers.runner import WorkerRunner
@@ -26,12 +28,14 @@ from pipecat.workers.runner import WorkerRunner
 from bots import MODES, get_mode
 from interviewer.config import Settings, load_settings
 from interviewer.models import ModelBank
-from interviewer.pipeline import build_interview
+from interviewer.pipeline import Interview, SessionRecord, build_interview
 from interviewer.plan import CandidateContext
+from interviewer.report import build_report, finalize, to_html, to_markdown
+from interviewer.store import Store
 from transports.websocket import websocket_transport
 
 CLIENT_DIST = Path(__file__).parent / "client" / "dist"
-FALLBACK_PAGE = Path(__file__).parent / "static" / "index.html"
+MAX_START_BYTES = 128 * 1024  # a /start body: mode, name, role, job description, resume
 
 
 @dataclass
@@ -79,14 +83,35 @@ class SessionRegistry:
             del self.pending[token]
 
 
-def _origin_allowed(websocket: WebSocket, settings: Settings) -> bool:
-    """Allow configured origins, else same-host pages and non-browser clients (no Origin)."""
-    origin = websocket.headers.get("origin")
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+def _is_loopback_name(hostname: str) -> bool:
+    hostname = hostname.lower().rstrip(".")
+    return hostname in LOOPBACK_HOSTS or hostname.endswith(".localhost") or hostname.startswith("127.")
+
+
+def _origin_allowed(conn: HTTPConnection, settings: Settings) -> bool:
+    """Allow configured origins, else same-host pages and non-browser clients (no Origin).
+
+    ``conn`` is the WebSocket or the ``/start`` request. Origins compare without case or a
+    trailing slash; ``ALLOWED_ORIGINS=*`` allows any. With no list, the page must come from
+    the host the browser addressed; and when the server listens on loopback, that host must
+    be a loopback name, so a DNS-rebound name (evil.example -> 127.0.0.1) is refused.
+    """
+    origin = conn.headers.get("origin")
     if origin is None:
         return True
+    origin = origin.strip().rstrip("/").lower()
     if settings.origins:
-        return origin in settings.origins or "*" in settings.origins
-    return urlsplit(origin).netloc == websocket.headers.get("host")
+        allowed = {o.rstrip("/").lower() for o in settings.origins}
+        return "*" in allowed or origin in allowed
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or parts.netloc != (conn.headers.get("host") or "").lower():
+        return False
+    if _is_loopback_name(settings.host):
+        return _is_loopback_name(parts.hostname or "")
+    return True
 
 
 def create_app(settings: Settings | None = None, models: ModelBank | None = None) -> FastAPI:
@@ -95,15 +120,37 @@ def create_app(settings: Settings | None = None, models: ModelBank | None = None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        if app.state.models is None:
-            app.state.models = await asyncio.to_thread(ModelBank.load, settings)
+        # Everything heavy starts once per process, before the first session: the models, and
+        # with LLM_GGUF the local llama.cpp server (loopback), which sessions reach as OPENAI_BASE_URL.
+        async def load_models():
+            return app.state.models or await asyncio.to_thread(ModelBank.load, settings)
+
+        async def start_local_llm():
+            if not settings.llm_gguf:
+                return None
+            from interviewer.local_llm import LocalLLMServer
+
+            return await asyncio.to_thread(LocalLLMServer.start, settings)
+
+        models_loaded, local_llm = await asyncio.gather(load_models(), start_local_llm())
+        if local_llm is not None:
+            local_llm.apply_to(settings)
+        app.state.local_llm = local_llm
+        app.state.models = models_loaded  # ready (see /status) only once the LLM is up too
         logger.info(f"Interviewer ready on http://{settings.host}:{settings.port}")
-        yield
+        try:
+            yield
+        finally:
+            if getattr(app.state, "daily_sessions", None) is not None:
+                await app.state.daily_sessions.stop_all()
+            if local_llm is not None:
+                await asyncio.to_thread(local_llm.stop)
 
     app = FastAPI(title="Interviewer", lifespan=lifespan)
     app.state.settings = settings
     app.state.models = models
     app.state.sessions = SessionRegistry(settings.session_token_ttl_s, settings.max_sessions)
+    app.state.store = Store(settings.database_url)
 
     @app.get("/status")
     async def status():
@@ -123,8 +170,17 @@ def create_app(settings: Settings | None = None, models: ModelBank | None = None
 
     @app.post("/start")
     async def start(request: Request):
+        # A page from another origin may not start sessions (a no-CORS text/plain POST
+        # would otherwise reserve slots), whatever it can or cannot read of the answer.
+        if not _origin_allowed(request, settings):
+            raise HTTPException(403, "This origin may not start interviews here")
+        raw = bytearray()
+        async for chunk in request.stream():  # read at most MAX_START_BYTES, whatever Content-Length says
+            raw += chunk
+            if len(raw) > MAX_START_BYTES:
+                raise HTTPException(413, f"Body over {MAX_START_BYTES} bytes; the resume and job description are cut to {CandidateContext.MAX_FIELD} characters anyway")
         try:
-            payload = await request.json()
+            payload = json.loads(raw)
         except Exception:
             raise HTTPException(400, "Body must be JSON: {\"transport\": \"websocket\", \"body\": {...}}")
         if not isinstance(payload, dict):
@@ -132,17 +188,71 @@ def create_app(settings: Settings | None = None, models: ModelBank | None = None
         body = payload.get("body") or {}
         if not isinstance(body, dict):
             raise HTTPException(400, "'body' must be an object")
-        if payload.get("transport", "websocket") != "websocket":
-            raise HTTPException(400, "Only the websocket transport is served here")
+        # The local WebSocket is always served; Daily rooms when TRANSPORT=daily (then the default).
+        # pipecat's runner convention: {"transport": "daily"} or {"createDailyRoom": true}.
+        transport = payload.get("transport") or ("daily" if payload.get("createDailyRoom") else settings.transport)
+        if transport not in ("websocket", "daily"):
+            raise HTTPException(400, "transport must be 'websocket' or 'daily'")
+        if transport == "daily" and settings.transport != "daily":
+            raise HTTPException(400, "Daily rooms are not configured here (set TRANSPORT=daily and DAILY_API_KEY)")
         mode_id = body.get("mode", "technical")
         if not isinstance(mode_id, str) or mode_id not in MODES:
             raise HTTPException(400, f"Unknown mode; choose one of {', '.join(sorted(MODES))}")
         if app.state.models is None:
             raise HTTPException(503, "Models are still loading; try again in a few seconds.")
         token = app.state.sessions.grant(mode_id, CandidateContext.from_dict(body))
+        if transport == "daily":
+            from transports.daily import DailyRoomError, DailySessions, daily_transport, open_room
+
+            sessions: SessionRegistry = app.state.sessions
+            pending = sessions.claim(token)
+            try:
+                room = await open_room(settings, pending.candidate.name)
+            except DailyRoomError as e:
+                sessions.release(token)
+                logger.error(f"Daily room not created: {e}")
+                raise HTTPException(502, "Could not create the Daily room; see the server log.")
+            room_transport = daily_transport(room, settings)
+            interview, interview_id = await open_interview(pending, room_transport)
+            if getattr(app.state, "daily_sessions", None) is None:
+                app.state.daily_sessions = DailySessions()
+            app.state.daily_sessions.start(
+                room_transport, interview.worker, run_interview(token, pending, interview, interview_id)
+            )
+            return room.start_response()
         scheme = "wss" if request.url.scheme == "https" else "ws"
         ws_url = f"{scheme}://{request.url.netloc}/ws-client"
         return {"wsUrl": ws_url, "token": token}
+
+    async def open_interview(pending: PendingSession, transport) -> tuple[Interview, str]:
+        """Create the interview's database row and build its pipeline on ``transport``."""
+        store: Store = app.state.store
+        mode = get_mode(pending.mode_id)
+        interview_id, report_token = await asyncio.to_thread(
+            store.create_interview, mode.id, pending.candidate.as_dict(), settings.llm_kind
+        )
+        record = SessionRecord(store, interview_id, f"/report/{report_token}")
+        return build_interview(mode, transport, app.state.models, settings, pending.candidate, record), interview_id
+
+    async def run_interview(token: str, pending: PendingSession, interview: Interview | None, interview_id: str | None):
+        """Run an opened interview to its end; free its slot; write its status and report."""
+        try:
+            if interview is not None:
+                runner = WorkerRunner(handle_sigint=False)
+                await runner.add_workers(interview.worker)
+                await runner.run()
+        except Exception:
+            logger.exception("Session failed")
+        finally:
+            app.state.sessions.release(token)
+            if interview_id is not None:
+                if interview and interview.recorder:
+                    await interview.recorder.flush()
+                status = "ended" if interview and interview.cursor.phase == "closed" else "dropped"
+                try:
+                    await finalize(app.state.store, interview_id, get_mode(pending.mode_id), status, settings)
+                except Exception:
+                    logger.exception(f"Could not write the report of interview {interview_id}")
 
     @app.websocket("/ws-client")
     async def ws_client(websocket: WebSocket):
@@ -155,25 +265,43 @@ def create_app(settings: Settings | None = None, models: ModelBank | None = None
         if pending is None:
             await websocket.close(code=1008, reason="unknown or expired session token")
             return
+        interview, interview_id = None, None
         try:
             await websocket.accept()
             transport = websocket_transport(websocket, settings)
-            worker = build_interview(
-                get_mode(pending.mode_id), transport, app.state.models, settings, pending.candidate
-            )
+            interview, interview_id = await open_interview(pending, transport)
+            worker = interview.worker
 
             @transport.event_handler("on_client_disconnected")
             async def on_client_disconnected(_transport, _ws):
                 logger.info("Client disconnected; ending its session")
                 await worker.cancel(reason="client disconnected")
 
-            runner = WorkerRunner(handle_sigint=False)
-            await runner.add_workers(worker)
-            await runner.run()
         except Exception:
-            logger.exception("Session failed")
-        finally:
-            sessions.release(token)
+            logger.exception("Session could not start")
+        await run_interview(token, pending, interview, interview_id)
+
+    def _interview_or_404(token: str):
+        found = app.state.store.get_by_token(token)
+        if found is None:
+            raise HTTPException(404, "No interview with that link")
+        return found
+
+    def _report(token: str) -> dict:
+        found = _interview_or_404(token)
+        return found.report or build_report(found, get_mode(found.mode))
+
+    @app.get("/report/{token}.json")
+    async def report_json(token: str):
+        return await asyncio.to_thread(_report, token)
+
+    @app.get("/report/{token}.md", response_class=PlainTextResponse)
+    async def report_md(token: str):
+        return to_markdown(await asyncio.to_thread(_report, token))
+
+    @app.get("/report/{token}", response_class=HTMLResponse)
+    async def report_page(token: str):
+        return to_html(await asyncio.to_thread(_report, token), token)
 
     if CLIENT_DIST.is_dir():
         app.mount("/", StaticFiles(directory=CLIENT_DIST, html=True), name="client")
@@ -181,9 +309,7 @@ def create_app(settings: Settings | None = None, models: ModelBank | None = None
 
         @app.get("/")
         async def index():
-            if FALLBACK_PAGE.exists():
-                return FileResponse(FALLBACK_PAGE)
-            return HTMLResponse("<p>Client not built: run <code>make run</code>.</p>")
+            return HTMLResponse("<p>The browser client is not built: run <code>make run</code>.</p>")
 
     return app
 
@@ -193,7 +319,14 @@ def serve(settings: Settings | None = None) -> None:
     import uvicorn
 
     settings = settings or load_settings()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        access_log=False,  # WebSocket URLs carry session tokens
+        ws_max_size=max(2 * settings.max_message_bytes, 1 << 20),
+    )
 
 
 def main() -> None:

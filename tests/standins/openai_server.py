@@ -47,6 +47,17 @@ class OpenAIStandIn:
         if self.mode == "stall":
             await asyncio.sleep(3600)
         text = self._reply_for(body.get("messages", []))
+        if not body.get("stream"):
+            return web.json_response(
+                {
+                    "id": "chatcmpl-standin",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": body.get("model", "standin"),
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                }
+            )
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)
         words = text.split(" ")

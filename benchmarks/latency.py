@@ -1,0 +1,202 @@
+"""Voice-to-voice latency, ours against a stock pipecat pipeline, and concurrency. ``make bench``.
+
+Each server runs in its own process; a candidate client streams real speech (../shared/audio)
+and the scenarios' synthesized answers over the real WebSocket in real time, like a
+microphone, and timestamps the first audible bot audio it receives. Latency of a reply =
+that moment minus the end of the candidate's speech (the last voiced 20 ms chunk sent).
+The breakdown comes from pipecat's UserBotLatencyObserver (sent by each server as an RTVI
+message); CPU time and peak memory are read from /proc for each server process.
+
+The last line is for scripts:
+``RESULT p50_ms=N p95_ms=N stock_p50_ms=N ratio=R max_sessions=N``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from interviewer.audio import load_pcm16, synthesize  # noqa: E402
+from interviewer.scenario import Scenario, all_scenarios  # noqa: E402
+from interviewer.session_client import CandidateSession  # noqa: E402
+
+AUDIO = ROOT.parent / "shared" / "audio"
+REAL = ["beckett.wav", "hotwords.mp3", "endgame_nagg_nell.wav", "two_cities.wav"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerProcess:
+    """A server in its own process, with CPU and memory read from /proc."""
+
+    def __init__(self, cmd: list[str], env: dict | None = None):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        full_env = {**os.environ, "PORT": str(self.port), "HOST": "127.0.0.1", **(env or {})}
+        self.proc = subprocess.Popen([*cmd, "--port", str(self.port)], cwd=ROOT, env=full_env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def wait_ready(self, timeout: float = 180) -> float:
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            try:
+                if httpx.get(f"{self.url}/status", timeout=2).json().get("ready"):
+                    return time.monotonic() - t0
+            except (httpx.HTTPError, ValueError):
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"server on {self.url} did not become ready")
+
+    def cpu_s(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def mem_mb(self, key: str = "VmRSS") -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith(key):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def _workload(voice) -> list[tuple[str, str, list[bytes]]]:
+    """(name, mode, candidate turns) for every real recording and every scenario."""
+    items = [(f"real:{name}", "technical", [load_pcm16(AUDIO / name)]) for name in REAL]
+    for path in all_scenarios():
+        sc = Scenario.load(path)
+        turns = [t for t in sc.turns if t.barge_in_after_ms is None]
+        items.append((f"scenario:{sc.name}", sc.mode, [load_pcm16(ROOT / t.audio) if t.audio else synthesize(voice, t.say) for t in turns]))
+    return items
+
+
+async def _run_session(url: str, mode: str, turns: list[bytes]) -> tuple[list[int], list[dict]]:
+    """One interview; returns reply latencies (ms) and the server's latency breakdowns."""
+    async with CandidateSession(url, mode) as s:
+        await asyncio.wait_for(s.bot_ready.wait(), 60)
+        await s.wait_bot_done(timeout_s=90)
+        for pcm in turns:
+            if s.closed.is_set():
+                break
+            s.speak(pcm)
+            await s.drain()
+            await s.wait_bot_done(timeout_s=90)
+    lat = [t.latency_ms for t in s.log.turns if t.role == "interviewer" and t.latency_ms is not None]
+    parts = [m for m in s.log.server_messages if m.get("type") == "latency"]
+    return lat, parts
+
+
+def _pct(values: list[int], p: float) -> int:
+    if not values:
+        return 0
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def _breakdown(parts: list[dict]) -> dict[str, int]:
+    """Median ms per named part of the server's latency breakdown."""
+    by_label: dict[str, list[int]] = {}
+    for msg in parts:
+        for p in msg.get("parts", []):
+            by_label.setdefault(p["label"], []).append(p["ms"])
+    return {k: int(statistics.median(v)) for k, v in by_label.items()}
+
+
+async def bench_server(label: str, server: ServerProcess, workload) -> list[int]:
+    print(f"\n== {label} ==")
+    all_lat: list[int] = []
+    all_parts: list[dict] = []
+    cpu0 = server.cpu_s()
+    for name, mode, turns in workload:
+        lat, parts = await _run_session(server.url, mode, turns)
+        all_lat += lat
+        all_parts += parts
+        print(f"  {name:<34} replies {len(lat):>2}  latency ms {lat}")
+    print(f"  voice-to-voice ms: p50 {_pct(all_lat, 50)}  p95 {_pct(all_lat, 95)}  max {max(all_lat, default=0)}  (n={len(all_lat)})")
+    print("  breakdown (median ms): " + ", ".join(f"{k} {v}" for k, v in _breakdown(all_parts).items()))
+    print(f"  server CPU {server.cpu_s() - cpu0:.1f} s, peak RSS {server.mem_mb('VmHWM'):.0f} MB")
+    return all_lat
+
+
+async def concurrency(server: ServerProcess, turns: list[bytes], limit_ms: int, max_n: int) -> int:
+    """Largest number of simultaneous interviews with p95 voice-to-voice ≤ ``limit_ms``."""
+    print("\n== concurrency (ours) ==")
+    base = server.mem_mb()
+    best = 0
+    for n in range(1, max_n + 1):
+        results = await asyncio.gather(*[_run_session(server.url, "behavioral", turns) for _ in range(n)])
+        lat = [x for r, _ in results for x in r]
+        p95 = _pct(lat, 95)
+        rss = server.mem_mb()
+        print(f"  {n} sessions: p95 {p95} ms  p50 {_pct(lat, 50)} ms  RSS {rss:.0f} MB (+{(rss - base) / n:.0f} MB per session)")
+        if p95 > limit_ms or not lat:
+            break
+        best = n
+    return best
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--max-sessions", type=int, default=8)
+    parser.add_argument("--skip-stock", action="store_true")
+    args = parser.parse_args()
+
+    from piper import PiperVoice
+
+    from interviewer.config import load_settings
+    from interviewer.models import piper_voice_path
+
+    voice = PiperVoice.load(str(piper_voice_path(load_settings())))
+    workload = _workload(voice)
+    db = f"sqlite:////tmp/interviewer-bench-{os.getpid()}.db"
+
+    t0 = time.monotonic()
+    ours = ServerProcess([sys.executable, "-m", "web.server"], {"DATABASE_URL": db, "MAX_SESSIONS": "32"})
+    print(f"our server ready in {ours.wait_ready():.1f} s (models loaded once, before the first session)")
+    try:
+        our_lat = await bench_server("ours", ours, workload)
+        session_turns = workload[-1][2] if workload else []
+        max_sessions = await concurrency(ours, session_turns, 1500, args.max_sessions)
+    finally:
+        ours.stop()
+
+    stock_lat: list[int] = []
+    if not args.skip_stock:
+        stock = ServerProcess([sys.executable, "benchmarks/stock_server.py"])
+        stock.wait_ready()
+        try:
+            stock_lat = await bench_server("stock pipecat (default parameters, same models)", stock, workload)
+        finally:
+            stock.stop()
+
+    p50, p95 = _pct(our_lat, 50), _pct(our_lat, 95)
+    stock_p50 = _pct(stock_lat, 50)
+    ratio = p50 / stock_p50 if stock_p50 else 0.0
+    print(f"\nours p50 {p50} ms, p95 {p95} ms; stock p50 {stock_p50} ms; ratio {ratio:.2f}; "
+          f"max sessions at p95 ≤ 1.5 s: {max_sessions}; total {time.monotonic() - t0:.0f} s")
+    print(f"RESULT p50_ms={p50} p95_ms={p95} stock_p50_ms={stock_p50} ratio={ratio:.2f} max_sessions={max_sessions}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

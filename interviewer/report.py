@@ -1,0 +1,241 @@
+"""The end-of-interview report: measured facts always, LLM scores when an LLM is configured.
+
+Offline, nothing here pretends to judge: it reports what was measured from the transcript
+(talk time, answer lengths, pace, filler words, coverage of the plan, time per question)
+and quotes the candidate's own answers per competency. With an OpenAI-compatible LLM it
+also asks for a 1-5 score per competency with evidence quotes, and keeps only quotes that
+really are in the transcript.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections import Counter
+
+from loguru import logger
+
+from interviewer.plan import InterviewMode
+from interviewer.scripted import FILLERS
+from interviewer.store import StoredInterview
+
+_WORD = re.compile(r"[\w']+")
+
+
+def _secs(turn) -> float:
+    return max(0.0, (turn.ended_at - turn.started_at).total_seconds())
+
+
+def measured_facts(interview: StoredInterview, mode: InterviewMode) -> dict:
+    """Facts measured from the stored transcript."""
+    cand = [t for t in interview.turns if t.role == "candidate"]
+    bot = [t for t in interview.turns if t.role == "interviewer"]
+    cand_words = [len(_WORD.findall(t.text)) for t in cand]
+    cand_secs = sum(_secs(t) for t in cand)
+    bot_secs = sum(_secs(t) for t in bot)
+    fillers = Counter(m.group(0).lower() for t in cand for m in FILLERS.finditer(t.text))
+    total_words = sum(cand_words)
+    latencies = sorted(t.latency_ms for t in bot if t.latency_ms is not None)
+
+    questions = []
+    for i, q in enumerate(mode.questions):
+        answers = [t for t in cand if t.question_index == i]
+        asked = any(q.text in t.text for t in bot)
+        spent = 0.0
+        if answers or asked:
+            times = [t for t in interview.turns if t.question_index == i]
+            if times:
+                spent = (max(t.ended_at for t in times) - min(t.started_at for t in times)).total_seconds()
+        questions.append(
+            {
+                "n": i + 1,
+                "question": q.text,
+                "competency": q.competency,
+                "asked": asked,
+                "answered": bool(answers),
+                "answer_words": sum(len(_WORD.findall(t.text)) for t in answers),
+                "seconds": round(spent, 1),
+                "time_box_s": q.time_box_s,
+            }
+        )
+    return {
+        "candidate_turns": len(cand),
+        "interviewer_turns": len(bot),
+        "talk_time_ratio": round(cand_secs / (cand_secs + bot_secs), 2) if cand_secs + bot_secs else None,
+        "candidate_seconds": round(cand_secs, 1),
+        "interviewer_seconds": round(bot_secs, 1),
+        "answer_words": {
+            "mean": round(total_words / len(cand_words), 1) if cand_words else 0,
+            "min": min(cand_words, default=0),
+            "max": max(cand_words, default=0),
+        },
+        "words_per_minute": round(total_words / (cand_secs / 60), 0) if cand_secs > 1 else None,
+        "filler_words": {"total": sum(fillers.values()), "per_100_words": round(100 * sum(fillers.values()) / total_words, 1) if total_words else 0, "top": fillers.most_common(5)},
+        "questions_covered": sum(1 for q in questions if q["answered"]),
+        "questions_planned": len(questions),
+        "questions": questions,
+        "reply_latency_ms": {"median": latencies[len(latencies) // 2] if latencies else None, "max": latencies[-1] if latencies else None},
+        "interrupted_replies": sum(1 for t in bot if t.interrupted),
+    }
+
+
+def evidence_by_competency(interview: StoredInterview, mode: InterviewMode, limit: int = 240) -> dict[str, list[str]]:
+    """The candidate's own words for each competency (answers to that competency's questions)."""
+    out: dict[str, list[str]] = {c: [] for c in mode.competencies}
+    for i, q in enumerate(mode.questions):
+        for t in interview.turns:
+            if t.role == "candidate" and t.question_index == i and t.text.strip():
+                quote = t.text.strip()
+                out.setdefault(q.competency, []).append(quote if len(quote) <= limit else quote[: limit - 1] + "…")
+    return out
+
+
+def build_report(interview: StoredInterview, mode: InterviewMode, llm_scores: dict | None = None) -> dict:
+    """The report as JSON-ready data."""
+    report = {
+        "interview_id": interview.id,
+        "mode": mode.id,
+        "title": mode.title,
+        "candidate": {"name": interview.candidate.get("name", ""), "role": interview.candidate.get("role", "")},
+        "status": interview.status,
+        "started_at": interview.started_at.isoformat(),
+        "ended_at": interview.ended_at.isoformat() if interview.ended_at else None,
+        "kind": "llm-scored" if llm_scores else "measured",
+        "note": (
+            "Scores and evidence from the configured LLM, checked against the transcript, plus measured facts."
+            if llm_scores
+            else "Offline report: measured facts from the transcript, not a judgement of the candidate. "
+            "Configure an LLM for scored competencies."
+        ),
+        "facts": measured_facts(interview, mode),
+        "competencies": [
+            {"name": c, "evidence": quotes, **({"score": llm_scores[c]["score"], "evidence": llm_scores[c]["evidence"]} if llm_scores and c in llm_scores else {})}
+            for c, quotes in evidence_by_competency(interview, mode).items()
+        ],
+        "transcript": [t.as_dict() for t in interview.turns],
+    }
+    return report
+
+
+async def llm_scores(interview: StoredInterview, mode: InterviewMode, client, model: str) -> dict | None:
+    """Ask an OpenAI-compatible LLM for competency scores; keep only real quotes."""
+    transcript = "\n".join(f"{t.role.upper()}: {t.text}" for t in interview.turns)
+    prompt = (
+        "Score this job interview. For each competency give a score from 1 to 5 and up to two short "
+        "verbatim quotes from the CANDIDATE lines as evidence. Answer with JSON only: "
+        '{"competency name": {"score": n, "evidence": ["quote", ...]}, ...}\n'
+        f"Competencies: {', '.join(mode.competencies)}\n\nTranscript:\n{transcript}"
+    )
+    try:
+        resp = await client.chat.completions.create(
+            model=model, messages=[{"role": "user", "content": prompt}], temperature=0
+        )
+        text = resp.choices[0].message.content or ""
+        data = json.loads(text[text.find("{") : text.rfind("}") + 1])
+    except Exception as e:
+        logger.warning(f"LLM scoring failed, report stays measured-only: {e}")
+        return None
+    said = " ".join(t.text.lower() for t in interview.turns if t.role == "candidate")
+    scores = {}
+    for name in mode.competencies:
+        item = data.get(name)
+        if not isinstance(item, dict):
+            continue
+        try:
+            score = max(1, min(5, int(item.get("score"))))
+        except (TypeError, ValueError):
+            continue
+        quotes = [q for q in item.get("evidence", []) if isinstance(q, str) and q.strip() and q.lower().strip(" .") in said]
+        scores[name] = {"score": score, "evidence": quotes[:2]}
+    return scores or None
+
+
+def to_markdown(report: dict) -> str:
+    """The report as Markdown."""
+    f = report["facts"]
+    lines = [
+        f"# {report['title']}: {report['candidate']['name'] or 'candidate'}",
+        "",
+        f"*{report['note']}*",
+        "",
+        f"- Role: {report['candidate']['role'] or '-'}",
+        f"- Status: {report['status']}; started {report['started_at']}",
+        f"- Questions covered: {f['questions_covered']} of {f['questions_planned']}",
+        f"- Talk-time ratio (candidate): {f['talk_time_ratio']}",
+        f"- Answer length (words): mean {f['answer_words']['mean']}, min {f['answer_words']['min']}, max {f['answer_words']['max']}",
+        f"- Speaking pace: {f['words_per_minute']} words per minute",
+        f"- Filler words: {f['filler_words']['total']} ({f['filler_words']['per_100_words']} per 100 words)",
+        "",
+        "## Questions",
+        "",
+        "| # | question | competency | answered | seconds |",
+        "|---|---|---|---|---|",
+    ]
+    for q in f["questions"]:
+        lines.append(f"| {q['n']} | {q['question']} | {q['competency']} | {'yes' if q['answered'] else 'no'} | {q['seconds']} |")
+    lines += ["", "## Competencies", ""]
+    for c in report["competencies"]:
+        score = f" (score {c['score']}/5)" if "score" in c else ""
+        lines.append(f"### {c['name']}{score}")
+        lines += [f"> {q}" for q in c["evidence"]] or ["(no answer on this competency)"]
+        lines.append("")
+    lines += ["## Transcript", ""]
+    lines += [f"**{t['role']}**: {t['text']}" for t in report["transcript"]]
+    return "\n".join(lines) + "\n"
+
+
+def to_html(report: dict, token: str) -> str:
+    """The report page (every value escaped)."""
+    e = html.escape
+    f = report["facts"]
+    rows = "".join(
+        f"<tr><td>{q['n']}</td><td>{e(q['question'])}</td><td>{e(q['competency'])}</td>"
+        f"<td>{'yes' if q['answered'] else 'no'}</td><td>{q['seconds']}</td></tr>"
+        for q in f["questions"]
+    )
+    sections = []
+    for c in report["competencies"]:
+        score = f" (score {c['score']}/5)" if "score" in c else ""
+        quotes = "".join(f"<blockquote>{e(q)}</blockquote>" for q in c["evidence"])
+        sections.append(f"<section><h3>{e(c['name'] + score)}</h3>{quotes or '<p class=muted>No answer on this competency.</p>'}</section>")
+    comps = "".join(sections)
+    transcript = "".join(f"<p class={e(t['role'])}><b>{e(t['role'])}</b>: {e(t['text'])}</p>" for t in report["transcript"])
+    t = e(token)
+    return f"""<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport content="width=device-width,initial-scale=1">
+<title>{e(report['title'])} report</title><style>
+body{{font:16px/1.5 system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;color:#1d2330}}
+table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #dde;padding:.3rem .5rem;text-align:left}}
+blockquote{{margin:.4rem 0;padding:.3rem .8rem;border-left:3px solid #7a8cff;background:#f5f6ff}}
+.note{{background:#fff7e0;padding:.6rem .8rem;border-radius:6px}}.muted{{color:#778}}.candidate b{{color:#2a6}}.interviewer b{{color:#57f}}
+</style></head><body>
+<h1>{e(report['title'])}: {e(report['candidate']['name'] or 'candidate')}</h1>
+<p class=note>{e(report['note'])}</p>
+<ul><li>Role: {e(report['candidate']['role'] or '-')}</li><li>Status: {e(report['status'])}</li>
+<li>Questions covered: {f['questions_covered']} of {f['questions_planned']}</li>
+<li>Talk-time ratio (candidate share): {f['talk_time_ratio']}</li>
+<li>Answer length: mean {f['answer_words']['mean']} words (min {f['answer_words']['min']}, max {f['answer_words']['max']})</li>
+<li>Speaking pace: {f['words_per_minute']} words per minute</li>
+<li>Filler words: {f['filler_words']['total']} ({f['filler_words']['per_100_words']} per 100 words)</li></ul>
+<p><a href="/report/{t}.json">JSON</a> · <a href="/report/{t}.md">Markdown</a></p>
+<h2>Questions</h2><table><tr><th>#</th><th>Question</th><th>Competency</th><th>Answered</th><th>Seconds</th></tr>{rows}</table>
+<h2>Competencies</h2>{comps}<h2>Transcript</h2>{transcript}</body></html>"""
+
+
+async def finalize(store, interview_id: str, mode: InterviewMode, status: str, settings) -> dict | None:
+    """Close an interview in the database and store its report (LLM-scored when configured)."""
+    import asyncio
+
+    await asyncio.to_thread(store.finish, interview_id, status)
+    interview = await asyncio.to_thread(store.get, interview_id)
+    if interview is None:
+        return None
+    scores = None
+    if settings.llm_kind == "openai" and any(t.role == "candidate" for t in interview.turns):
+        from openai import AsyncOpenAI
+
+        client = AsyncOpenAI(api_key=settings.openai_api_key or "not-needed", base_url=settings.openai_base_url, timeout=30)
+        scores = await llm_scores(interview, mode, client, settings.openai_model)
+    report = build_report(interview, mode, scores)
+    await asyncio.to_thread(store.save_report, interview_id, report)
+    return report

@@ -1,0 +1,238 @@
+"""Persistence with SQLAlchemy: SQLite by default, PostgreSQL when DATABASE_URL says so.
+
+Every turn is written as it happens, in its own transaction, so a dropped connection or a
+killed server loses nothing already said. Interviews and reports are looked up by their
+random token; ids are internal.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the interviewer schema."""
+
+
+class InterviewRow(Base):
+    """One interview."""
+
+    __tablename__ = "interviews"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    mode: Mapped[str] = mapped_column(String(40))
+    candidate: Mapped[dict] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | ended | dropped
+    llm: Mapped[str] = mapped_column(String(16), default="scripted")
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    report: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    turns: Mapped[list[TurnRow]] = relationship(order_by="TurnRow.seq", cascade="all, delete-orphan")
+
+
+class TurnRow(Base):
+    """One turn of an interview's transcript."""
+
+    __tablename__ = "turns"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    interview_id: Mapped[str] = mapped_column(ForeignKey("interviews.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(16))  # candidate | interviewer
+    text: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    latency_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    interrupted: Mapped[bool] = mapped_column(Boolean, default=False)
+    question_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+@dataclass(frozen=True)
+class StoredTurn:
+    """A turn as read back."""
+
+    seq: int
+    role: str
+    text: str
+    started_at: datetime
+    ended_at: datetime
+    latency_ms: int | None
+    interrupted: bool
+    question_index: int | None
+
+    def as_dict(self) -> dict:
+        """JSON-ready form."""
+        return {
+            "seq": self.seq,
+            "role": self.role,
+            "text": self.text,
+            "started_at": self.started_at.isoformat(),
+            "ended_at": self.ended_at.isoformat(),
+            "latency_ms": self.latency_ms,
+            "interrupted": self.interrupted,
+            "question_index": self.question_index,
+        }
+
+
+@dataclass(frozen=True)
+class StoredInterview:
+    """An interview as read back, with its transcript."""
+
+    id: str
+    token: str
+    mode: str
+    candidate: dict
+    status: str
+    llm: str
+    started_at: datetime
+    ended_at: datetime | None
+    report: dict | None
+    turns: list[StoredTurn]
+
+
+def now_utc() -> datetime:
+    """The current time, timezone-aware."""
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; everything here is stored in UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+class Store:
+    """The interview database. Thread-safe; call from a worker thread in async code."""
+
+    def __init__(self, url: str):
+        kwargs: dict = {"pool_pre_ping": True}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        self.engine = create_engine(url, **kwargs)
+        if url.startswith("sqlite"):
+
+            @event.listens_for(self.engine, "connect")
+            def _sqlite_pragmas(conn, _record):
+                cur = conn.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=NORMAL")
+                cur.execute("PRAGMA foreign_keys=ON")
+                cur.close()
+
+        Base.metadata.create_all(self.engine)
+        self._session = sessionmaker(self.engine, expire_on_commit=False)
+
+    def create_interview(self, mode: str, candidate: dict, llm: str) -> tuple[str, str]:
+        """A new interview; returns (id, token)."""
+        interview_id, token = uuid.uuid4().hex, secrets.token_urlsafe(24)
+        with self._session.begin() as s:
+            s.add(InterviewRow(id=interview_id, token=token, mode=mode, candidate=candidate, llm=llm, started_at=now_utc()))
+        return interview_id, token
+
+    def add_turn(
+        self,
+        interview_id: str,
+        role: str,
+        text: str,
+        started_at: datetime,
+        ended_at: datetime,
+        latency_ms: int | None = None,
+        interrupted: bool = False,
+        question_index: int | None = None,
+    ) -> int:
+        """Append one turn (committed at once); returns its sequence number."""
+        with self._session.begin() as s:
+            seq = s.scalar(select(func.count()).select_from(TurnRow).where(TurnRow.interview_id == interview_id)) or 0
+            s.add(
+                TurnRow(
+                    interview_id=interview_id, seq=seq, role=role, text=text, started_at=started_at,
+                    ended_at=ended_at, latency_ms=latency_ms, interrupted=interrupted, question_index=question_index,
+                )
+            )
+        return seq
+
+    def finish(self, interview_id: str, status: str, report: dict | None = None) -> None:
+        """Mark the interview ended (or dropped) and store its report."""
+        with self._session.begin() as s:
+            row = s.get(InterviewRow, interview_id)
+            if row is None:
+                return
+            row.status = status
+            row.ended_at = now_utc()
+            if report is not None:
+                row.report = report
+
+    def save_report(self, interview_id: str, report: dict) -> None:
+        """Store (or replace) the report."""
+        with self._session.begin() as s:
+            row = s.get(InterviewRow, interview_id)
+            if row is not None:
+                row.report = report
+
+    def get(self, interview_id: str) -> StoredInterview | None:
+        """An interview by id (for the CLI on this machine)."""
+        with self._session() as s:
+            row = s.get(InterviewRow, interview_id)
+            return self._read(row) if row else None
+
+    def get_by_token(self, token: str) -> StoredInterview | None:
+        """An interview by its secret token (for links)."""
+        if not token or len(token) > 64:
+            return None
+        with self._session() as s:
+            row = s.scalar(select(InterviewRow).where(InterviewRow.token == token))
+            if row is None or not secrets.compare_digest(row.token, token):
+                return None
+            return self._read(row)
+
+    def list(self, limit: int = 50) -> list[dict]:
+        """Recent interviews, newest first (id, mode, status, times, turn count)."""
+        with self._session() as s:
+            rows = s.scalars(select(InterviewRow).order_by(InterviewRow.started_at.desc()).limit(limit)).all()
+            return [
+                {
+                    "id": r.id,
+                    "mode": r.mode,
+                    "status": r.status,
+                    "candidate": r.candidate.get("name", ""),
+                    "started_at": _aware(r.started_at).isoformat(),
+                    "turns": len(r.turns),
+                }
+                for r in rows
+            ]
+
+    @staticmethod
+    def _read(row: InterviewRow) -> StoredInterview:
+        return StoredInterview(
+            id=row.id,
+            token=row.token,
+            mode=row.mode,
+            candidate=dict(row.candidate or {}),
+            status=row.status,
+            llm=row.llm,
+            started_at=_aware(row.started_at),
+            ended_at=_aware(row.ended_at),
+            report=row.report,
+            turns=[
+                StoredTurn(t.seq, t.role, t.text, _aware(t.started_at), _aware(t.ended_at), t.latency_ms, t.interrupted, t.question_index)
+                for t in row.turns
+            ],
+        )

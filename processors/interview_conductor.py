@@ -1,0 +1,165 @@
+"""The interview conductor: keeps the plan's time and guides whoever answers.
+
+Sits between the user aggregator and the LLM slot. It
+
+- checks the clock at each finished candidate turn: when the open question's time box
+  has run out it asks the brain to move on; when the interview's time is up, to close;
+- with an LLM, puts the current phase and question into the LLM's instructions before
+  each reply (the plan guides the LLM); with the scripted brain the shared cursor does;
+- politely caps a monologue (speaks over a turn that runs past the cap);
+- nudges after a long silence ("take your time"), and moves on after a second one;
+- sends progress (question n of m, time left) to the page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+from loguru import logger
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    Frame,
+    LLMContextFrame,
+    LLMFullResponseEndFrame,
+    LLMUpdateSettingsFrame,
+    TTSSpeakFrame,
+    UserStartedSpeakingFrame,
+    UserStoppedSpeakingFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.processors.frameworks.rtvi.frames import RTVIServerMessageFrame
+from pipecat.services.settings import LLMSettings
+
+from interviewer.plan import PlanCursor
+from processors.frames import InterviewClosedFrame
+
+CAP_LINE = "Sorry to cut in, that's really helpful. Let me stop you there so we can cover everything."
+NUDGE_LINE = "Take your time, there's no rush."
+
+
+class InterviewConductor(FrameProcessor):
+    """Keeps time for one interview and steers the brain through the shared cursor."""
+
+    def __init__(
+        self,
+        cursor: PlanCursor,
+        *,
+        llm_guided: bool,
+        request_reply: Callable[[], Awaitable[None]],
+        base_instruction: str = "",
+        clock=time.monotonic,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self._request_reply = request_reply
+        self._cursor = cursor
+        self._llm_guided = llm_guided
+        self._base_instruction = base_instruction
+        self._clock = clock
+        timing = cursor.mode.timing.scaled(cursor.time_scale)
+        self._cap_s = timing.monologue_cap_s
+        self._nudge_s = timing.silence_nudge_s
+        self._cap_task: asyncio.Task | None = None
+        self._silence_task: asyncio.Task | None = None
+        self._nudges = 0
+        self._awaiting_close = False
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        """Watch turn-taking; adjust the plan before each reply."""
+        await super().process_frame(frame, direction)
+        if isinstance(frame, UserStartedSpeakingFrame):
+            self._nudges = 0
+            await self._cancel(self._silence_task)
+            self._silence_task = None
+            await self._cancel(self._cap_task)
+            self._cap_task = self.create_task(self._cap_after(self._cap_s), f"{self}::cap")
+        elif isinstance(frame, UserStoppedSpeakingFrame):
+            await self._cancel(self._cap_task)
+            self._cap_task = None
+        elif isinstance(frame, BotStartedSpeakingFrame):
+            await self._cancel(self._silence_task)
+            self._silence_task = None
+        elif isinstance(frame, BotStoppedSpeakingFrame):
+            if self._cursor.phase != "closed":
+                await self._cancel(self._silence_task)
+                self._silence_task = self.create_task(self._nudge_after(self._nudge_s), f"{self}::nudge")
+        elif isinstance(frame, LLMContextFrame) and direction == FrameDirection.DOWNSTREAM and not frame.speculation:
+            await self._before_reply()
+        elif isinstance(frame, LLMFullResponseEndFrame) and self._llm_guided and self._awaiting_close:
+            await self.push_frame(frame, direction)
+            await self.push_frame(InterviewClosedFrame())
+            return
+        await self.push_frame(frame, direction)
+
+    async def _before_reply(self) -> None:
+        now = self._clock()
+        cursor = self._cursor
+        if cursor.started_at == 0:
+            cursor.start(now)
+        elif cursor.phase == "questions":
+            if cursor.total_time_left(now) <= 0:
+                cursor.wrap_up_now = True
+            elif cursor.question_time_left(now) <= 0:
+                cursor.time_up = True
+        if self._llm_guided:
+            self._advance_for_llm(now)
+            guidance = cursor.mode.plan_guidance(cursor, now)
+            await self.push_frame(
+                LLMUpdateSettingsFrame(delta=LLMSettings(system_instruction=f"{self._base_instruction}\n\n{guidance}"))
+            )
+            await self.push_frame(RTVIServerMessageFrame(data=cursor.progress(now)))
+
+    def _advance_for_llm(self, now: float) -> None:
+        """Move the cursor as the LLM is told to: one answer plus follow-ups per question."""
+        cursor = self._cursor
+        if cursor.phase == "closed":
+            self._awaiting_close = True
+            return
+        if cursor.phase == "wrap_up":
+            cursor.answers += 1
+            if cursor.answers > 1:
+                cursor.advance(now)
+                self._awaiting_close = True
+            return
+        if cursor.wrap_up_now:
+            cursor.phase = "closed"
+            self._awaiting_close = True
+            return
+        q = cursor.question
+        if q is None:
+            return
+        cursor.answers += 1
+        if cursor.answers > 1:
+            if cursor.time_up or cursor.follow_ups_used >= q.max_follow_ups:
+                cursor.advance(now)
+            else:
+                cursor.follow_ups_used += 1
+
+    async def _cap_after(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        logger.info(f"{self}: candidate passed the {seconds:.0f}s monologue cap")
+        self._cursor.time_up = True
+        await self.push_frame(TTSSpeakFrame(CAP_LINE))
+
+    async def _nudge_after(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        self._nudges += 1
+        if self._nudges == 1:
+            await self.push_frame(TTSSpeakFrame(NUDGE_LINE))
+        else:
+            logger.info(f"{self}: long silence; moving on")
+            self._cursor.time_up = True
+            await self._request_reply()
+
+    async def _cancel(self, task: asyncio.Task | None) -> None:
+        if task and not task.done():
+            await self.cancel_task(task)
+
+    async def cleanup(self):
+        """Stop the timers."""
+        await self._cancel(self._cap_task)
+        await self._cancel(self._silence_task)
+        await super().cleanup()

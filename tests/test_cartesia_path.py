@@ -1,0 +1,64 @@
+"""The Cartesia TTS path, against a loopback WebSocket stand-in (real CartesiaTTSService code)."""
+
+import asyncio
+
+import pytest
+
+from interviewer.audio import synthesize
+from interviewer.cli import LocalServer
+from interviewer.session_client import CandidateSession
+from tests.standins.cartesia_server import CartesiaStandIn
+
+pytestmark = pytest.mark.slow
+
+
+def _words(text: str) -> list[str]:
+    return "".join(c.lower() if c.isalnum() or c.isspace() else " " for c in text).split()
+
+
+async def test_cartesia_voice_speaks_the_interview(settings, models):
+    standin = await CartesiaStandIn().start()
+    try:
+        tts_settings = settings.model_copy(
+            update={
+                "tts": "cartesia",
+                "cartesia_api_key": "ck-test",
+                "cartesia_voice_id": "voice-standin",
+                "cartesia_url": standin.url,
+            }
+        )
+        async with LocalServer(tts_settings, models=models) as server:
+            async with CandidateSession(server.url, "technical", {"name": "Ada"}) as s:
+                await asyncio.wait_for(s.bot_ready.wait(), 30)
+                assert await s.wait_bot_done(timeout_s=60)
+                greeting_requests = len(standin.requests)
+                s.speak(synthesize(models.piper_voice, "I rebuilt our deployment pipeline and cut release time in half."))
+                await s.drain()
+                assert await s.wait_bot_done(timeout_s=60)
+    finally:
+        await standin.stop()
+
+    # The real service opened the socket with Cartesia's auth and version headers.
+    assert standin.handshakes and standin.handshakes[0]["X-API-Key"] == "ck-test"
+    assert standin.handshakes[0]["Cartesia-Version"] == "2026-03-01"
+    assert standin.handshakes[0]["path"] == "/tts/websocket"
+    first = standin.requests[0]
+    assert first["voice"] == {"mode": "id", "id": "voice-standin"}
+    assert first["output_format"] == {"container": "raw", "encoding": "pcm_s16le", "sample_rate": 24000}
+    assert first["add_timestamps"] is True
+    # Both the greeting and the reply to the candidate were sent to be spoken...
+    assert 0 < greeting_requests < len(standin.requests)
+    spoken = " ".join(standin.transcripts)
+    # What the page shows as said comes from Cartesia's word timestamps: RTVI bot-output
+    # segments reach spoken_status "completed" (word-timed TTS sends no "spoken": true).
+    said = [d["text"] for _, kind, d in s.log.events if kind == "bot-output" and d.get("spoken_status") == "completed"]
+    assert len(said) >= 2 and "Ada" in said[0]
+    assert _words(" ".join(said)) == _words(spoken)
+    # Its audio reached the candidate through the transport.
+    assert standin.audio_bytes_sent > 0
+    received_bytes = s.log.bot_audio_ms / 1000 * 24000 * 2
+    assert received_bytes >= 0.9 * standin.audio_bytes_sent
+    print(
+        f"\ncartesia stand-in: {len(standin.requests)} requests, {standin.audio_bytes_sent} audio bytes sent; "
+        f"client received {s.log.bot_audio_ms:.0f} ms of bot audio ({received_bytes:.0f} bytes)"
+    )

@@ -1,0 +1,130 @@
+"""The interview engine through the real server: time boxes, monologue cap, silence, close, report."""
+
+import asyncio
+import re
+
+import httpx
+import pytest
+
+import bots
+from interviewer.audio import synthesize
+from interviewer.cli import LocalServer
+from interviewer.plan import FollowUp, InterviewMode, Question
+from interviewer.session_client import CandidateSession
+from processors.interview_conductor import CAP_LINE, NUDGE_LINE
+
+pytestmark = pytest.mark.slow
+
+SHORT = InterviewMode(
+    id="short_test",
+    title="Short test interview",
+    interviewer_name="Robin",
+    persona="A brisk test interviewer.",
+    intro="This is a short timed interview{role}.",
+    questions=(
+        Question("Tell me about your current job.", competency="communication", time_box_s=120),
+        Question("What is your favourite tool and why?", competency="tools", time_box_s=120),
+        Question("How do you write tests?", competency="testing", time_box_s=6,
+                 follow_ups=(FollowUp(("unit",), "Where do {topic} tests stop paying off?"),)),
+        Question("What would you improve at work?", competency="improvement", time_box_s=120),
+    ),
+    closing="That is all for today. Goodbye.",
+    duration_min=2,
+    competencies=("communication", "tools", "testing", "improvement"),
+    monologue_cap_s=6,
+    silence_nudge_s=5,
+)
+
+
+def _said(session, since: int = 0) -> str:
+    return " ".join(t.text for t in session.log.turns[since:] if t.role == "interviewer")
+
+
+async def _wait_for_words(session, since: int, words: str, timeout_s: float) -> str:
+    """Silence from the candidate until the interviewer has said ``words`` (or time runs out)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while words not in _said(session, since) and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.1)
+    await session.wait_bot_done(timeout_s=30)
+    return _said(session, since)
+
+
+async def test_conductor_keeps_time(settings, models, monkeypatch):
+    monkeypatch.setitem(bots.MODES, SHORT.id, SHORT)
+    voice = models.piper_voice
+    monologue = synthesize(voice, "I work on the billing platform where I maintain the invoicing service and "
+                                  "the payment gateway integrations and I also mentor two junior engineers "
+                                  "and run our weekly incident review with the support team")
+    tests_answer = synthesize(voice, "I write unit tests first for the core logic and then a few integration "
+                                     "tests around the database layer.")
+    async with LocalServer(settings, models=models) as server:
+        async with CandidateSession(server.url, SHORT.id) as s:
+            await asyncio.wait_for(s.bot_ready.wait(), 30)
+            await s.wait_bot_done(timeout_s=60)
+            # 1. A monologue past the 6 s cap: the interviewer cuts in politely, then moves on.
+            n = len(s.log.turns)
+            s.speak(monologue)
+            await s.drain()
+            await s.wait_bot_done(timeout_s=60)
+            said = _said(s, n)
+            assert CAP_LINE.split(",")[0] in said, said
+            assert "favourite tool" in said and "interest of time" in said
+            # 2. Silence: a nudge after 5 s, then on to the next question after another 5 s.
+            n = len(s.log.turns)
+            said = await _wait_for_words(s, n, "How do you write tests?", timeout_s=30)
+            assert NUDGE_LINE.split(",")[0] in said and "How do you write tests?" in said, said
+            # 3. The 6 s time box of the testing question runs out while they answer: no follow-up.
+            n = len(s.log.turns)
+            await asyncio.sleep(2)
+            s.speak(tests_answer)
+            await s.drain()
+            await s.wait_bot_done(timeout_s=60)
+            said = _said(s, n)
+            assert "What would you improve at work?" in said and "stop paying off" not in said, said
+            progress = [m for m in s.log.server_messages if m.get("type") == "progress"]
+            assert progress[-1]["question"] == 4 and progress[-1]["total"] == 4
+            assert all(isinstance(m["time_left_s"], int) for m in progress)
+
+
+async def _full_interview(url: str, mode_id: str, voice) -> tuple[CandidateSession, dict]:
+    mode = bots.get_mode(mode_id)
+    answer = synthesize(voice, "In my last role I owned a project end to end, I planned the work with the "
+                               "product manager, shipped it in stages and measured the outcome every week.")
+    no_more = synthesize(voice, "No, that's all from me, thank you.")
+    async with CandidateSession(url, mode_id, {"name": "Ada", "role": "platform engineer"}) as s:
+        await asyncio.wait_for(s.bot_ready.wait(), 30)
+        await s.wait_bot_done(timeout_s=60)
+        for _ in range(len(mode.questions) * 2 + 2):
+            if s.closed.is_set():
+                break
+            asking = s.log.turns[-1].text if s.log.turns else ""
+            s.speak(no_more if mode.wrap_up in asking else answer)
+            await s.drain()
+            await s.wait_bot_done(timeout_s=60)
+        await asyncio.wait_for(s.closed.wait(), 30)
+    ended = next(m for m in s.log.server_messages if m.get("type") == "interview" and m.get("state") == "ended")
+    return s, ended
+
+
+async def test_full_offline_interview_in_every_mode_ends_with_a_report(settings, models):
+    async with LocalServer(settings, models=models) as server:
+        results = await asyncio.gather(*[_full_interview(server.url, m, models.piper_voice) for m in bots.MODES])
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            for (s, ended), mode_id in zip(results, bots.MODES):
+                mode = bots.get_mode(mode_id)
+                said = " ".join(s.log.texts("interviewer"))
+                positions = [said.find(q.text) for q in mode.questions]
+                assert all(p >= 0 for p in positions) and positions == sorted(positions), (mode_id, positions)
+                assert mode.wrap_up in said and mode.closing in said
+                url = ended["report_url"]
+                assert re.fullmatch(r"/report/[\w-]{32}", url)
+                page = await http.get(url)
+                assert page.status_code == 200 and mode.title in page.text and "Ada" in page.text
+                report = (await http.get(f"{url}.json")).json()
+                assert report["status"] == "ended" and report["kind"] == "measured"
+                assert report["facts"]["questions_covered"] == len(mode.questions)
+                assert report["facts"]["words_per_minute"] and report["facts"]["talk_time_ratio"]
+                assert all(c["evidence"] for c in report["competencies"])
+                md = (await http.get(f"{url}.md")).text
+                assert md.startswith(f"# {mode.title}: Ada")
+                assert (await http.get(url[:-3] + "xyz")).status_code == 404

@@ -1,0 +1,309 @@
+"""Faults: a refused, failing, broken or stalled LLM endpoint, a failing TTS, a vanishing client.
+
+The interviewer must say a short spoken apology and carry on (or end cleanly), never go
+silent. Unit tests drive processors/llm_fallback.py with pipecat's run_test; the slow
+tests run the real server and pipeline against the loopback OpenAI stand-in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import socket
+
+import pytest
+from pipecat.frames.frames import (
+    Frame,
+    InterruptionFrame,
+    LLMContextFrame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+    LLMTextFrame,
+)
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.tests.utils import SleepFrame, run_test
+
+from processors.frames import InterviewClosedFrame
+from processors.llm_fallback import APOLOGY, FAREWELL, LLMFallbackProcessor
+
+# --- unit: the fallback processor behind a fake LLM --------------------------------
+
+
+class FakeLLM(FrameProcessor):
+    """Answers each context frame per ``script``: "ok", "error", "midstream", "empty" or "stall"."""
+
+    def __init__(self, script: list[str], stall_s: float = 0.6):
+        super().__init__()
+        self.script = list(script)
+        self.stall_s = stall_s
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        await super().process_frame(frame, direction)
+        if not isinstance(frame, LLMContextFrame):
+            await self.push_frame(frame, direction)
+            return
+        how = self.script.pop(0)
+        await self.push_frame(LLMFullResponseStartFrame())
+        if how in ("ok", "midstream"):
+            await self.push_frame(LLMTextFrame("Tell me "))
+            await self.push_frame(LLMTextFrame("more."))
+        if how == "cut":  # a stream that broke quietly: no error, half a sentence
+            await self.push_frame(LLMTextFrame("Hello, I am"))
+        if how in ("error", "midstream"):
+            await self.push_error("Error during completion: boom")
+        if how == "stall":
+            await asyncio.sleep(self.stall_s)
+            await self.push_frame(LLMTextFrame("Too late."))
+        await self.push_frame(LLMFullResponseEndFrame())
+
+
+def _ctx() -> LLMContextFrame:
+    return LLMContextFrame(context=LLMContext(messages=[{"role": "user", "content": "hi"}]))
+
+
+async def _run(script: list[str], *, timeout_s: float = 5.0, sleep_between: float = 0.05, extra=()):
+    llm = FakeLLM(script)
+    fallback = LLMFallbackProcessor(llm, timeout_s=timeout_s)
+    frames: list[Frame] = []
+    for _ in script:
+        frames += [_ctx(), SleepFrame(sleep=sleep_between)]
+    frames += list(extra)
+    down, _ = await run_test(Pipeline([llm, fallback]), frames_to_send=frames)
+    return down, fallback
+
+
+def _spoken(down) -> str:
+    return "".join(f.text for f in down if isinstance(f, LLMTextFrame))
+
+
+async def test_a_good_reply_passes_untouched():
+    down, fb = await _run(["ok"])
+    assert _spoken(down) == "Tell me more."
+    assert fb.apologies == 0
+
+
+async def test_an_llm_error_becomes_a_spoken_apology_inside_the_reply():
+    down, fb = await _run(["error"])
+    types = [type(f) for f in down if isinstance(f, (LLMFullResponseStartFrame, LLMTextFrame, LLMFullResponseEndFrame))]
+    assert types == [LLMFullResponseStartFrame, LLMTextFrame, LLMFullResponseEndFrame]
+    assert _spoken(down) == APOLOGY and fb.apologies == 1
+
+
+async def test_a_broken_stream_keeps_its_words_and_adds_the_apology():
+    down, fb = await _run(["midstream"])
+    assert _spoken(down) == f"Tell me more. {APOLOGY}" and fb.apologies == 1
+
+
+async def test_a_reply_cut_mid_sentence_without_an_error_gets_the_apology(monkeypatch):
+    import processors.llm_fallback as fallback_module
+
+    # Checked for LLM services only (a streamed reply); FakeLLM stands in for one here.
+    monkeypatch.setattr(fallback_module, "LLMService", FakeLLM)
+    down, fb = await _run(["cut"])
+    assert _spoken(down) == f"Hello, I am... {APOLOGY}" and fb.apologies == 1
+    monkeypatch.undo()
+    down, fb = await _run(["cut"])  # scripted text is never second-guessed
+    assert _spoken(down) == "Hello, I am" and fb.apologies == 0
+
+
+async def test_replies_ending_in_punctuation_or_quotes_are_complete():
+    from processors.llm_fallback import _cut_off
+
+    for text in ("Tell me more.", "Why?", 'He said "done."', "Great! ", "(as planned)."):
+        assert not _cut_off(text), text
+    for text in ("Hello, I am", "Thanks for sharing ", "so the"):
+        assert _cut_off(text), text
+
+
+async def test_an_empty_reply_is_not_silence():
+    down, _ = await _run(["empty"])
+    assert _spoken(down) == APOLOGY
+
+
+async def test_a_stalled_reply_gets_the_apology_and_its_late_words_are_dropped():
+    down, fb = await _run(["stall"], timeout_s=0.2, sleep_between=0.8)
+    assert _spoken(down) == APOLOGY and fb.apologies == 1
+    ends = [f for f in down if isinstance(f, LLMFullResponseEndFrame)]
+    assert len(ends) == 1  # ours; the LLM's late end is dropped with its late words
+
+
+async def test_recovery_resets_the_count_and_repeated_failures_close_the_interview():
+    down, fb = await _run(["error", "error", "ok", "error", "error", "error", "ok"])
+    closed = [f for f in down if isinstance(f, InterviewClosedFrame)]
+    assert len(closed) == 1 and fb.closed
+    spoken = _spoken(down)
+    assert spoken.count(APOLOGY) == 4 and spoken.count(FAREWELL) == 1
+    # The farewell comes after its reply's end frame is queued behind it, then the close.
+    idx = [i for i, f in enumerate(down) if isinstance(f, InterviewClosedFrame)][0]
+    assert isinstance(down[idx - 1], LLMFullResponseEndFrame)
+
+
+async def test_an_interruption_cancels_the_watch():
+    llm = FakeLLM(["stall"], stall_s=0.5)
+    fallback = LLMFallbackProcessor(llm, timeout_s=0.3)
+    down, _ = await run_test(
+        Pipeline([llm, fallback]),
+        frames_to_send=[_ctx(), SleepFrame(sleep=0.1), InterruptionFrame(), SleepFrame(sleep=0.6)],
+    )
+    assert fallback.apologies == 0
+
+
+# --- slow: the real pipeline against the OpenAI stand-in ---------------------------
+
+ANSWER = "I migrated our billing database to Postgres with zero downtime."
+GREETING = "Hello, I am your interviewer today. Tell me about a project you are proud of."
+FOLLOW_UP = "Thanks for sharing that. What was the hardest part of the migration?"
+
+
+def _reply(messages):
+    return FOLLOW_UP if any(m.get("role") == "user" for m in messages) else GREETING
+
+
+def _refused_url() -> str:
+    with socket.socket() as s:  # a port nobody listens on (bound, then closed)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"
+
+
+async def _interview_with_llm(settings, models, base_url: str, standin=None, switch_to_ok=False):
+    """Greeting, one answer, (optionally heal the endpoint) and a second answer."""
+    from interviewer.audio import synthesize
+    from interviewer.cli import LocalServer
+    from interviewer.session_client import CandidateSession
+
+    llm_settings = settings.model_copy(
+        update={"openai_api_key": "sk-test", "openai_base_url": base_url, "openai_model": "standin-1"}
+    )
+    pcm = synthesize(models.piper_voice, ANSWER)
+    marks = {}
+    async with LocalServer(llm_settings, models=models) as server:
+        async with CandidateSession(server.url, "technical") as s:
+            await asyncio.wait_for(s.bot_ready.wait(), 30)
+            await s.wait_bot_done(timeout_s=60)  # the greeting (or the apology for it)
+            marks["greeting_ms"] = s.log.bot_audio_ms
+            s.speak(pcm)
+            await s.drain()
+            await s.wait_bot_done(timeout_s=60)
+            marks["answer_ms"] = s.log.bot_audio_ms
+            if switch_to_ok and standin is not None:
+                standin.mode = "ok"
+            s.speak(pcm)
+            await s.drain()
+            await s.wait_bot_done(timeout_s=60)
+            marks["second_ms"] = s.log.bot_audio_ms
+    return s, marks
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["error", "midstream", "stall"])
+async def test_a_failing_llm_endpoint_gets_an_apology_then_recovers(settings, models, mode):
+    from tests.standins.openai_server import OpenAIStandIn
+
+    standin = await OpenAIStandIn(_reply, mode=mode).start()
+    try:
+        s, marks = await _interview_with_llm(settings, models, standin.url, standin, switch_to_ok=True)
+    finally:
+        await standin.stop()
+    said = " ".join(s.log.texts("interviewer"))
+    print(mode, marks, said)
+    # Something was heard after each turn: the apology where the endpoint failed.
+    assert marks["greeting_ms"] > 1000
+    assert marks["answer_ms"] > marks["greeting_ms"] + 1000
+    assert marks["second_ms"] > marks["answer_ms"] + 1000
+    assert "lost my train of thought" in said
+    # Healed: the last answer is the LLM's real follow-up.
+    assert "hardest part" in s.log.texts("interviewer")[-1]
+    if mode == "error":  # an HTTP error is also reported to the page as an RTVI error
+        assert [d for _, d in s.log.of_type("error")]
+
+
+@pytest.mark.slow
+async def test_a_refused_llm_endpoint_apologises_then_closes_cleanly(settings, models):
+    s, marks = await _interview_with_llm(settings, models, _refused_url())
+    said = s.log.texts("interviewer")
+    print(marks, said)
+    assert marks["greeting_ms"] > 1000 and marks["answer_ms"] > marks["greeting_ms"] + 1000
+    assert any("lost my train of thought" in t for t in said)
+    # Third failure in a row: the farewell, then the server ends the session.
+    assert "technical trouble" in " ".join(said)
+    assert s.log.closed_by_server
+
+
+class FlakyVoice:
+    """The real Piper voice, except that synthesis raises while ``fail`` is set."""
+
+    def __init__(self, voice):
+        self._voice = voice
+        self.config = voice.config
+        self.fail = False
+        self.failed = 0
+
+    def synthesize(self, text):
+        if self.fail:
+            self.failed += 1
+            raise RuntimeError(f"injected TTS failure on {text[:30]!r}")
+        return self._voice.synthesize(text)
+
+
+@pytest.mark.slow
+async def test_a_failing_tts_does_not_hang_the_session(settings, models):
+    from interviewer.audio import synthesize
+    from interviewer.cli import LocalServer
+    from interviewer.session_client import CandidateSession
+
+    flaky = FlakyVoice(models.piper_voice)
+    pcm = synthesize(models.piper_voice, ANSWER)
+    async with LocalServer(settings, models=dataclasses.replace(models, piper_voice=flaky)) as server:
+        async with CandidateSession(server.url, "technical") as s:
+            await asyncio.wait_for(s.bot_ready.wait(), 30)
+            await s.wait_bot_done(timeout_s=60)
+            greeting_ms = s.log.bot_audio_ms
+            flaky.fail = True  # the reply to the next answer cannot be spoken
+            s.speak(pcm)
+            await s.drain()
+            await asyncio.sleep(6)
+            flaky.fail = False
+            failed_ms = s.log.bot_audio_ms
+            s.speak(pcm)
+            await s.drain()
+            await s.wait_bot_done(timeout_s=60)
+            after_ms = s.log.bot_audio_ms
+    print(greeting_ms, failed_ms, after_ms, flaky.failed, s.log.texts("interviewer"))
+    assert flaky.failed >= 1
+    assert after_ms > failed_ms + 1000, "the turn after a TTS failure is answered out loud"
+    assert [d for _, d in s.log.of_type("error")], "the client is told about the TTS error"
+
+
+@pytest.mark.slow
+async def test_a_client_vanishing_mid_sentence_frees_its_slot(server, models):
+    import httpx
+
+    from interviewer.session_client import CandidateSession
+
+    async with httpx.AsyncClient(timeout=10) as http:
+        before = (await http.get(f"{server.url}/status")).json()["active_sessions"]
+    async with CandidateSession(server.url, "technical") as s:
+        await asyncio.wait_for(s.bot_ready.wait(), 30)
+        # Wait for the greeting to be mid-sentence, then drop the TCP connection hard.
+        for _ in range(200):
+            if s.log.bot_audio_ms > 500:
+                break
+            await asyncio.sleep(0.05)
+        assert s.log.bot_audio_ms > 500
+        s._ws.transport.abort()  # no close frame: the client just vanishes
+        await asyncio.sleep(0.1)
+    async with httpx.AsyncClient(timeout=10) as http:
+        for _ in range(100):
+            status = (await http.get(f"{server.url}/status")).json()
+            if status["active_sessions"] <= before:
+                break
+            await asyncio.sleep(0.1)
+    assert status["active_sessions"] <= before, status
+    # The server still answers the next candidate.
+    async with CandidateSession(server.url, "technical") as s2:
+        await asyncio.wait_for(s2.bot_ready.wait(), 30)
+        await s2.wait_bot_done(timeout_s=60)
+    assert s2.log.bot_audio_ms > 1000
