@@ -34,6 +34,11 @@ from interviewer.session_client import CandidateSession  # noqa: E402
 
 AUDIO = ROOT.parent / "shared" / "audio"
 REAL = ["beckett.wav", "hotwords.mp3", "endgame_nagg_nell.wav", "two_cities.wav"]
+CONCURRENT_ANSWERS = [
+    "I have spent six years building backend systems, most recently leading a small payments team.",
+    "We disagreed about a database migration, so we ran a small experiment and let the numbers decide.",
+    "A launch slipped by two weeks because we skipped load testing, and now we test before every release.",
+]
 
 
 def _free_port() -> int:
@@ -91,8 +96,12 @@ def _workload(voice) -> list[tuple[str, str, list[bytes]]]:
     return items
 
 
-async def _run_session(url: str, mode: str, turns: list[bytes]) -> tuple[list[int], list[dict]]:
-    """One interview; returns reply latencies (ms) and the server's latency breakdowns."""
+async def _run_session(url: str, mode: str, turns: list[bytes]) -> tuple[list[int], list[dict], int]:
+    """One interview: latencies (ms) of replies the candidate let finish, breakdowns, cut-ins.
+
+    A cut-in is a reply the candidate talked over because they had not finished: the server
+    ended their turn too early. Its latency is not a reply latency (it answered half a thought).
+    """
     async with CandidateSession(url, mode) as s:
         await asyncio.wait_for(s.bot_ready.wait(), 60)
         await s.wait_bot_done(timeout_s=90)
@@ -102,9 +111,10 @@ async def _run_session(url: str, mode: str, turns: list[bytes]) -> tuple[list[in
             s.speak(pcm)
             await s.drain()
             await s.wait_bot_done(timeout_s=90)
-    lat = [t.latency_ms for t in s.log.turns if t.role == "interviewer" and t.latency_ms is not None]
+    replies = [t for t in s.log.turns if t.role == "interviewer" and t.latency_ms is not None]
+    lat = [t.latency_ms for t in replies if not t.interrupted]
     parts = [m for m in s.log.server_messages if m.get("type") == "latency"]
-    return lat, parts
+    return lat, parts, sum(1 for t in replies if t.interrupted)
 
 
 def _pct(values: list[int], p: float) -> int:
@@ -127,13 +137,16 @@ async def bench_server(label: str, server: ServerProcess, workload) -> list[int]
     print(f"\n== {label} ==")
     all_lat: list[int] = []
     all_parts: list[dict] = []
+    cut_ins = 0
     cpu0 = server.cpu_s()
     for name, mode, turns in workload:
-        lat, parts = await _run_session(server.url, mode, turns)
+        lat, parts, cuts = await _run_session(server.url, mode, turns)
         all_lat += lat
         all_parts += parts
-        print(f"  {name:<34} replies {len(lat):>2}  latency ms {lat}")
+        cut_ins += cuts
+        print(f"  {name:<34} replies {len(lat):>2}  cut-ins {cuts}  latency ms {lat}")
     print(f"  voice-to-voice ms: p50 {_pct(all_lat, 50)}  p95 {_pct(all_lat, 95)}  max {max(all_lat, default=0)}  (n={len(all_lat)})")
+    print(f"  cut-ins (replies the candidate talked over because they were not done): {cut_ins}")
     print("  breakdown (median ms): " + ", ".join(f"{k} {v}" for k, v in _breakdown(all_parts).items()))
     print(f"  server CPU {server.cpu_s() - cpu0:.1f} s, peak RSS {server.mem_mb('VmHWM'):.0f} MB")
     return all_lat
@@ -146,7 +159,7 @@ async def concurrency(server: ServerProcess, turns: list[bytes], limit_ms: int, 
     best = 0
     for n in range(1, max_n + 1):
         results = await asyncio.gather(*[_run_session(server.url, "behavioral", turns) for _ in range(n)])
-        lat = [x for r, _ in results for x in r]
+        lat = [x for r, _, _ in results for x in r]
         p95 = _pct(lat, 95)
         rss = server.mem_mb()
         print(f"  {n} sessions: p95 {p95} ms  p50 {_pct(lat, 50)} ms  RSS {rss:.0f} MB (+{(rss - base) / n:.0f} MB per session)")
@@ -176,8 +189,7 @@ async def main() -> None:
     print(f"our server ready in {ours.wait_ready():.1f} s (models loaded once, before the first session)")
     try:
         our_lat = await bench_server("ours", ours, workload)
-        session_turns = workload[-1][2] if workload else []
-        max_sessions = await concurrency(ours, session_turns, 1500, args.max_sessions)
+        max_sessions = await concurrency(ours, [synthesize(voice, a) for a in CONCURRENT_ANSWERS], 1500, args.max_sessions)
     finally:
         ours.stop()
 

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     vad_start_secs: float = Field(0.2, alias="VAD_START_SECS", gt=0, le=2)
     time_scale: float = Field(1.0, alias="TIME_SCALE", gt=0, le=10, description="scales every interview time limit")
     database_url: str = Field("sqlite:///interviewer.db", alias="DATABASE_URL")
+    turn_max_pause_secs: float = Field(
+        2.0, alias="TURN_MAX_PAUSE_SECS", gt=0.2, le=10, description="silence that ends a turn smart-turn calls unfinished"
+    )
     patience_min_words: int = Field(8, alias="PATIENCE_MIN_WORDS", ge=0)
     patience_grace_secs: float = Field(1.0, alias="PATIENCE_GRACE_SECS", ge=0, le=5)
 

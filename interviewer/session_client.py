@@ -24,6 +24,7 @@ CHUNK_S = 0.02
 CHUNK_BYTES = int(SAMPLE_RATE * CHUNK_S) * 2
 VOICED_DBFS = -45.0
 BOT_AUDIO_DBFS = -60.0
+PAUSE_MS = 200  # pipecat's default VAD stop time: shorter pauses cannot end a turn
 
 
 @dataclass
@@ -103,6 +104,8 @@ class CandidateSession:
         self._last_voiced_ms: int | None = None
         self._user_start_ms: int | None = None
         self._speech_end_ms: int | None = None
+        self._silence_since: int | None = None
+        self._pauses: list[int] = []
         self._awaiting_first_audio = False
         self._bot_turn: Turn | None = None
         self._candidate_turn: Turn | None = None
@@ -167,8 +170,7 @@ class CandidateSession:
         try:
             while True:
                 chunk = silent if self._outgoing.empty() else self._outgoing.get_nowait()
-                if chunk is not silent and rms_dbfs(chunk) > VOICED_DBFS:
-                    self._last_voiced_ms = self.now_ms()
+                self._note_voicing(chunk is not silent and rms_dbfs(chunk) > VOICED_DBFS)
                 await self._ws.send(_audio_msg(chunk))
                 n += 1
                 delay = start + n * CHUNK_S - time.monotonic()
@@ -176,6 +178,30 @@ class CandidateSession:
                     await asyncio.sleep(delay)
         except websockets.ConnectionClosed:
             self.closed.set()
+
+    def _note_voicing(self, voiced: bool) -> None:
+        """Track where the candidate's speech paused (pauses the server's VAD can notice)."""
+        now = self.now_ms()
+        if voiced:
+            if self._silence_since is not None and now - self._silence_since >= PAUSE_MS:
+                self._pauses.append(self._silence_since)
+            self._silence_since = None
+            self._last_voiced_ms = now
+        elif self._silence_since is None and self._last_voiced_ms is not None:
+            self._silence_since = self._last_voiced_ms + int(CHUNK_S * 1000)
+
+    def _speech_end_for_turn(self) -> int:
+        """End of the speech a just-ended turn answered: the start of the last noticeable pause.
+
+        If the candidate already talks again (the server ended the turn on an earlier pause),
+        that earlier pause is the end it answered, not the newest sound.
+        """
+        now = self.now_ms()
+        if self._silence_since is not None and now - self._silence_since >= PAUSE_MS:
+            return self._silence_since
+        if self._pauses:
+            return self._pauses[-1]
+        return self._last_voiced_ms if self._last_voiced_ms is not None else now
 
     # --- receiving -----------------------------------------------------------------
     async def _receive(self) -> None:
@@ -251,7 +277,7 @@ class CandidateSession:
             self._candidate_turn = None
         elif kind == "user-stopped-speaking":
             # The candidate's speech ended at the last voiced chunk we sent.
-            self._speech_end_ms = self._last_voiced_ms if self._last_voiced_ms is not None else now
+            self._speech_end_ms = self._speech_end_for_turn()
             self._awaiting_first_audio = True
             if self._candidate_turn is not None:
                 self._candidate_turn.end_ms = self._speech_end_ms

@@ -56,7 +56,8 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         if self._untranscribed > 0 and not self._timeout_expired:
             return  # the last stretch's transcript is still coming; it will re-check
         self._untranscribed = 0
-        if self._words >= self._min_words or self._grace_secs <= 0:
+        asked = self._text.rstrip().endswith("?")  # a question to us ("could you repeat that?") yields the turn
+        if self._words >= self._min_words or self._grace_secs <= 0 or asked:
             await super().trigger_user_turn_stopped(**kwargs)
             return
         if self._grace_task is None:
