@@ -151,6 +151,7 @@ async def test_sessions_leave_nothing_behind_and_never_cross_talk(server, models
         await asyncio.gather(*(held_session(server.url, w, pcms[w], 1.0) for w in SENTENCES))  # one turn each
         await asyncio.sleep(1)
         await mark("start")
+        baseline_objects = live_pipeline_objects()
 
         # 1. Sequential short sessions; every other one vanishes mid-greeting.
         t = time.monotonic()
@@ -187,8 +188,9 @@ async def test_sessions_leave_nothing_behind_and_never_cross_talk(server, models
         others = [n for n in threads if not n.startswith("asyncio_") and n not in SINGLETONS]
         assert len(others) <= len([n for n in start_threads if not n.startswith("asyncio_")]), (name, threads)
         assert pooled(threads) <= 6  # min(32, cores + 4)
-    # No session object survives its session (the precise leak check)...
-    assert live_pipeline_objects() == 0
+    # No session object survives its session (the precise leak check; objects other tests'
+    # servers still hold in this process were counted in the baseline)...
+    assert live_pipeline_objects() <= baseline_objects, (live_pipeline_objects(), baseline_objects)
     # ...and memory: no runaway growth, and none at all from a repeat of the same load.
     rss = {name: m[2] for name, m in marks.items()}
     assert rss["concurrent"] - rss0 < 250, rss
