@@ -34,6 +34,7 @@ from interviewer.session_client import CandidateSession  # noqa: E402
 
 AUDIO = ROOT.parent / "shared" / "audio"
 REAL = ["beckett.wav", "hotwords.mp3", "endgame_nagg_nell.wav", "two_cities.wav"]
+STAGGER_CYCLE_S = 10.0  # one answer (about 5 s) and the reply to it
 CONCURRENT_ANSWERS = [
     "I have spent six years building backend systems, most recently leading a small payments team.",
     "We disagreed about a database migration, so we ran a small experiment and let the numbers decide.",
@@ -152,13 +153,22 @@ async def bench_server(label: str, server: ServerProcess, workload) -> list[int]
     return all_lat
 
 
+async def _staggered(url: str, turns: list[bytes], delay_s: float):
+    await asyncio.sleep(delay_s)
+    return await _run_session(url, "behavioral", turns)
+
+
 async def concurrency(server: ServerProcess, turns: list[bytes], limit_ms: int, max_n: int) -> int:
-    """Largest number of simultaneous interviews with p95 voice-to-voice ≤ ``limit_ms``."""
-    print("\n== concurrency (ours) ==")
+    """Largest number of simultaneous interviews with p95 voice-to-voice ≤ ``limit_ms``.
+
+    Independent candidates do not speak in step: the N sessions start spread evenly over
+    one answer-and-reply cycle (``STAGGER_CYCLE_S``), all running at once after that.
+    """
+    print(f"\n== concurrency (ours; N sessions started {STAGGER_CYCLE_S:.0f} s/N apart, then all at once) ==")
     base = server.mem_mb()
     best = 0
     for n in range(1, max_n + 1):
-        results = await asyncio.gather(*[_run_session(server.url, "behavioral", turns) for _ in range(n)])
+        results = await asyncio.gather(*[_staggered(server.url, turns, i * STAGGER_CYCLE_S / n) for i in range(n)])
         lat = [x for r, _, _ in results for x in r]
         p95 = _pct(lat, 95)
         rss = server.mem_mb()

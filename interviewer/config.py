@@ -47,6 +47,14 @@ class Settings(BaseSettings):
     turn_max_pause_secs: float = Field(
         2.0, alias="TURN_MAX_PAUSE_SECS", gt=0.2, le=10, description="silence that ends a turn smart-turn calls unfinished"
     )
+    turn_sentence_pause_secs: float = Field(
+        0.7, alias="TURN_SENTENCE_PAUSE_SECS", gt=0, le=10,
+        description="silence that ends a turn smart-turn calls unfinished when its transcript is a finished sentence",
+    )
+    turn_pace_cap_secs: float = Field(
+        1.0, alias="TURN_PACE_CAP_SECS", ge=0, le=10,
+        description="longest wait learned from a candidate who talked over replies after pausing (0: never learn)",
+    )
     patience_min_words: int = Field(8, alias="PATIENCE_MIN_WORDS", ge=0)
     patience_grace_secs: float = Field(1.0, alias="PATIENCE_GRACE_SECS", ge=0, le=5)
 

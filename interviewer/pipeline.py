@@ -128,6 +128,9 @@ def build_interview(
     turn_stop = PatientTurnStopStrategy(
         min_words=settings.patience_min_words,
         grace_secs=settings.patience_grace_secs,
+        sentence_pause_secs=settings.turn_sentence_pause_secs,
+        max_pause_secs=settings.turn_max_pause_secs,
+        pace_cap_secs=settings.turn_pace_cap_secs,
         turn_analyzer=SharedSmartTurnAnalyzer(
             session=models.smart_turn_session, params=SmartTurnParams(stop_secs=settings.turn_max_pause_secs)
         ),

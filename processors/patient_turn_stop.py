@@ -1,81 +1,172 @@
-"""End-of-turn detection that waits for every transcript and gives short answers a moment longer.
+"""End-of-turn detection from the sound, the words and the candidate's own pace.
 
 pipecat's smart-turn strategy ends a turn when the model calls the audio complete and a
-transcript is in hand. With segmented STT (Whisper transcribes each stretch of speech
-after the VAD closes it) the transcript in hand can be the previous stretch's, which
-arrived late, so the turn ends before the last words are transcribed. This strategy
-counts stretches and waits until each has been transcribed (or the STT safety timeout
-passed).
+transcript is in hand, and otherwise after ``stop_secs`` of silence. This strategy keeps
+that and weighs two more kinds of evidence, all as deadlines measured from the moment
+the candidate's speech ended:
 
-It also waits ``grace_secs`` more silence while the turn holds fewer than ``min_words``
-words: "Ever tried." is a complete sentence but rarely a complete answer to an
-interview question. Speech in that window simply continues the turn.
+- **Words** (:func:`interviewer.turn_text.text_verdict`). A stretch that *sounds*
+  unfinished but whose transcript is a finished sentence ends after
+  ``sentence_pause_secs`` rather than the full ``max_pause_secs``; one that sounds
+  finished but ends on "and", "the" or a comma waits the full ``max_pause_secs``.
+- **Pace.** When the candidate starts talking again after the turn was released and
+  before the reply ended (they talked over it: they had not finished), the pause they
+  took is learned, and later turns wait a little longer than it (up to
+  ``pace_cap_secs``). Someone who pauses a second between sentences is not cut off at
+  every sentence.
+
+It also waits for every transcript (with segmented STT the transcript in hand can be
+the previous stretch's), and gives short answers (fewer than ``min_words``, not a
+question) ``grace_secs`` more: "Ever tried." is a sentence but rarely a whole answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import time
 
-from pipecat.frames.frames import TranscriptionFrame, VADUserStoppedSpeakingFrame
+from loguru import logger
+from pipecat.frames.frames import (
+    BotStoppedSpeakingFrame,
+    Frame,
+    TranscriptionFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.turns.types import ProcessFrameResult
 from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
+
+from interviewer.turn_text import text_verdict
+
+PACE_MARGIN_SECS = 0.15  # wait this much longer than the longest pause the candidate went on after
 
 
 class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
-    """Smart-turn end-of-turn that waits for all transcripts, with patience for short answers."""
+    """Smart-turn end-of-turn, weighed with the transcript's words and the candidate's pace."""
 
-    def __init__(self, *, min_words: int = 8, grace_secs: float = 1.0, **kwargs):
+    def __init__(
+        self,
+        *,
+        min_words: int = 8,
+        grace_secs: float = 1.0,
+        sentence_pause_secs: float = 0.7,
+        max_pause_secs: float = 2.0,
+        pace_cap_secs: float = 1.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self._min_words = min_words
         self._grace_secs = grace_secs
+        self._sentence_pause_secs = sentence_pause_secs
+        self._max_pause_secs = max_pause_secs
+        self._pace_cap_secs = pace_cap_secs
         self._words = 0
         self._untranscribed = 0  # stretches of speech the VAD closed, not yet transcribed
-        self._grace_task: asyncio.Task | None = None
+        self._speech_end = 0.0  # wall-clock time the latest stretch of speech ended
+        self._grace_deadline: float | None = None
+        self._release_task: asyncio.Task | None = None
+        self._released_after: float | None = None  # speech end of a released turn, until the reply is over
+        self.pace_secs = 0.0  # learned: silence this candidate needs before a turn may end
+
+    # -- turn boundaries ---------------------------------------------------------------
 
     async def _reset(self):
         self._words = 0
         await super()._reset()
 
     async def _discard_pending_end_of_turn(self):
-        if self._grace_task:
-            await self.task_manager.cancel_task(self._grace_task)
-            self._grace_task = None
+        self._grace_deadline = None
+        if self._release_task:
+            await self.task_manager.cancel_task(self._release_task)
+            self._release_task = None
         await super()._discard_pending_end_of_turn()
+
+    async def process_frame(self, frame: Frame) -> ProcessFrameResult:
+        """Track the reply's end too: talking after it is a new turn, not a cut-in."""
+        result = await super().process_frame(frame)
+        if isinstance(frame, BotStoppedSpeakingFrame):
+            self._released_after = None
+        return result
+
+    # -- evidence ------------------------------------------------------------------------
+
+    async def _handle_vad_user_started_speaking(self, frame: VADUserStartedSpeakingFrame):
+        if self._released_after is not None:
+            pause = frame.timestamp - frame.start_secs - self._released_after
+            self._learn_pace(pause)
+            self._released_after = None
+        await super()._handle_vad_user_started_speaking(frame)
+
+    def _learn_pace(self, pause: float) -> None:
+        if not 0 < pause <= self._max_pause_secs:
+            return  # a new thought after a long silence, not a pause inside one
+        pace = min(self._pace_cap_secs, pause + PACE_MARGIN_SECS)
+        if pace > self.pace_secs:
+            logger.info(f"{self}: the candidate went on after a {pause:.2f}s pause; turns now wait {pace:.2f}s")
+            self.pace_secs = pace
 
     async def _handle_vad_user_stopped_speaking(self, frame: VADUserStoppedSpeakingFrame):
         self._untranscribed += 1
+        self._speech_end = frame.timestamp - frame.stop_secs
         await super()._handle_vad_user_stopped_speaking(frame)
+        await self._consider_words()
 
     async def _handle_transcription(self, frame: TranscriptionFrame):
         self._untranscribed = max(0, self._untranscribed - 1)
         self._words += len(re.findall(r"[\w']+", frame.text))
         await super()._handle_transcription(frame)
+        await self._consider_words()
+
+    async def _consider_words(self):
+        """A stretch smart-turn calls unfinished may still end here if its words are finished."""
+        if self._turn_complete or self._vad_user_speaking or not self._vad_stopped or not self._text:
+            return
+        if self._untranscribed == 0 and text_verdict(self._text) == "complete":
+            await self._release_at(self._speech_end + self._sentence_pause_secs)
+
+    # -- release ---------------------------------------------------------------------------
 
     async def trigger_user_turn_stopped(self, **kwargs):
-        """Release the turn once transcribed; after the grace period if the answer is short."""
+        """Smart-turn (or its silence limit) calls the turn over: release it when the rest agrees."""
         if self._untranscribed > 0 and not self._timeout_expired:
             return  # the last stretch's transcript is still coming; it will re-check
         self._untranscribed = 0
-        asked = self._text.rstrip().endswith("?")  # a question to us ("could you repeat that?") yields the turn
-        if self._words >= self._min_words or self._grace_secs <= 0 or asked:
-            await super().trigger_user_turn_stopped(**kwargs)
-            return
-        if self._grace_task is None:
-            self._grace_task = self.task_manager.create_task(
-                self._release_after_grace(kwargs), f"{self}::grace"
-            )
+        deadline = self._speech_end
+        if text_verdict(self._text) == "dangling":
+            deadline = self._speech_end + self._max_pause_secs
+        await self._release_at(deadline)
 
-    async def _release_after_grace(self, kwargs: dict):
+    async def _release_at(self, deadline: float):
+        """End the turn at ``deadline`` (wall clock), or later if pace or a short answer asks."""
+        asked = self._text.rstrip().endswith("?")  # a question to us ("could you repeat that?") yields the turn
+        if not asked:
+            deadline = max(deadline, self._speech_end + self.pace_secs)
+            if self._words < self._min_words and self._grace_secs > 0:
+                if self._grace_deadline is None:
+                    self._grace_deadline = time.time() + self._grace_secs
+                deadline = max(deadline, self._grace_deadline)
+        logger.debug(
+            f"{self}: turn ends {max(0.0, deadline - self._speech_end):.2f}s after speech "
+            f"(sounds {'finished' if self._turn_complete else 'unfinished'}, "
+            f"reads {text_verdict(self._text)}, {self._words} words): {self._text!r}"
+        )
+        if self._release_task:
+            await self.task_manager.cancel_task(self._release_task)
+        self._release_task = self.task_manager.create_task(self._release(deadline), f"{self}::release")
+
+    async def _release(self, deadline: float):
         try:
-            await asyncio.sleep(self._grace_secs)
+            await asyncio.sleep(max(0.0, deadline - time.time()))
         except asyncio.CancelledError:
             return
-        self._grace_task = None
-        await super().trigger_user_turn_stopped(**kwargs)
+        self._release_task = None
+        self._released_after = self._speech_end
+        await super().trigger_user_turn_stopped()
 
     async def cleanup(self):
         """Cancel a pending release."""
-        if self._grace_task:
-            await self.task_manager.cancel_task(self._grace_task)
-            self._grace_task = None
+        if self._release_task:
+            await self.task_manager.cancel_task(self._release_task)
+            self._release_task = None
         await super().cleanup()

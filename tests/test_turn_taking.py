@@ -1,0 +1,257 @@
+"""End-of-turn decisions: the words of a transcript, the candidate's pace, and how they combine.
+
+The strategy tests drive ``PatientTurnStopStrategy`` with pipecat's own frames and task
+manager. The turn analyzer there is a fixed verdict (what smart-turn would say), so each
+test controls one piece of evidence; durations are scaled down to keep them fast. The
+real model and real speech are exercised in ``test_turn_words_on_real_speech`` below and
+in the server-level tests (tests/test_scenarios.py, benchmarks/turn_decisions.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import numpy as np
+import pytest
+from pipecat.audio.turn.base_turn_analyzer import BaseTurnAnalyzer, BaseTurnParams, EndOfTurnState
+from pipecat.clocks.system_clock import SystemClock
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    TranscriptionFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.processors.frame_processor import FrameProcessorSetup
+from pipecat.utils.asyncio.task_manager import TaskManager, TaskManagerParams
+
+from interviewer.turn_text import text_verdict
+from processors.patient_turn_stop import PACE_MARGIN_SECS, PatientTurnStopStrategy
+
+SENTENCE = 0.3  # scaled-down TURN_SENTENCE_PAUSE_SECS
+MAX_PAUSE = 0.8  # scaled-down TURN_MAX_PAUSE_SECS
+PACE_CAP = 0.6
+GRACE = 0.4
+LONG_ANSWER = "I led the migration of our billing service to a new database last year."
+
+
+@pytest.mark.parametrize(
+    "text, verdict",
+    [
+        ("I led the migration last year.", "complete"),
+        ("Could you repeat the question?", "complete"),
+        ("Yes!", "complete"),
+        ("and then we rebuilt the index and", "dangling"),
+        ("We moved it to the.", "dangling"),
+        ("It was the best of times,", "dangling"),
+        ("I think, um", "dangling"),
+        ("Because...", "dangling"),
+        ("so the main reason was because", "dangling"),
+        ("we rebalanced the index", "open"),
+        ("", "open"),
+        ('He said "ship it."', "complete"),
+        ("the tail latency dropped by about 60%.", "complete"),
+        ("We cut it to 40 ms.", "complete"),
+        ("It's what I'd do, and I'd do it again.", "complete"),
+    ],
+)
+def test_text_verdict(text, verdict):
+    assert text_verdict(text) == verdict
+
+
+class FixedVerdict(BaseTurnAnalyzer):
+    """A turn analyzer that says what the test sets: smart-turn's verdict, without the model."""
+
+    def __init__(self, complete: bool):
+        super().__init__(sample_rate=16_000)
+        self.complete = complete
+
+    @property
+    def speech_triggered(self) -> bool:
+        return False
+
+    @property
+    def params(self) -> BaseTurnParams:
+        return BaseTurnParams()
+
+    def append_audio(self, buffer: bytes, is_speech: bool) -> EndOfTurnState:
+        return EndOfTurnState.INCOMPLETE
+
+    async def analyze_end_of_turn(self):
+        return (EndOfTurnState.COMPLETE if self.complete else EndOfTurnState.INCOMPLETE), None
+
+    def clear(self):
+        pass
+
+
+class Turns:
+    """A strategy with the part of pipecat's turn controller these tests need."""
+
+    def __init__(self, complete: bool = True):
+        self.analyzer = FixedVerdict(complete)
+        self.strategy = PatientTurnStopStrategy(
+            turn_analyzer=self.analyzer,
+            min_words=8,
+            grace_secs=GRACE,
+            sentence_pause_secs=SENTENCE,
+            max_pause_secs=MAX_PAUSE,
+            pace_cap_secs=PACE_CAP,
+        )
+        self.stops: list[float] = []
+        self.in_turn = False
+
+        @self.strategy.event_handler("on_user_turn_stopped")
+        async def on_stopped(strategy, *_):
+            self.stops.append(time.time())
+            self.in_turn = False
+            await strategy.handle_user_turn_stopped()
+
+    async def __aenter__(self):
+        tm = TaskManager()
+        tm.setup(TaskManagerParams(loop=asyncio.get_running_loop()))
+        await self.strategy.setup(
+            FrameProcessorSetup(clock=SystemClock(), task_manager=tm, pipeline_worker=None, audio_in_sample_rate=16_000)
+        )
+        return self
+
+    async def __aexit__(self, *exc):
+        await self.strategy.cleanup()
+
+    async def start(self, at: float | None = None):
+        """The candidate starts a stretch of speech (at wall-clock ``at``)."""
+        if not self.in_turn:
+            self.in_turn = True
+            await self.strategy.handle_user_turn_started()
+        await self.strategy.process_frame(VADUserStartedSpeakingFrame(start_secs=0.0, timestamp=at or time.time()))
+
+    async def say(self, text: str, *, transcript: bool = True) -> float:
+        """One stretch: speech starts and ends now; returns the moment it ended."""
+        await self.start()
+        end = time.time()
+        await self.strategy.process_frame(VADUserStoppedSpeakingFrame(stop_secs=0.0, timestamp=end))
+        if transcript:
+            await self.transcript(text)
+        return end
+
+    async def transcript(self, text: str):
+        await self.strategy.process_frame(TranscriptionFrame(text, "candidate", "", finalized=True))
+
+    async def released_after(self, since: float, within: float) -> float | None:
+        """Seconds from ``since`` to the turn's end, or None if it did not end ``within``."""
+        deadline = time.time() + within
+        while time.time() < deadline:
+            if self.stops:
+                return self.stops[-1] - since
+            await asyncio.sleep(0.01)
+        return None
+
+
+async def test_finished_sound_and_words_end_the_turn_at_once():
+    async with Turns(complete=True) as t:
+        end = await t.say(LONG_ANSWER)
+        assert (await t.released_after(end, 1.0)) < 0.1
+
+
+async def test_a_finished_sentence_that_sounds_unfinished_ends_after_the_sentence_pause():
+    async with Turns(complete=False) as t:
+        end = await t.say(LONG_ANSWER)
+        waited = await t.released_after(end, MAX_PAUSE + 0.5)
+        assert waited is not None and SENTENCE - 0.02 <= waited < MAX_PAUSE
+
+
+async def test_unfinished_sound_and_words_are_left_to_smart_turns_silence_limit():
+    async with Turns(complete=False) as t:
+        end = await t.say("and then the second thing we did was to move the")
+        assert await t.released_after(end, MAX_PAUSE + 0.3) is None
+
+
+async def test_words_ending_on_and_hold_a_turn_that_sounds_finished():
+    async with Turns(complete=True) as t:
+        end = await t.say("We measured every request with tracing and then, and")
+        waited = await t.released_after(end, MAX_PAUSE + 0.5)
+        assert waited is not None and waited >= MAX_PAUSE - 0.02
+
+
+async def test_speaking_again_cancels_a_pending_release():
+    async with Turns(complete=True) as t:
+        await t.say("We measured every request with tracing and then, and")
+        await asyncio.sleep(MAX_PAUSE / 2)
+        await t.start()  # went on before the held turn was released
+        assert await t.released_after(time.time(), MAX_PAUSE) is None
+        end = await t.say("we rebalanced the index, and the tail latency dropped by sixty percent.")
+        assert (await t.released_after(end, 1.0)) < 0.1
+
+
+async def test_the_turn_waits_for_the_last_stretchs_transcript():
+    async with Turns(complete=True) as t:
+        end = await t.say(LONG_ANSWER, transcript=False)
+        assert await t.released_after(end, 0.3) is None
+        await t.transcript(LONG_ANSWER)
+        assert await t.released_after(end, 0.5) is not None
+
+
+async def test_short_answers_get_grace_but_questions_do_not():
+    async with Turns(complete=True) as t:
+        end = await t.say("Ever tried.")
+        waited = await t.released_after(end, GRACE + 0.5)
+        assert waited is not None and waited >= GRACE - 0.02
+    async with Turns(complete=True) as t:
+        end = await t.say("Sorry, what?")
+        assert (await t.released_after(end, 1.0)) < 0.1
+
+
+async def test_talking_over_a_reply_teaches_the_candidates_pace():
+    async with Turns(complete=True) as t:
+        end = await t.say(LONG_ANSWER)
+        assert (await t.released_after(end, 1.0)) < 0.1
+        await t.strategy.process_frame(BotStartedSpeakingFrame())
+        await t.start(at=end + 0.3)  # they had only paused: 0.3 s, then talked over the reply
+        assert t.strategy.pace_secs == pytest.approx(0.3 + PACE_MARGIN_SECS, abs=0.01)
+        t.stops.clear()
+        end = await t.say(LONG_ANSWER)
+        waited = await t.released_after(end, 1.0)
+        assert waited is not None and waited >= 0.3 + PACE_MARGIN_SECS - 0.02
+        # A question to the interviewer still gets an answer at once.
+        t.stops.clear()
+        await t.strategy.process_frame(BotStoppedSpeakingFrame())
+        end = await t.say("Could you repeat the question?")
+        assert (await t.released_after(end, 1.0)) < 0.1
+
+
+async def test_pace_is_capped_and_only_learned_from_pauses_inside_a_reply():
+    async with Turns(complete=True) as t:
+        end = await t.say(LONG_ANSWER)
+        await t.released_after(end, 1.0)
+        await t.start(at=end + 0.55)  # a long pause: learned, but capped
+        assert t.strategy.pace_secs == pytest.approx(PACE_CAP)
+    async with Turns(complete=True) as t:
+        end = await t.say(LONG_ANSWER)
+        await t.released_after(end, 1.0)
+        await t.strategy.process_frame(BotStoppedSpeakingFrame())  # the reply was heard to the end
+        await t.start(at=end + 0.3)
+        assert t.strategy.pace_secs == 0.0
+    async with Turns(complete=True) as t:
+        end = await t.say(LONG_ANSWER)
+        await t.released_after(end, 1.0)
+        await t.start(at=end + MAX_PAUSE + 0.5)  # a new thought after a long silence
+        assert t.strategy.pace_secs == 0.0
+
+
+@pytest.mark.slow
+def test_turn_words_on_real_speech(models):
+    """Whisper's punctuation of real synthesized speech carries the verdicts the strategy needs."""
+    from interviewer.audio import synthesize
+
+    def hear(text: str) -> str:
+        pcm = synthesize(models.piper_voice, text)
+        audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768
+        segments, _ = models.whisper.transcribe(audio, language="en", beam_size=1, without_timestamps=True)
+        return " ".join(s.text.strip() for s in segments)
+
+    finished = hear("We ran a small experiment and let the numbers decide.")
+    asked = hear("Could you repeat the question?")
+    assert text_verdict(finished) == "complete", finished
+    assert text_verdict(asked) == "complete", asked
+    dangling = [hear(t) for t in ("I moved the whole team over to the", "We tried caching, and")]
+    assert all(text_verdict(d) == "dangling" for d in dangling), dangling
