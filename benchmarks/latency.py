@@ -181,7 +181,7 @@ async def concurrency(server: ServerProcess, turns: list[bytes], limit_ms: int, 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--max-sessions", type=int, default=8)
+    parser.add_argument("--max-sessions", type=int, default=12)
     parser.add_argument("--skip-stock", action="store_true")
     args = parser.parse_args()
 

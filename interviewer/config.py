@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # Speech to text
     stt_model: str = Field("tiny.en", alias="STT_MODEL", description="tiny.en | base | /path/to/ct2-folder")
     stt_threads: int = Field(2, alias="STT_THREADS", ge=1)
+    stt_workers: int = Field(
+        2, alias="STT_WORKERS", ge=1, le=8, description="transcriptions that may run at once (sessions overlap)"
+    )
     stt_beam_size: int = Field(1, alias="STT_BEAM_SIZE", ge=1, le=10)
     model_cache_dir: Path = Field(Path.home() / ".cache" / "interviewer", alias="MODEL_CACHE_DIR")
 

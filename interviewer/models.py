@@ -102,7 +102,8 @@ class ModelBank:
         t = time.perf_counter()
         folder = whisper_model_folder(settings)
         whisper = WhisperModel(
-            str(folder), device="cpu", compute_type="int8", cpu_threads=settings.stt_threads
+            str(folder), device="cpu", compute_type="int8", cpu_threads=settings.stt_threads,
+            num_workers=settings.stt_workers,
         )
         times["stt"] = time.perf_counter() - t
         language = "en"  # interviews are held in English; this skips language detection
