@@ -104,14 +104,7 @@ async def _run_session(url: str, mode: str, turns: list[bytes]) -> tuple[list[in
     ended their turn too early. Its latency is not a reply latency (it answered half a thought).
     """
     async with CandidateSession(url, mode) as s:
-        await asyncio.wait_for(s.bot_ready.wait(), 60)
-        await s.wait_bot_done(timeout_s=90)
-        for pcm in turns:
-            if s.closed.is_set():
-                break
-            s.speak(pcm)
-            await s.drain()
-            await s.wait_bot_done(timeout_s=90)
+        await s.interview(turns, timeout_s=90, ready_s=60)
     replies = [t for t in s.log.turns if t.role == "interviewer" and t.latency_ms is not None]
     lat = [t.latency_ms for t in replies if not t.interrupted]
     parts = [m for m in s.log.server_messages if m.get("type") == "latency"]

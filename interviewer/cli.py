@@ -42,7 +42,7 @@ class LocalServer:
         self.settings = (settings or load_settings()).model_copy(update={"host": "127.0.0.1", "port": port})
         self.app = create_app(self.settings, models=models)
         self.url = f"http://127.0.0.1:{port}"
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning", ws_max_size=max(2 * self.settings.max_message_bytes, 1 << 20))
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning", ws_max_size=self.settings.ws_max_size)
         self._server = uvicorn.Server(config)
         self._task: asyncio.Task | None = None
 
@@ -68,14 +68,7 @@ async def replay(mode: str, files: list[str], url: str | None = None, settings: 
 
     async def run(base_url: str) -> dict:
         async with CandidateSession(base_url, mode) as session:
-            await asyncio.wait_for(session.bot_ready.wait(), 30)
-            await session.wait_bot_done(timeout_s=60)  # the greeting
-            for pcm in audio:
-                if session.closed.is_set():
-                    break
-                session.speak(pcm)
-                await session.drain()
-                await session.wait_bot_done(timeout_s=60)
+            await session.interview(audio)
         started = next((m for m in session.log.server_messages if m.get("type") == "interview"), {})
         return {
             "mode": mode,

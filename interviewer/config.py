@@ -158,6 +158,11 @@ class Settings(BaseSettings):
         """Allowed WebSocket origins (empty list means: same host as the server)."""
         return [o.strip() for o in self.allowed_origins.split(",") if o.strip()]
 
+    @property
+    def ws_max_size(self) -> int:
+        """uvicorn's WebSocket frame limit: room for one allowed message; the serializer checks the exact limit."""
+        return max(2 * self.max_message_bytes, 1 << 20)
+
 
 def load_settings(**overrides) -> Settings:
     """Read settings; on a bad value exit with one line naming the variable."""

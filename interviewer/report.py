@@ -9,9 +9,9 @@ really are in the transcript.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
-import re
 from collections import Counter
 
 from loguru import logger
@@ -19,8 +19,8 @@ from loguru import logger
 from interviewer.plan import InterviewMode
 from interviewer.scripted import FILLERS
 from interviewer.store import StoredInterview
+from interviewer.turn_text import WORD
 
-_WORD = re.compile(r"[\w']+")
 
 
 def _secs(turn) -> float:
@@ -31,7 +31,7 @@ def measured_facts(interview: StoredInterview, mode: InterviewMode) -> dict:
     """Facts measured from the stored transcript."""
     cand = [t for t in interview.turns if t.role == "candidate"]
     bot = [t for t in interview.turns if t.role == "interviewer"]
-    cand_words = [len(_WORD.findall(t.text)) for t in cand]
+    cand_words = [len(WORD.findall(t.text)) for t in cand]
     cand_secs = sum(_secs(t) for t in cand)
     bot_secs = sum(_secs(t) for t in bot)
     fillers = Counter(m.group(0).lower() for t in cand for m in FILLERS.finditer(t.text))
@@ -54,7 +54,7 @@ def measured_facts(interview: StoredInterview, mode: InterviewMode) -> dict:
                 "competency": q.competency,
                 "asked": asked,
                 "answered": bool(answers),
-                "answer_words": sum(len(_WORD.findall(t.text)) for t in answers),
+                "answer_words": sum(len(WORD.findall(t.text)) for t in answers),
                 "seconds": round(spent, 1),
                 "time_box_s": q.time_box_s,
             }
@@ -224,8 +224,6 @@ blockquote{{margin:.4rem 0;padding:.3rem .8rem;border-left:3px solid #7a8cff;bac
 
 async def finalize(store, interview_id: str, mode: InterviewMode, status: str, settings) -> dict | None:
     """Close an interview in the database and store its report (LLM-scored when configured)."""
-    import asyncio
-
     await asyncio.to_thread(store.finish, interview_id, status)
     interview = await asyncio.to_thread(store.get, interview_id)
     if interview is None:

@@ -93,8 +93,7 @@ async def run_scenario(base_url: str, scenario: Scenario, voice: Any) -> Scenari
     ]
     outcomes: list[TurnOutcome] = []
     async with CandidateSession(base_url, scenario.mode) as session:
-        await asyncio.wait_for(session.bot_ready.wait(), 30)
-        await session.wait_bot_done(timeout_s=60)
+        await session.hear_greeting()
         for i, (turn, pcm) in enumerate(zip(scenario.turns, audio)):
             if session.closed.is_set():
                 break

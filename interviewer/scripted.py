@@ -16,6 +16,7 @@ from dataclasses import dataclass, fields
 from typing import Literal
 
 from interviewer.plan import CandidateContext, InterviewMode, PlanCursor
+from interviewer.turn_text import words as answer_words
 
 Emotion = Literal["neutral", "encouraging", "concerned"]
 
@@ -135,7 +136,7 @@ class ScriptedInterviewer:
         if cursor.phase == "closed":
             return self._reply(self.mode.closing, "neutral")
         answer = answer.strip()
-        words = re.findall(r"[\w']+", answer)
+        words = answer_words(answer)
         if cursor.phase == "wrap_up":
             if _NO_QUESTIONS.search(answer) and len(words) <= 6:
                 return self._advance("Alright.", "encouraging")

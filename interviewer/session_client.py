@@ -162,6 +162,25 @@ class CandidateSession:
         while not self._outgoing.empty() and not self.closed.is_set():
             await asyncio.sleep(CHUNK_S)
 
+    async def hear_greeting(self, timeout_s: float = 60.0, ready_s: float = 30.0) -> bool:
+        """Wait for the bot to be ready (``ready_s``) and to finish its greeting. False on timeout."""
+        await asyncio.wait_for(self.bot_ready.wait(), ready_s)
+        return await self.wait_bot_done(timeout_s=timeout_s)
+
+    async def answer(self, pcm: bytes, timeout_s: float = 60.0) -> bool:
+        """Say ``pcm`` in real time, then wait for the interviewer's reply to end. False on timeout."""
+        self.speak(pcm)
+        await self.drain()
+        return await self.wait_bot_done(timeout_s=timeout_s)
+
+    async def interview(self, answers: list[bytes], timeout_s: float = 60.0, ready_s: float = 30.0) -> None:
+        """Hear the greeting, then give each answer after the interviewer finishes (until it closes)."""
+        await self.hear_greeting(timeout_s, ready_s)
+        for pcm in answers:
+            if self.closed.is_set():
+                break
+            await self.answer(pcm, timeout_s)
+
     async def _send_paced(self) -> None:
         """Send one 20 ms chunk per 20 ms, speech if queued, otherwise silence, like a mic."""
         silent = bytes(CHUNK_BYTES)

@@ -9,9 +9,17 @@ dangling: the candidate is mid-thought.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 Verdict = Literal["complete", "dangling", "open"]
+
+WORD = re.compile(r"[\w']+")
+
+
+def words(text: str) -> list[str]:
+    """The words of a transcript (how every part of the interviewer counts them)."""
+    return WORD.findall(text)
 
 # Words an English sentence does not end on: conjunctions, articles, prepositions,
 # possessives, auxiliaries and fillers. (Kept small and plain on purpose.)

@@ -23,7 +23,6 @@ question) ``grace_secs`` more: "Ever tried." is a sentence but rarely a whole an
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 
 from loguru import logger
@@ -37,7 +36,7 @@ from pipecat.frames.frames import (
 from pipecat.turns.types import ProcessFrameResult
 from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 
-from interviewer.turn_text import text_verdict
+from interviewer.turn_text import text_verdict, words
 
 PACE_MARGIN_SECS = 0.15  # wait this much longer than the longest pause the candidate went on after
 
@@ -114,7 +113,7 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
 
     async def _handle_transcription(self, frame: TranscriptionFrame):
         self._untranscribed = max(0, self._untranscribed - 1)
-        self._words += len(re.findall(r"[\w']+", frame.text))
+        self._words += len(words(frame.text))
         await super()._handle_transcription(frame)
         await self._consider_words()
 

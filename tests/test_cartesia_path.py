@@ -1,6 +1,5 @@
 """The Cartesia TTS path, against a loopback WebSocket stand-in (real CartesiaTTSService code)."""
 
-import asyncio
 
 import pytest
 
@@ -29,12 +28,9 @@ async def test_cartesia_voice_speaks_the_interview(settings, models):
         )
         async with LocalServer(tts_settings, models=models) as server:
             async with CandidateSession(server.url, "technical", {"name": "Ada"}) as s:
-                await asyncio.wait_for(s.bot_ready.wait(), 30)
-                assert await s.wait_bot_done(timeout_s=60)
+                assert await s.hear_greeting()
                 greeting_requests = len(standin.requests)
-                s.speak(synthesize(models.piper_voice, "I rebuilt our deployment pipeline and cut release time in half."))
-                await s.drain()
-                assert await s.wait_bot_done(timeout_s=60)
+                assert await s.answer(synthesize(models.piper_voice, "I rebuilt our deployment pipeline and cut release time in half."))
     finally:
         await standin.stop()
 

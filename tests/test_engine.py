@@ -59,13 +59,10 @@ async def test_conductor_keeps_time(settings, models, monkeypatch):
                                      "tests around the database layer.")
     async with LocalServer(settings, models=models) as server:
         async with CandidateSession(server.url, SHORT.id) as s:
-            await asyncio.wait_for(s.bot_ready.wait(), 30)
-            await s.wait_bot_done(timeout_s=60)
+            await s.hear_greeting()
             # 1. A monologue past the 6 s cap: the interviewer cuts in politely, then moves on.
             n = len(s.log.turns)
-            s.speak(monologue)
-            await s.drain()
-            await s.wait_bot_done(timeout_s=60)
+            await s.answer(monologue)
             said = _said(s, n)
             assert CAP_LINE.split(",")[0] in said, said
             assert "favourite tool" in said and "interest of time" in said
@@ -76,9 +73,7 @@ async def test_conductor_keeps_time(settings, models, monkeypatch):
             # 3. The 6 s time box of the testing question runs out while they answer: no follow-up.
             n = len(s.log.turns)
             await asyncio.sleep(2)
-            s.speak(tests_answer)
-            await s.drain()
-            await s.wait_bot_done(timeout_s=60)
+            await s.answer(tests_answer)
             said = _said(s, n)
             assert "What would you improve at work?" in said and "stop paying off" not in said, said
             progress = [m for m in s.log.server_messages if m.get("type") == "progress"]
@@ -92,15 +87,12 @@ async def _full_interview(url: str, mode_id: str, voice) -> tuple[CandidateSessi
                                "product manager, shipped it in stages and measured the outcome every week.")
     no_more = synthesize(voice, "No, that's all from me, thank you.")
     async with CandidateSession(url, mode_id, {"name": "Ada", "role": "platform engineer"}) as s:
-        await asyncio.wait_for(s.bot_ready.wait(), 30)
-        await s.wait_bot_done(timeout_s=60)
+        await s.hear_greeting()
         for _ in range(len(mode.questions) * 2 + 2):
             if s.closed.is_set():
                 break
             asking = s.log.turns[-1].text if s.log.turns else ""
-            s.speak(no_more if mode.wrap_up in asking else answer)
-            await s.drain()
-            await s.wait_bot_done(timeout_s=60)
+            await s.answer(no_more if mode.wrap_up in asking else answer)
         await asyncio.wait_for(s.closed.wait(), 30)
     ended = next(m for m in s.log.server_messages if m.get("type") == "interview" and m.get("state") == "ended")
     return s, ended

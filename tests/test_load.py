@@ -106,13 +106,10 @@ async def held_session(url: str, word: str, pcm: bytes, hold_s: float):
 
     turns = 0
     async with CandidateSession(url, "behavioral") as s:
-        await asyncio.wait_for(s.bot_ready.wait(), 60)
-        await s.wait_bot_done(timeout_s=90)
+        await s.hear_greeting(timeout_s=90, ready_s=60)
         t0 = time.monotonic()
         while time.monotonic() - t0 < hold_s and not s.closed.is_set():
-            s.speak(pcm)
-            await s.drain()
-            await s.wait_bot_done(timeout_s=90)
+            await s.answer(pcm, timeout_s=90)
             turns += 1
     return word, s, turns
 

@@ -1,6 +1,5 @@
 """The OpenAI-compatible LLM path, against a loopback SSE stand-in (real openai client code)."""
 
-import asyncio
 
 import pytest
 
@@ -27,11 +26,8 @@ async def test_openai_compatible_endpoint_leads_the_interview(settings, models):
         )
         async with LocalServer(llm_settings, models=models) as server:
             async with CandidateSession(server.url, "technical", {"name": "Ada", "role": "SRE"}) as s:
-                await asyncio.wait_for(s.bot_ready.wait(), 30)
-                await s.wait_bot_done(timeout_s=60)
-                s.speak(synthesize(models.piper_voice, "I migrated our billing database to Postgres with zero downtime."))
-                await s.drain()
-                await s.wait_bot_done(timeout_s=60)
+                await s.hear_greeting()
+                await s.answer(synthesize(models.piper_voice, "I migrated our billing database to Postgres with zero downtime."))
     finally:
         await standin.stop()
 

@@ -73,11 +73,8 @@ def test_killed_server_loses_no_completed_turn(db_url, models):
 
         async def converse():
             async with CandidateSession(url, "technical") as s:
-                await asyncio.wait_for(s.bot_ready.wait(), 30)
-                await s.wait_bot_done(timeout_s=60)
-                s.speak(answer)
-                await s.drain()
-                await s.wait_bot_done(timeout_s=60)
+                await s.hear_greeting()
+                await s.answer(answer)
                 s.speak(second)
                 await asyncio.sleep(2.5)  # mid-sentence
                 proc.send_signal(signal.SIGKILL)

@@ -230,11 +230,8 @@ async def test_no_secret_reaches_the_browser_or_the_logs(settings, models):
                     seen.append((await http.get(f"{srv.url}{asset}")).text)
                 seen.append((await http.post(f"{srv.url}/start", json={"body": {"mode": "nope"}})).text)
             async with CandidateSession(srv.url, "technical", {"name": "Ada"}) as s:
-                await asyncio.wait_for(s.bot_ready.wait(), 30)
-                await s.wait_bot_done(timeout_s=60)
-                s.speak(synthesize(models.piper_voice, "I built a compiler for a small language."))
-                await s.drain()
-                await s.wait_bot_done(timeout_s=60)
+                await s.hear_greeting()
+                await s.answer(synthesize(models.piper_voice, "I built a compiler for a small language."))
             seen.append(json.dumps(s.log.events, default=str))
     finally:
         logger.remove(sink)

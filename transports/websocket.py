@@ -7,9 +7,8 @@ from pipecat.frames.frames import OutputTransportMessageUrgentFrame
 from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
 
 from interviewer.config import Settings
+from interviewer.pipeline import AUDIO_IN_RATE
 from transports.serializer import ClientFrameSerializer
-
-AUDIO_IN_RATE = 16_000  # the pipeline's input rate (interviewer.pipeline.AUDIO_IN_RATE)
 
 
 def websocket_transport(websocket: WebSocket, settings: Settings) -> FastAPIWebsocketTransport:

@@ -325,7 +325,7 @@ def serve(settings: Settings | None = None) -> None:
         port=settings.port,
         log_level="info",
         access_log=False,  # WebSocket URLs carry session tokens
-        ws_max_size=max(2 * settings.max_message_bytes, 1 << 20),
+        ws_max_size=settings.ws_max_size,
     )
 
 

@@ -11,10 +11,12 @@ import time
 
 from aiohttp import web
 
+from tests.standins.loopback import LoopbackHTTPServer
+
 ROOM_DOMAIN = "https://standin.daily.co"
 
 
-class DailyAPIStandIn:
+class DailyAPIStandIn(LoopbackHTTPServer):
     """Serve POST /rooms, GET /rooms/{name} and POST /meeting-tokens on 127.0.0.1."""
 
     def __init__(self, api_key: str = "daily-test-key"):
@@ -23,25 +25,11 @@ class DailyAPIStandIn:
         self.room_requests: list[dict] = []
         self.token_requests: list[dict] = []
         self.tokens: dict[str, dict] = {}  # token -> its properties
-        self.url = ""
-        self._runner: web.AppRunner | None = None
 
-    async def start(self) -> DailyAPIStandIn:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/rooms", self._create_room)
         app.router.add_get("/v1/rooms/{name}", self._get_room)
         app.router.add_post("/v1/meeting-tokens", self._create_token)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}/v1"
-        return self
-
-    async def stop(self) -> None:
-        if self._runner:
-            await self._runner.cleanup()
 
     def _authorized(self, request: web.Request) -> bool:
         return request.headers.get("Authorization") == f"Bearer {self.api_key}"

@@ -13,31 +13,19 @@ import time
 
 from aiohttp import web
 
+from tests.standins.loopback import LoopbackHTTPServer
 
-class OpenAIStandIn:
+
+class OpenAIStandIn(LoopbackHTTPServer):
     """Serve /v1/chat/completions on loopback; record every request."""
 
     def __init__(self, reply_for=None, mode: str = "ok"):
         self.requests: list[dict] = []
         self.mode = mode
         self._reply_for = reply_for or (lambda messages: "Thanks for sharing. What was the hardest part?")
-        self._runner: web.AppRunner | None = None
-        self.url = ""
 
-    async def start(self) -> OpenAIStandIn:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._completions)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}/v1"
-        return self
-
-    async def stop(self) -> None:
-        if self._runner:
-            await self._runner.cleanup()
 
     async def _completions(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
