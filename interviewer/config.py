@@ -62,6 +62,17 @@ class Settings(BaseSettings):
     patience_grace_secs: float = Field(1.0, alias="PATIENCE_GRACE_SECS", ge=0, le=5)
 
     # LLM
+    llm: Literal["auto", "local", "scripted", "openai"] = Field(
+        "auto", alias="LLM",
+        description="auto: an OpenAI-compatible endpoint or LLM_GGUF when set, else the packaged local model",
+    )
+    local_llm_threads: int = Field(2, alias="LOCAL_LLM_THREADS", ge=1, description="llama.cpp threads (LLM=local)")
+    local_llm_ctx_per_session: int = Field(2048, alias="LOCAL_LLM_CTX_PER_SESSION", ge=512, le=32768)
+    local_llm_temperature: float = Field(0.2, alias="LOCAL_LLM_TEMPERATURE", ge=0, le=2)
+    local_llm_gap_secs: float = Field(
+        0.5, alias="LOCAL_LLM_GAP_SECS", ge=0, le=10,
+        description="longest silence the model's line may add after the spoken acknowledgement; later, the scripted line",
+    )
     openai_api_key: str | None = Field(None, alias="OPENAI_API_KEY", repr=False)
     openai_base_url: str | None = Field(None, alias="OPENAI_BASE_URL")
     openai_model: str = Field("gpt-4o-mini", alias="OPENAI_MODEL")
@@ -135,6 +146,8 @@ class Settings(BaseSettings):
             raise ValueError("CARTESIA_VOICE_ID: required when TTS=cartesia (a Cartesia voice id)")
         if self.llm_gguf and self.openai_base_url:
             raise ValueError("LLM_GGUF: set either LLM_GGUF or OPENAI_BASE_URL, not both")
+        if self.llm == "openai" and not (self.openai_api_key or self.openai_base_url or self.llm_gguf):
+            raise ValueError("LLM: openai needs OPENAI_API_KEY, OPENAI_BASE_URL or LLM_GGUF")
         if self.daily_token and not self.daily_room_url:
             raise ValueError("DAILY_ROOM_URL: required with DAILY_TOKEN (the room the token is for)")
         if self.transport == "daily":
@@ -147,11 +160,14 @@ class Settings(BaseSettings):
         return self
 
     @property
-    def llm_kind(self) -> Literal["scripted", "openai"]:
-        """Which brain answers: an OpenAI-compatible endpoint (a local GGUF is served as one), or the script."""
+    def llm_kind(self) -> Literal["local", "scripted", "openai"]:
+        """Which brain leads: an OpenAI-compatible endpoint (a GGUF file is served as one), the packaged
+        local model guided by the plan, or the scripted interviewer."""
+        if self.llm != "auto":
+            return self.llm
         if self.openai_api_key or self.openai_base_url or self.llm_gguf:
             return "openai"
-        return "scripted"
+        return "local"
 
     @property
     def origins(self) -> list[str]:

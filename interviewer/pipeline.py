@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from loguru import logger
@@ -22,14 +23,18 @@ from pipecat.transports.base_transport import BaseTransport
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
 from interviewer.config import Settings
+from interviewer.line_writer import LineWriter
+from interviewer.lines import LINE_ACKS, system_prompt
 from interviewer.models import ModelBank
 from interviewer.plan import CandidateContext, InterviewMode, PlanCursor
 from interviewer.scripted import ScriptedInterviewer
 from interviewer.store import Store
+from processors.answer_prefill import AnswerPrefillProcessor
 from processors.avatar_expressions import AvatarExpressionProcessor
 from processors.interview_closer import InterviewCloser
 from processors.interview_conductor import InterviewConductor
 from processors.llm_fallback import LLMFallbackProcessor
+from processors.local_brain import LocalBrainProcessor
 from processors.transcript_recorder import TranscriptRecorder
 from processors.local_services import (
     SharedPiperTTSService,
@@ -39,6 +44,10 @@ from processors.local_services import (
 from processors.patient_turn_stop import PatientTurnStopStrategy
 from processors.scripted_brain import ScriptedBrainProcessor
 
+NOTICES = {
+    "scripted": "Offline scripted interviewer: no LLM is configured.",
+    "local": "Offline AI interviewer: a local model (Qwen2.5-Coder 1.5B) follows the interview plan.",
+}
 AUDIO_IN_RATE = 16_000
 AUDIO_OUT_RATE = 24_000
 
@@ -61,15 +70,43 @@ class SessionRecord:
     report_url: str
 
 
+def make_line_writer(
+    mode: InterviewMode, candidate: CandidateContext, models: ModelBank, settings: Settings
+) -> tuple[LineWriter, Callable[[], None]]:
+    """A writer of model lines on the process's local model, with a slot of its own, and how to free it."""
+    from openai import AsyncOpenAI
+
+    server = models.llm
+    if server is None:
+        raise RuntimeError("LLM=local but the local model is not running (it starts with the app)")
+    slot = server.acquire_slot()
+    client = AsyncOpenAI(api_key=server.api_key, base_url=server.base_url, timeout=10, max_retries=0)
+    writer = LineWriter(
+        client, server.model, system_prompt(mode, candidate), slot=slot, temperature=settings.local_llm_temperature
+    )
+    return writer, lambda: server.release_slot(slot)
+
+
 def make_llm(
-    mode: InterviewMode, candidate: CandidateContext, settings: Settings, cursor: PlanCursor
+    mode: InterviewMode,
+    candidate: CandidateContext,
+    settings: Settings,
+    cursor: PlanCursor,
+    writer: tuple[LineWriter, Callable[[], None]] | None = None,
 ) -> FrameProcessor:
-    """The LLM slot: an OpenAI-compatible endpoint when configured, else the scripted brain.
+    """The LLM slot: an OpenAI-compatible endpoint, the plan-led local model, or the scripted brain.
 
     A local GGUF (``LLM_GGUF``) is served once per process on loopback by
     ``interviewer.local_llm`` (started from the app's lifespan), which points
     ``OPENAI_BASE_URL`` at it: sessions reach it through this same OpenAI client path.
+    With ``LLM=local`` the packaged model writes the lines the plan leaves open (``writer``).
     """
+    if settings.llm_kind == "local" and writer is not None:
+        line_writer, release = writer
+        interviewer = ScriptedInterviewer(mode, candidate, cursor, open_follow_ups=True, acks=LINE_ACKS)
+        return LocalBrainProcessor(
+            interviewer, line_writer, gap_secs=settings.local_llm_gap_secs, on_cleanup=release
+        )
     if settings.llm_kind == "openai":
         from pipecat.services.openai.llm import OpenAILLMService
 
@@ -144,7 +181,8 @@ def build_interview(
             user_turn_strategies=UserTurnStrategies(stop=[turn_stop]),
         ),
     )
-    llm = make_llm(mode, candidate, settings, cursor)
+    writer = make_line_writer(mode, candidate, models, settings) if settings.llm_kind == "local" else None
+    llm = make_llm(mode, candidate, settings, cursor, writer)
 
     async def request_reply():
         await worker.queue_frame(LLMRunFrame())
@@ -156,7 +194,7 @@ def build_interview(
 
     conductor = InterviewConductor(
         cursor,
-        llm_guided=settings.llm_kind != "scripted",
+        llm_guided=settings.llm_kind == "openai",
         request_reply=request_reply,
         base_instruction=mode.system_prompt(candidate),
     )
@@ -164,6 +202,7 @@ def build_interview(
         [
             transport.input(),
             stt,
+            *([AnswerPrefillProcessor(writer[0])] if writer else []),
             aggregators.user(),
             conductor,
             llm,
@@ -213,10 +252,8 @@ def build_interview(
                 "report_url": record.report_url if record else None,
             }
         )
-        if settings.llm_kind == "scripted":
-            await worker.rtvi.send_server_message(
-                {"type": "notice", "text": "Offline scripted interviewer: no LLM is configured."}
-            )
+        if settings.llm_kind in NOTICES:
+            await worker.rtvi.send_server_message({"type": "notice", "text": NOTICES[settings.llm_kind]})
         await worker.queue_frame(LLMRunFrame())
 
     logger.info(f"Built {mode.id} interview ({settings.llm_kind} brain, {settings.tts} voice)")

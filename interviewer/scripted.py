@@ -1,7 +1,8 @@
 """The offline scripted interviewer: follows the plan, acknowledges, follows up.
 
-No instruction-tuned model able to lead an interview ships on PyPI, so with no LLM
-configured this decides what the interviewer says next from what the candidate said:
+With ``LLM=scripted``, and as the plan under the local model (``LLM=local``, which writes the
+follow-up questions and acknowledgements; see :mod:`interviewer.lines`), this decides what the
+interviewer says next from what the candidate said:
 requests to repeat or skip, short or hesitant answers, keywords that trigger the plan's
 follow-ups, and terms from the candidate's resume or job description. The clock lives in
 the shared :class:`~interviewer.plan.PlanCursor`, kept by the conductor. It is plain,
@@ -35,14 +36,26 @@ _ACKS = ("Thanks.", "Got it.", "Okay, thank you.", "Great, thanks.", "I see.", "
 _GENERIC_PROBE = "Could you walk me through a specific example of that?"
 
 
+ReplyKind = Literal["follow_up", "advance", "other"]
+
+
 @dataclass(frozen=True)
 class Reply:
-    """What the interviewer says next, and how it feels about the last answer."""
+    """What the interviewer says next, and how it feels about the last answer.
+
+    ``kind`` says where a language model may write part of it: a ``follow_up`` is
+    ``ack`` + a follow-up question (``body`` is the scripted one); an ``advance`` is ``ack`` +
+    the next planned question or the wrap-up (``body``, always said word for word). Either
+    way ``text`` is the whole scripted reply.
+    """
 
     text: str
     emotion: Emotion
     question_index: int  # 0-based index of the question now open; len(questions) when past them
     finished: bool = False
+    kind: ReplyKind = "other"
+    ack: str = ""
+    body: str = ""
 
 
 class ScriptedInterviewer:
@@ -54,8 +67,16 @@ class ScriptedInterviewer:
         candidate: CandidateContext | None = None,
         cursor: PlanCursor | None = None,
         clock=time.monotonic,
+        *,
+        open_follow_ups: bool = False,
+        acks: tuple[str, ...] = _ACKS,
     ):
+        """``open_follow_ups``: follow up on any substantial answer while the question's budget
+        lasts (a model writes the question), not only on the plan's keywords. ``acks``: the
+        acknowledgements, in turn."""
         self.mode = mode
+        self.open_follow_ups = open_follow_ups
+        self._acks = acks
         self.candidate = candidate or CandidateContext()
         self.cursor = cursor or PlanCursor(mode)
         self._clock = clock
@@ -107,22 +128,36 @@ class ScriptedInterviewer:
             setattr(self.cursor, name, value)
 
     def _ack(self) -> str:
-        ack = _ACKS[self._ack_turn % len(_ACKS)]
+        ack = self._acks[self._ack_turn % len(self._acks)]
         self._ack_turn += 1
         return ack
 
-    def _reply(self, text: str, emotion: Emotion) -> Reply:
-        return Reply(text, emotion, self.cursor.index, finished=self.finished)
+    def _reply(self, text: str, emotion: Emotion, kind: ReplyKind = "other", ack: str = "", body: str = "") -> Reply:
+        return Reply(text, emotion, self.cursor.index, finished=self.finished, kind=kind, ack=ack, body=body)
 
-    def _advance(self, lead: str, emotion: Emotion) -> Reply:
+    def _advance(self, lead: str, emotion: Emotion, kind: ReplyKind = "other") -> Reply:
         self.cursor.advance(self._clock())
         if self.cursor.phase == "wrap_up" and self.cursor.wrap_up_now:
             self.cursor.advance(self._clock())  # out of time: no candidate questions
         if self.cursor.phase == "questions":
-            return self._reply(f"{lead} {self.mode.questions[self.cursor.index].text}", emotion)
-        if self.cursor.phase == "wrap_up":
-            return self._reply(f"{lead} {self.mode.wrap_up}", emotion)
-        return self._reply(f"{lead} {self.mode.closing}", emotion)
+            body = self.mode.questions[self.cursor.index].text
+        elif self.cursor.phase == "wrap_up":
+            body = self.mode.wrap_up
+        else:
+            body = self.mode.closing
+        return self._reply(f"{lead} {body}", emotion, kind, ack=lead, body=body)
+
+    @property
+    def asking(self) -> str:
+        """The planned question the candidate is answering now ("" outside the questions)."""
+        q = self.cursor.question
+        return q.text if q else ""
+
+    @property
+    def next_answer_follows_up(self) -> bool:
+        """Whether a substantial next answer would get a follow-up (the open question's budget lasts)."""
+        q = self.cursor.question
+        return q is not None and self.cursor.follow_ups_used < q.max_follow_ups
 
     def move_on(self) -> Reply:
         """No answer came (long silence): move to the next question."""
@@ -172,11 +207,14 @@ class ScriptedInterviewer:
 
         if can_follow_up:
             follow_up = self._follow_up_for(answer.lower())
+            if follow_up is None and self.open_follow_ups:
+                follow_up = _GENERIC_PROBE
             if follow_up:
                 cursor.follow_ups_used += 1
-                return self._reply(f"{self._ack()} {follow_up}", "encouraging")
+                ack = self._ack()
+                return self._reply(f"{ack} {follow_up}", "encouraging", "follow_up", ack=ack, body=follow_up)
         emotion: Emotion = "encouraging" if len(words) >= 25 else "neutral"
-        return self._advance(self._ack(), emotion)
+        return self._advance(self._ack(), emotion, "advance")
 
     def _follow_up_for(self, lowered: str) -> str | None:
         """The plan's follow-up whose keyword the answer used, else one about a resume/JD term."""

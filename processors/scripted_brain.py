@@ -96,16 +96,31 @@ class ScriptedBrainProcessor(FrameProcessor):
             self._last_reply = reply
             user_text = answer
         logger.debug(f"{self}: reply to {user_text!r}: {reply.text!r}")
-        await self.speak(reply)
+        await self.speak(reply, answer=user_text or "")
 
-    async def speak(self, reply: Reply):
-        """Stream ``reply`` as an LLM response, word by word, with progress and emotion."""
+    async def speak(self, reply: Reply, answer: str = ""):
+        """Stream ``reply`` as an LLM response, word by word, with progress and emotion.
+
+        ``answer`` is the candidate's turn it replies to ("" for the opening or a move-on).
+        """
+        await self.start_reply(reply)
+        await self.say(reply.text)
+        await self.end_reply(reply)
+
+    async def start_reply(self, reply: Reply):
+        """The avatar's emotion, the page's progress, and the start of the spoken reply."""
         await self.push_frame(AvatarEmotionFrame(emotion=reply.emotion))
         progress = self._interviewer.cursor.progress(time.monotonic())
         await self.push_frame(RTVIServerMessageFrame(data=progress))
         await self.push_frame(LLMFullResponseStartFrame())
-        for chunk in re.findall(r"\S+\s*", reply.text):
+
+    async def say(self, text: str):
+        """Stream ``text`` as LLM text, word by word."""
+        for chunk in re.findall(r"\S+\s*", text):
             await self.push_frame(LLMTextFrame(chunk))
+
+    async def end_reply(self, reply: Reply):
+        """End the spoken reply (and the interview, when the reply closed it)."""
         await self.push_frame(LLMFullResponseEndFrame())
         if reply.finished:
             await self.push_frame(InterviewClosedFrame())

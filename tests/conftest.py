@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 
 import pytest
+
+# Fast tests, and every server they start (in-process or a subprocess), keep the scripted brain;
+# the tests of the local model (tests/test_local_brain.py, marked slow) ask for LLM=local.
+os.environ.setdefault("LLM", "scripted")
 
 from interviewer.config import load_settings
 from interviewer.models import ModelBank
@@ -13,7 +18,7 @@ from interviewer.models import ModelBank
 
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory):
-    """Default settings (offline: scripted brain, tiny.en, Piper), with a throwaway database."""
+    """Offline settings (scripted brain, tiny.en, Piper), with a throwaway database."""
     db = tmp_path_factory.mktemp("db") / "interviews.db"
     return load_settings(DATABASE_URL=f"sqlite:///{db}")
 

@@ -9,13 +9,26 @@ from interviewer.config import SettingsError, load_settings
 
 
 def test_defaults_are_offline(monkeypatch):
-    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "TTS", "STT_MODEL"):
+    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "TTS", "STT_MODEL", "LLM", "LLM_GGUF"):
         monkeypatch.delenv(var, raising=False)
     s = load_settings()
-    assert (s.llm_kind, s.tts, s.stt_model, s.port) == ("scripted", "piper", "tiny.en", 7860)
+    assert (s.llm_kind, s.tts, s.stt_model, s.port) == ("local", "piper", "tiny.en", 7860)
+
+
+def test_llm_choice(monkeypatch):
+    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "LLM_GGUF"):
+        monkeypatch.delenv(var, raising=False)
+    assert load_settings(LLM="scripted").llm_kind == "scripted"
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    assert load_settings(LLM="auto").llm_kind == "openai"
+    assert load_settings(LLM="local").llm_kind == "local"  # an explicit choice wins
+    monkeypatch.delenv("OPENAI_BASE_URL")
+    with pytest.raises(SettingsError, match="^configuration error: LLM: openai needs"):
+        load_settings(LLM="openai")
 
 
 def test_openai_is_selected_by_environment(monkeypatch):
+    monkeypatch.delenv("LLM", raising=False)
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
     assert load_settings().llm_kind == "openai"
 

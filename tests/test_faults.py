@@ -175,7 +175,7 @@ async def _interview_with_llm(settings, models, base_url: str, standin=None, swi
     from interviewer.session_client import CandidateSession
 
     llm_settings = settings.model_copy(
-        update={"openai_api_key": "sk-test", "openai_base_url": base_url, "openai_model": "standin-1"}
+        update={"llm": "auto", "openai_api_key": "sk-test", "openai_base_url": base_url, "openai_model": "standin-1"}
     )
     pcm = synthesize(models.piper_voice, ANSWER)
     marks = {}

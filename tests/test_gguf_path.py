@@ -37,6 +37,7 @@ def test_missing_or_wrong_gguf_fails_at_start_up(monkeypatch, tmp_path):
 
 
 def test_gguf_and_remote_endpoint_are_exclusive(monkeypatch, gguf_path):
+    monkeypatch.setenv("LLM", "auto")
     monkeypatch.setenv("LLM_GGUF", str(gguf_path))
     assert load_settings().llm_kind == "openai"
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
@@ -78,7 +79,7 @@ async def test_gguf_tokens_stream_through_the_pipeline(settings, models, gguf_pa
     from interviewer.cli import LocalServer
     from interviewer.session_client import CandidateSession
 
-    gguf_settings = settings.model_copy(update={"llm_gguf": gguf_path, "llm_gguf_max_tokens": 40})
+    gguf_settings = settings.model_copy(update={"llm": "auto", "llm_gguf": gguf_path, "llm_gguf_max_tokens": 40})
     async with LocalServer(gguf_settings, models=models) as server:
         local = server.app.state.local_llm
         # One server per process, on loopback, and the sessions' OpenAI settings point at it.

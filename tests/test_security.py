@@ -218,7 +218,7 @@ async def test_no_secret_reaches_the_browser_or_the_logs(settings, models):
     std.setLevel(logging.DEBUG)
     seen: list[str] = []
     try:
-        llm = settings.model_copy(update={"openai_api_key": SECRET, "openai_base_url": standin.url})
+        llm = settings.model_copy(update={"llm": "auto", "openai_api_key": SECRET, "openai_base_url": standin.url})
         async with LocalServer(llm, models=models) as srv:
             async with httpx.AsyncClient(timeout=10) as http:
                 for path in ("/status", "/api/modes", "/"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import secrets
 import time
@@ -126,14 +127,16 @@ def create_app(settings: Settings | None = None, models: ModelBank | None = None
             return app.state.models or await asyncio.to_thread(ModelBank.load, settings)
 
         async def start_local_llm():
-            if not settings.llm_gguf:
+            if settings.llm_kind != "local" and not settings.llm_gguf:
                 return None
             from interviewer.local_llm import LocalLLMServer
 
             return await asyncio.to_thread(LocalLLMServer.start, settings)
 
         models_loaded, local_llm = await asyncio.gather(load_models(), start_local_llm())
-        if local_llm is not None:
+        if local_llm is not None and settings.llm_kind == "local":
+            models_loaded = dataclasses.replace(models_loaded, llm=local_llm)
+        elif local_llm is not None:
             local_llm.apply_to(settings)
         app.state.local_llm = local_llm
         app.state.models = models_loaded  # ready (see /status) only once the LLM is up too
@@ -250,7 +253,10 @@ def create_app(settings: Settings | None = None, models: ModelBank | None = None
                     await interview.recorder.flush()
                 status = "ended" if interview and interview.cursor.phase == "closed" else "dropped"
                 try:
-                    await finalize(app.state.store, interview_id, get_mode(pending.mode_id), status, settings)
+                    await finalize(
+                        app.state.store, interview_id, get_mode(pending.mode_id), status, settings,
+                        local_llm=app.state.models.llm,
+                    )
                 except Exception:
                     logger.exception(f"Could not write the report of interview {interview_id}")
 

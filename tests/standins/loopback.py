@@ -21,7 +21,8 @@ class LoopbackHTTPServer:
         self.routes(app)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        # A stalled handler (a stand-in that never answers) must not hold stop() for aiohttp's 60 s.
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, shutdown_timeout=1.0)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]
         self.url = f"http://127.0.0.1:{port}/v1"

@@ -1,0 +1,242 @@
+"""One session's writer of model lines, against the process's local llama.cpp server.
+
+It keeps the session's slot warm so that the candidate's turn ending leaves the model only a
+few words to read: the next question's prompt head when the interviewer asks it, and each
+stretch of the answer as Whisper transcribes it (llama.cpp reuses the longest cached prefix of
+a slot). When a stretch reads as a finished sentence, the pause after it may be the end of the
+turn, so the line is written at once, speculatively; if the turn does end there it is ready,
+and if the candidate goes on it is thrown away. :meth:`LineWriter.write` gives up at a deadline:
+a late, failed or rule-breaking line is ``None`` and the caller speaks its scripted line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from loguru import logger
+from openai import AsyncOpenAI
+
+from interviewer.lines import LinePrompt, Task, check_line, first_clause, line_prompt, looks_like_injection
+from interviewer.turn_text import text_verdict, words
+
+
+@dataclass
+class LineStats:
+    """What the writer did in one session (for logs, tests and benchmarks)."""
+
+    asked: int = 0
+    written: int = 0
+    late: int = 0
+    rejected: int = 0
+    failed: int = 0
+    skipped: int = 0  # the answer tried to instruct the interviewer
+    prefills: int = 0
+    speculated: int = 0  # lines written while the candidate paused
+    speculation_used: int = 0  # ... that were the turn's line
+    seconds: list[float] = field(default_factory=list)
+
+
+class LineWriter:
+    """Writes one-sentence lines with the local model for one session."""
+
+    def __init__(
+        self,
+        client: AsyncOpenAI,
+        model: str,
+        system: str,
+        *,
+        slot: int | None = None,
+        temperature: float = 0.2,
+        max_tokens: int = 48,
+    ):
+        self._client = client
+        self._model = model
+        self._system = system
+        self._slot = slot
+        self._temperature = temperature
+        self._max_tokens = max_tokens
+        self._question = ""
+        self._task: Task = "follow_up"
+        self._heard: list[str] = []
+        self._prefill_task: asyncio.Task | None = None
+        self._prefill_wanted = False
+        # A line written during a pause: (task, question, answer's words) and its task.
+        self._speculation: tuple[tuple, asyncio.Task] | None = None
+        self.stats = LineStats()
+        self.last_timings: dict | None = None  # llama.cpp's figures for the last line
+
+    @property
+    def slot(self) -> int | None:
+        """The server slot this session's prompts are cached in (None: any)."""
+        return self._slot
+
+    def _extra(self) -> dict:
+        extra: dict = {"cache_prompt": True}
+        if self._slot is not None:
+            extra["id_slot"] = self._slot
+        return extra
+
+    # --- keeping the slot warm -----------------------------------------------------------
+
+    def expect_answer(self, question: str, task: Task) -> None:
+        """The interviewer just asked ``question``; the next line will be ``task``. Prefill its head."""
+        self._question, self._task, self._heard = question, task, []
+        self._drop_speculation()
+        self._schedule_prefill()
+
+    def heard(self, text: str) -> None:
+        """A stretch of the candidate's answer was transcribed: prefill the answer so far, or,
+        when it reads as a finished sentence, write the line for it at once."""
+        if not text.strip():
+            return
+        self._heard.append(text.strip())
+        self._drop_speculation()
+        if text_verdict(text) == "complete" and self._question:
+            answer = " ".join(self._heard)
+            key = (self._task, self._question, _key(answer))
+            task = asyncio.get_running_loop().create_task(self._speculate(self._task, self._question, answer))
+            self._speculation = (key, task)
+            self.stats.speculated += 1
+        else:
+            self._schedule_prefill()
+
+    async def _speculate(self, task: Task, question: str, answer: str) -> str | None:
+        # After any prefill still reading this slot (it is a prefix of this prompt).
+        await self._await_prefill()
+        return await self._complete(line_prompt(self._system, task, question, answer))
+
+    def _drop_speculation(self) -> None:
+        if self._speculation is not None:
+            self._speculation[1].cancel()
+            self._speculation = None
+
+    async def _await_prefill(self) -> None:
+        if self._prefill_task is not None and not self._prefill_task.done():
+            await asyncio.shield(self._prefill_task)
+
+    def _schedule_prefill(self) -> None:
+        self._prefill_wanted = True
+        if self._prefill_task is None or self._prefill_task.done():
+            self._prefill_task = asyncio.get_running_loop().create_task(self._prefill_loop())
+
+    async def _prefill_loop(self) -> None:
+        while self._prefill_wanted:
+            self._prefill_wanted = False
+            prompt = line_prompt(self._system, self._task, self._question or "", " ".join(self._heard))
+            messages = prompt.messages[:2]  # the answer so far; the acknowledgement's start comes later
+            try:
+                await self._client.chat.completions.create(
+                    model=self._model, messages=messages, max_tokens=1, temperature=0, extra_body=self._extra()
+                )
+                self.stats.prefills += 1
+            except Exception as e:  # a prefill only saves time; the line itself reports failures
+                logger.debug(f"prefill failed: {e}")
+                return
+
+    async def close(self) -> None:
+        """Stop a prefill or speculation still running."""
+        self._drop_speculation()
+        task, self._prefill_task = self._prefill_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+
+    # --- the line ------------------------------------------------------------------------
+
+    async def write(self, task: Task, question: str, answer: str, deadline: float) -> str | None:
+        """The model's line for ``task``, checked, or None when it is late (``deadline``, a
+        ``time.monotonic()`` instant), fails, breaks a rule, or the answer tries to instruct us."""
+        self.stats.asked += 1
+        if looks_like_injection(answer):
+            self.stats.skipped += 1
+            logger.info("The answer tries to instruct the interviewer; speaking the scripted line")
+            return None
+        self._prefill_wanted = False
+        t = time.monotonic()
+        pending = self._take_speculation(task, question, answer)
+        if pending is None:
+            pending = self._complete(line_prompt(self._system, task, question, answer))
+        try:
+            text = await asyncio.wait_for(pending, timeout=max(0.0, deadline - t))
+        except asyncio.TimeoutError:
+            self.stats.late += 1
+            self.stats.seconds.append(float("inf"))
+            logger.info(f"The model's {task} line was not ready in {deadline - t:.2f}s; scripted line instead")
+            return None
+        except Exception as e:
+            self.stats.failed += 1
+            logger.warning(f"The local model failed ({e}); scripted line instead")
+            return None
+        took = time.monotonic() - t
+        self.stats.seconds.append(took)
+        line = check_line(text, task, answer) if text is not None else None
+        logger.info(f"Model {task} line in {took:.2f}s ({self.last_timings}): {text!r}")
+        if line is None:
+            self.stats.rejected += 1
+            logger.info(f"The model's {task} line broke a rule ({text!r}); scripted line instead")
+            return None
+        self.stats.written += 1
+        return line
+
+    def _take_speculation(self, task: Task, question: str, answer: str) -> asyncio.Task | None:
+        """The line written during the pause, if it was written for exactly this turn."""
+        speculation, self._speculation = self._speculation, None
+        if speculation is None:
+            return None
+        key, pending = speculation
+        if key == (task, question, _key(answer)) and not pending.cancelled():
+            self.stats.speculation_used += 1
+            return pending
+        pending.cancel()
+        return None
+
+    async def _complete(self, prompt: LinePrompt) -> str | None:
+        """Stream the line; stop at its first newline (a second paragraph is never a good sign)."""
+        # A prefill still reading this slot's prompt finishes first: the line reuses its cache.
+        await self._await_prefill()
+        stream = await self._client.chat.completions.create(
+            model=self._model,
+            messages=prompt.messages,
+            max_tokens=self._max_tokens,
+            temperature=self._temperature,
+            stream=True,
+            extra_body=self._extra(),
+        )
+        parts: list[str] = []
+        finish = None
+        self.last_timings = None
+        clause_stop = bool(prompt.prefix)  # an acknowledgement ends at its first clause
+        try:
+            async for chunk in stream:
+                if not chunk.choices:
+                    continue
+                choice = chunk.choices[0]
+                parts.append(choice.delta.content or "")
+                finish = choice.finish_reason or finish
+                timings = (chunk.model_extra or {}).get("timings")
+                if timings:
+                    self.last_timings = {k: round(v) for k, v in timings.items() if isinstance(v, (int, float))}
+                so_far = "".join(parts)
+                if "\n" in so_far.strip():
+                    return None  # more than one line: it broke the rules
+                if clause_stop and first_clause(so_far):
+                    parts, finish = [first_clause(so_far) or so_far], "clause"
+                    break
+        finally:
+            await stream.close()
+        if finish == "length":
+            return None  # cut off by the token cap: not a whole sentence
+        text = "".join(parts)
+        if prompt.prefix and not text.lstrip().startswith(prompt.prefix):
+            text = f"{prompt.prefix}{' ' if text[:1].isalnum() else ''}{text}"
+        return text
+
+
+def _key(answer: str) -> tuple[str, ...]:
+    """An answer as its words, for telling whether a speculated line is for this turn."""
+    return tuple(w.lower() for w in words(answer))
