@@ -176,6 +176,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--max-sessions", type=int, default=12)
     parser.add_argument("--skip-stock", action="store_true")
+    parser.add_argument("--concurrency-only", action="store_true", help="only the simultaneous-interviews search")
     args = parser.parse_args()
 
     from piper import PiperVoice
@@ -191,13 +192,13 @@ async def main() -> None:
     ours = ServerProcess([sys.executable, "-m", "web.server"], {"DATABASE_URL": db, "MAX_SESSIONS": "32"})
     print(f"our server ready in {ours.wait_ready():.1f} s (models loaded once, before the first session)")
     try:
-        our_lat = await bench_server("ours", ours, workload)
+        our_lat = [] if args.concurrency_only else await bench_server("ours", ours, workload)
         max_sessions = await concurrency(ours, [synthesize(voice, a) for a in CONCURRENT_ANSWERS], 1500, args.max_sessions)
     finally:
         ours.stop()
 
     stock_lat: list[int] = []
-    if not args.skip_stock:
+    if not (args.skip_stock or args.concurrency_only):
         stock = ServerProcess([sys.executable, "benchmarks/stock_server.py"])
         stock.wait_ready()
         try:
