@@ -7,13 +7,19 @@ HOST ?= 127.0.0.1
 PORT ?= 7860
 CLIENT := web/client
 
-.PHONY: run test install system-deps client bench clean
+.PHONY: run test lint install system-deps client bench clean
 
 run: install client
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/interviewer serve
 
-test: system-deps install client
+test: system-deps install client lint
 	$(BIN)/python -m pytest -ra
+
+# ruff with pipecat's rule set (pyproject.toml) and its formatter; the page is type-checked
+# by `tsc --noEmit` in the client build.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 bench: install
 	$(BIN)/python benchmarks/latency.py

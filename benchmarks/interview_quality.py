@@ -43,7 +43,7 @@ GAP_MIN_MS = 60  # silences shorter than this are the chunking of continuous spe
 def _gaps(times: list[int], start: int, end: int) -> list[int]:
     """Silences (ms) between voiced chunks played in [start, end]."""
     ts = [t for t in times if start <= t <= end]
-    diffs = [b - a for a, b in zip(ts, ts[1:])]
+    diffs = [b - a for a, b in zip(ts, ts[1:], strict=False)]
     if not diffs:
         return []
     chunk = min(diffs)  # one chunk's length: back-to-back chunks are this far apart
@@ -54,22 +54,24 @@ async def _session(url: str, mode: str, turns: list[bytes]) -> list[dict]:
     async with CandidateSession(url, mode) as s:
         await s.interview(turns, timeout_s=90, ready_s=120)
     rows, asked, answer = [], "", ""
-    for i, t in enumerate(s.log.turns):
+    for t in s.log.turns:
         if t.role == "candidate":
             answer = f"{answer} {t.text}".strip()
             continue
         if t.latency_ms is not None and answer and not t.interrupted:
             end = t.end_ms if t.end_ms is not None else 10**12
             gaps = _gaps(s.bot_audio_times, t.start_ms, end)
-            rows.append({
-                "reply": t.text,
-                "answer": answer,
-                "refers": refers_to_answer(t.text, answer, asked),
-                "question": t.text.count("?") == 1 and t.text.rstrip().endswith("?"),
-                "words": len(words(t.text)),
-                "latency_ms": t.latency_ms,
-                "gap_ms": gaps[0] if gaps else 0,
-            })
+            rows.append(
+                {
+                    "reply": t.text,
+                    "answer": answer,
+                    "refers": refers_to_answer(t.text, answer, asked),
+                    "question": t.text.count("?") == 1 and t.text.rstrip().endswith("?"),
+                    "words": len(words(t.text)),
+                    "latency_ms": t.latency_ms,
+                    "gap_ms": gaps[0] if gaps else 0,
+                }
+            )
         if not t.interrupted:
             answer = ""
         asked = last_question(t.text) or asked
@@ -101,13 +103,18 @@ async def bench_brain(brain: str, workload, db: str) -> dict:
         "refers": sum(r["refers"] for r in rows) / n,
         "question": sum(r["question"] for r in rows) / n,
         "words": statistics.mean(r["words"] for r in rows) if rows else 0,
-        "p50": _pct(lat, 50), "p95": _pct(lat, 95),
-        "gap_p50": _pct(gaps, 50), "gap_p95": _pct(gaps, 95),
-        "cpu_s": cpu, "rss_mb": rss,
+        "p50": _pct(lat, 50),
+        "p95": _pct(lat, 95),
+        "gap_p50": _pct(gaps, 50),
+        "gap_p95": _pct(gaps, 95),
+        "cpu_s": cpu,
+        "rss_mb": rss,
     }
-    print(f"  replies {out['replies']}; refer to the answer {out['refers']:.0%}; single question {out['question']:.0%}; "
-          f"words/reply {out['words']:.1f}; first audio p50 {out['p50']} ms p95 {out['p95']} ms; "
-          f"first gap p50 {out['gap_p50']} ms p95 {out['gap_p95']} ms; server CPU {cpu:.0f} s, peak RSS {rss:.0f} MB")
+    print(
+        f"  replies {out['replies']}; refer to the answer {out['refers']:.0%}; single question {out['question']:.0%}; "
+        f"words/reply {out['words']:.1f}; first audio p50 {out['p50']} ms p95 {out['p95']} ms; "
+        f"first gap p50 {out['gap_p50']} ms p95 {out['gap_p95']} ms; server CPU {cpu:.0f} s, peak RSS {rss:.0f} MB"
+    )
     return out
 
 
@@ -126,22 +133,39 @@ async def main() -> None:
     for path in all_scenarios():
         sc = Scenario.load(path)
         turns = [t for t in sc.turns if t.barge_in_after_ms is None]
-        workload.append((sc.name, sc.mode, [load_pcm16(ROOT / t.audio) if t.audio else synthesize(voice, t.say) for t in turns]))
+        workload.append(
+            (
+                sc.name,
+                sc.mode,
+                [
+                    load_pcm16(ROOT / t.audio) if t.audio else synthesize(voice, t.say)
+                    for t in turns
+                ],
+            )
+        )
     t0 = time.monotonic()
     results = {}
     for brain in args.brains.split(","):
-        results[brain] = await bench_brain(brain, workload, f"sqlite:////tmp/interviewer-quality-{os.getpid()}-{brain}.db")
+        results[brain] = await bench_brain(
+            brain, workload, f"sqlite:////tmp/interviewer-quality-{os.getpid()}-{brain}.db"
+        )
 
-    print("\n| brain | replies | refer to the answer | single question | words/reply | first audio p50 / p95 | first gap p50 / p95 |")
+    print(
+        "\n| brain | replies | refer to the answer | single question | words/reply | first audio p50 / p95 | first gap p50 / p95 |"
+    )
     print("|---|---|---|---|---|---|---|")
     for brain, r in results.items():
-        print(f"| {brain} | {r['replies']} | {r['refers']:.0%} | {r['question']:.0%} | {r['words']:.1f} | "
-              f"{r['p50']} / {r['p95']} ms | {r['gap_p50']} / {r['gap_p95']} ms |")
+        print(
+            f"| {brain} | {r['replies']} | {r['refers']:.0%} | {r['question']:.0%} | {r['words']:.1f} | "
+            f"{r['p50']} / {r['p95']} ms | {r['gap_p50']} / {r['gap_p95']} ms |"
+        )
     print(f"total {time.monotonic() - t0:.0f} s")
     s, loc = results.get("scripted", {}), results.get("local", {})
-    print(f"RESULT scripted_refers={s.get('refers', 0):.2f} local_refers={loc.get('refers', 0):.2f} "
-          f"scripted_p50_ms={s.get('p50', 0)} local_p50_ms={loc.get('p50', 0)} "
-          f"local_gap_p95_ms={loc.get('gap_p95', 0)}")
+    print(
+        f"RESULT scripted_refers={s.get('refers', 0):.2f} local_refers={loc.get('refers', 0):.2f} "
+        f"scripted_p50_ms={s.get('p50', 0)} local_p50_ms={loc.get('p50', 0)} "
+        f"local_gap_p95_ms={loc.get('gap_p95', 0)}"
+    )
 
 
 if __name__ == "__main__":

@@ -55,10 +55,16 @@ class ServerProcess:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {**os.environ, "PORT": str(self.port), "HOST": "127.0.0.1", **(env or {})}
-        self.proc = subprocess.Popen([*cmd, "--port", str(self.port)], cwd=ROOT, env=full_env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [*cmd, "--port", str(self.port)],
+            cwd=ROOT,
+            env=full_env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     def wait_ready(self, timeout: float = 180) -> float:
+        """Seconds until /status says ready."""
         t0 = time.monotonic()
         while time.monotonic() - t0 < timeout:
             try:
@@ -70,16 +76,19 @@ class ServerProcess:
         raise RuntimeError(f"server on {self.url} did not become ready")
 
     def cpu_s(self) -> float:
+        """CPU seconds the server has used (user + system)."""
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def mem_mb(self, key: str = "VmRSS") -> float:
+        """Resident memory (``VmRSS``) or its peak (``VmHWM``), MB."""
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
             if line.startswith(key):
                 return int(line.split()[1]) / 1024
         return 0.0
 
     def stop(self) -> None:
+        """Terminate the server (kill after 15 s)."""
         self.proc.terminate()
         try:
             self.proc.wait(15)
@@ -93,11 +102,22 @@ def _workload(voice) -> list[tuple[str, str, list[bytes]]]:
     for path in all_scenarios():
         sc = Scenario.load(path)
         turns = [t for t in sc.turns if t.barge_in_after_ms is None]
-        items.append((f"scenario:{sc.name}", sc.mode, [load_pcm16(ROOT / t.audio) if t.audio else synthesize(voice, t.say) for t in turns]))
+        items.append(
+            (
+                f"scenario:{sc.name}",
+                sc.mode,
+                [
+                    load_pcm16(ROOT / t.audio) if t.audio else synthesize(voice, t.say)
+                    for t in turns
+                ],
+            )
+        )
     return items
 
 
-async def _run_session(url: str, mode: str, turns: list[bytes]) -> tuple[list[int], list[dict], int]:
+async def _run_session(
+    url: str, mode: str, turns: list[bytes]
+) -> tuple[list[int], list[dict], int]:
     """One interview: latencies (ms) of replies the candidate let finish, breakdowns, cut-ins.
 
     A cut-in is a reply the candidate talked over because they had not finished: the server
@@ -139,9 +159,14 @@ async def bench_server(label: str, server: ServerProcess, workload) -> list[int]
         all_parts += parts
         cut_ins += cuts
         print(f"  {name:<34} replies {len(lat):>2}  cut-ins {cuts}  latency ms {lat}")
-    print(f"  voice-to-voice ms: p50 {_pct(all_lat, 50)}  p95 {_pct(all_lat, 95)}  max {max(all_lat, default=0)}  (n={len(all_lat)})")
+    print(
+        f"  voice-to-voice ms: p50 {_pct(all_lat, 50)}  p95 {_pct(all_lat, 95)}  max {max(all_lat, default=0)}  (n={len(all_lat)})"
+    )
     print(f"  cut-ins (replies the candidate talked over because they were not done): {cut_ins}")
-    print("  breakdown (median ms): " + ", ".join(f"{k} {v}" for k, v in _breakdown(all_parts).items()))
+    print(
+        "  breakdown (median ms): "
+        + ", ".join(f"{k} {v}" for k, v in _breakdown(all_parts).items())
+    )
     print(f"  server CPU {server.cpu_s() - cpu0:.1f} s, peak RSS {server.mem_mb('VmHWM'):.0f} MB")
     return all_lat
 
@@ -157,15 +182,21 @@ async def concurrency(server: ServerProcess, turns: list[bytes], limit_ms: int, 
     Independent candidates do not speak in step: the N sessions start spread evenly over
     one answer-and-reply cycle (``STAGGER_CYCLE_S``), all running at once after that.
     """
-    print(f"\n== concurrency (ours; N sessions started {STAGGER_CYCLE_S:.0f} s/N apart, then all at once) ==")
+    print(
+        f"\n== concurrency (ours; N sessions started {STAGGER_CYCLE_S:.0f} s/N apart, then all at once) =="
+    )
     base = server.mem_mb()
     best = 0
     for n in range(1, max_n + 1):
-        results = await asyncio.gather(*[_staggered(server.url, turns, i * STAGGER_CYCLE_S / n) for i in range(n)])
+        results = await asyncio.gather(
+            *[_staggered(server.url, turns, i * STAGGER_CYCLE_S / n) for i in range(n)]
+        )
         lat = [x for r, _, _ in results for x in r]
         p95 = _pct(lat, 95)
         rss = server.mem_mb()
-        print(f"  {n} sessions: p95 {p95} ms  p50 {_pct(lat, 50)} ms  RSS {rss:.0f} MB (+{(rss - base) / n:.0f} MB per session)")
+        print(
+            f"  {n} sessions: p95 {p95} ms  p50 {_pct(lat, 50)} ms  RSS {rss:.0f} MB (+{(rss - base) / n:.0f} MB per session)"
+        )
         if p95 > limit_ms or not lat:
             break
         best = n
@@ -176,7 +207,9 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--max-sessions", type=int, default=12)
     parser.add_argument("--skip-stock", action="store_true")
-    parser.add_argument("--concurrency-only", action="store_true", help="only the simultaneous-interviews search")
+    parser.add_argument(
+        "--concurrency-only", action="store_true", help="only the simultaneous-interviews search"
+    )
     args = parser.parse_args()
 
     from piper import PiperVoice
@@ -189,11 +222,17 @@ async def main() -> None:
     db = f"sqlite:////tmp/interviewer-bench-{os.getpid()}.db"
 
     t0 = time.monotonic()
-    ours = ServerProcess([sys.executable, "-m", "web.server"], {"DATABASE_URL": db, "MAX_SESSIONS": "32"})
-    print(f"our server ready in {ours.wait_ready():.1f} s (models loaded once, before the first session)")
+    ours = ServerProcess(
+        [sys.executable, "-m", "web.server"], {"DATABASE_URL": db, "MAX_SESSIONS": "32"}
+    )
+    print(
+        f"our server ready in {ours.wait_ready():.1f} s (models loaded once, before the first session)"
+    )
     try:
         our_lat = [] if args.concurrency_only else await bench_server("ours", ours, workload)
-        max_sessions = await concurrency(ours, [synthesize(voice, a) for a in CONCURRENT_ANSWERS], 1500, args.max_sessions)
+        max_sessions = await concurrency(
+            ours, [synthesize(voice, a) for a in CONCURRENT_ANSWERS], 1500, args.max_sessions
+        )
     finally:
         ours.stop()
 
@@ -202,16 +241,22 @@ async def main() -> None:
         stock = ServerProcess([sys.executable, "benchmarks/stock_server.py"])
         stock.wait_ready()
         try:
-            stock_lat = await bench_server("stock pipecat (default parameters, same models)", stock, workload)
+            stock_lat = await bench_server(
+                "stock pipecat (default parameters, same models)", stock, workload
+            )
         finally:
             stock.stop()
 
     p50, p95 = _pct(our_lat, 50), _pct(our_lat, 95)
     stock_p50 = _pct(stock_lat, 50)
     ratio = p50 / stock_p50 if stock_p50 else 0.0
-    print(f"\nours p50 {p50} ms, p95 {p95} ms; stock p50 {stock_p50} ms; ratio {ratio:.2f}; "
-          f"max sessions at p95 ≤ 1.5 s: {max_sessions}; total {time.monotonic() - t0:.0f} s")
-    print(f"RESULT p50_ms={p50} p95_ms={p95} stock_p50_ms={stock_p50} ratio={ratio:.2f} max_sessions={max_sessions}")
+    print(
+        f"\nours p50 {p50} ms, p95 {p95} ms; stock p50 {stock_p50} ms; ratio {ratio:.2f}; "
+        f"max sessions at p95 ≤ 1.5 s: {max_sessions}; total {time.monotonic() - t0:.0f} s"
+    )
+    print(
+        f"RESULT p50_ms={p50} p95_ms={p95} stock_p50_ms={stock_p50} ratio={ratio:.2f} max_sessions={max_sessions}"
+    )
 
 
 if __name__ == "__main__":

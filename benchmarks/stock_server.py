@@ -63,12 +63,20 @@ async def ws_client(websocket: WebSocket):
     voice = piper_voice_path(settings)
     transport = FastAPIWebsocketTransport(
         websocket=websocket,
-        params=FastAPIWebsocketParams(audio_in_enabled=True, audio_out_enabled=True, serializer=ProtobufFrameSerializer()),
+        params=FastAPIWebsocketParams(
+            audio_in_enabled=True, audio_out_enabled=True, serializer=ProtobufFrameSerializer()
+        ),
     )
-    stt = WhisperSTTService(settings=WhisperSTTService.Settings(model=str(whisper_model_folder(settings))))
-    tts = PiperTTSService(settings=PiperTTSService.Settings(voice=voice.stem), download_dir=voice.parent)
+    stt = WhisperSTTService(
+        settings=WhisperSTTService.Settings(model=str(whisper_model_folder(settings)))
+    )
+    tts = PiperTTSService(
+        settings=PiperTTSService.Settings(voice=voice.stem), download_dir=voice.parent
+    )
     context = LLMContext()
-    aggregators = LLMContextAggregatorPair(context, user_params=LLMUserAggregatorParams(vad_analyzer=SileroVADAnalyzer()))
+    aggregators = LLMContextAggregatorPair(
+        context, user_params=LLMUserAggregatorParams(vad_analyzer=SileroVADAnalyzer())
+    )
     pipeline = Pipeline(
         [
             transport.input(),
@@ -81,13 +89,20 @@ async def ws_client(websocket: WebSocket):
         ]
     )
     latency = UserBotLatencyObserver()
-    worker = PipelineWorker(pipeline, params=PipelineParams(enable_metrics=True), observers=[latency])
+    worker = PipelineWorker(
+        pipeline, params=PipelineParams(enable_metrics=True), observers=[latency]
+    )
 
     @latency.event_handler("on_latency_breakdown")
     async def on_breakdown(_o, b):
         if b.measured_from == MeasuredFrom.USER_SILENCE:
-            parts = [{"key": c.key, "label": c.label, "ms": round(c.duration_secs * 1000)} for c in b.contributions]
-            await worker.rtvi.send_server_message({"type": "latency", "ms": round(b.total_secs * 1000), "parts": parts})
+            parts = [
+                {"key": c.key, "label": c.label, "ms": round(c.duration_secs * 1000)}
+                for c in b.contributions
+            ]
+            await worker.rtvi.send_server_message(
+                {"type": "latency", "ms": round(b.total_secs * 1000), "parts": parts}
+            )
 
     @worker.rtvi.event_handler("on_client_ready")
     async def on_ready(_r):

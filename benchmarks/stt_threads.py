@@ -37,20 +37,29 @@ def main() -> None:
 
     def transcribe(model: WhisperModel) -> float:
         t = time.perf_counter()
-        segments, _ = model.transcribe(audio, language="en", beam_size=settings.stt_beam_size,
-                                       without_timestamps=True, condition_on_previous_text=False)
+        segments, _ = model.transcribe(
+            audio,
+            language="en",
+            beam_size=settings.stt_beam_size,
+            without_timestamps=True,
+            condition_on_previous_text=False,
+        )
         list(segments)
         return time.perf_counter() - t
 
     print(f"{settings.stt_model}, beam {settings.stt_beam_size}, 4 s of {CLIP.name}")
     for threads, workers in [(1, 1), (2, 1), (1, 2), (2, 2)]:
-        model = WhisperModel(folder, device="cpu", compute_type="int8", cpu_threads=threads, num_workers=workers)
+        model = WhisperModel(
+            folder, device="cpu", compute_type="int8", cpu_threads=threads, num_workers=workers
+        )
         transcribe(model)  # warm-up
         alone = statistics.median(transcribe(model) for _ in range(5))
         with ThreadPoolExecutor(2) as pool:
-            pair = list(pool.map(lambda _: transcribe(model), range(2)))
-        print(f"  STT_THREADS={threads} STT_WORKERS={workers}: alone {alone * 1000:4.0f} ms; "
-              f"two at once {max(pair) * 1000:4.0f} ms each")
+            pair = list(pool.map(lambda _, m=model: transcribe(m), range(2)))
+        print(
+            f"  STT_THREADS={threads} STT_WORKERS={workers}: alone {alone * 1000:4.0f} ms; "
+            f"two at once {max(pair) * 1000:4.0f} ms each"
+        )
 
 
 if __name__ == "__main__":

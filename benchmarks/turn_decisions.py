@@ -39,13 +39,19 @@ CHUNK = 320  # 20 ms of samples, as the client sends
 
 async def pauses(pcm: bytes, models: ModelBank, settings) -> list[tuple[float, str, float, str]]:
     """(silence after the stretch in s, smart-turn verdict, probability, transcript) per stretch."""
-    vad = SileroVADAnalyzer(sample_rate=RATE, params=VADParams(stop_secs=settings.vad_stop_secs, start_secs=settings.vad_start_secs))
+    vad = SileroVADAnalyzer(
+        sample_rate=RATE,
+        params=VADParams(stop_secs=settings.vad_stop_secs, start_secs=settings.vad_start_secs),
+    )
     vad.set_sample_rate(RATE)
-    turn = SharedSmartTurnAnalyzer(session=models.smart_turn_session, params=SmartTurnParams(stop_secs=settings.turn_max_pause_secs))
+    turn = SharedSmartTurnAnalyzer(
+        session=models.smart_turn_session,
+        params=SmartTurnParams(stop_secs=settings.turn_max_pause_secs),
+    )
     turn.set_sample_rate(RATE)
     whisper = _TunedWhisper(models.whisper, settings.stt_beam_size)
     pcm = pcm + bytes(2 * RATE * 3)  # the candidate then stays silent
-    chunks = [pcm[i:i + 2 * CHUNK] for i in range(0, len(pcm), 2 * CHUNK)]
+    chunks = [pcm[i : i + 2 * CHUNK] for i in range(0, len(pcm), 2 * CHUNK)]
     state = VADState.QUIET
     speaking = False
     seg_start = 0
@@ -66,10 +72,22 @@ async def pauses(pcm: bytes, models: ModelBank, settings) -> list[tuple[float, s
             last_stop_chunk = i
             verdict, metrics = await turn.analyze_end_of_turn()
             prob = getattr(metrics, "probability", float("nan")) if metrics else float("nan")
-            audio = np.frombuffer(b"".join(chunks[seg_start:i + 1]), dtype=np.int16).astype(np.float32) / 32768
+            audio = (
+                np.frombuffer(b"".join(chunks[seg_start : i + 1]), dtype=np.int16).astype(
+                    np.float32
+                )
+                / 32768
+            )
             segments, _ = whisper.transcribe(audio, language="en")
             text = " ".join(s.text.strip() for s in segments)
-            out.append([None, "complete" if verdict == EndOfTurnState.COMPLETE else "incomplete", prob, text])
+            out.append(
+                [
+                    None,
+                    "complete" if verdict == EndOfTurnState.COMPLETE else "incomplete",
+                    prob,
+                    text,
+                ]
+            )
         state = new
     del state
     return [tuple(x) for x in out]
@@ -79,13 +97,21 @@ async def main() -> None:
     settings = load_settings()
     models = ModelBank.load(settings)
     items = _workload(models.piper_voice)
-    items.append(("concurrency answers", "behavioral", [synthesize(models.piper_voice, a) for a in CONCURRENT_ANSWERS]))
+    items.append(
+        (
+            "concurrency answers",
+            "behavioral",
+            [synthesize(models.piper_voice, a) for a in CONCURRENT_ANSWERS],
+        )
+    )
     for name, _mode, turns in items:
         print(f"\n== {name}")
         for n, pcm in enumerate(turns):
             for silence, verdict, prob, text in await pauses(pcm, models, settings):
                 where = "END " if silence is None else f"{silence:4.2f}s"
-                print(f"  turn {n} {where} smart-turn {verdict:<10} p={prob:.2f} text={text_verdict(text):<10} {text!r}")
+                print(
+                    f"  turn {n} {where} smart-turn {verdict:<10} p={prob:.2f} text={text_verdict(text):<10} {text!r}"
+                )
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 from bots import behavioral, system_design, technical
 from interviewer.plan import InterviewMode
 
-MODES: dict[str, InterviewMode] = {m.id: m for m in (behavioral.MODE, technical.MODE, system_design.MODE)}
+MODES: dict[str, InterviewMode] = {
+    m.id: m for m in (behavioral.MODE, technical.MODE, system_design.MODE)
+}
 
 
 def get_mode(mode_id: str) -> InterviewMode:
@@ -11,4 +13,6 @@ def get_mode(mode_id: str) -> InterviewMode:
     try:
         return MODES[mode_id]
     except KeyError:
-        raise KeyError(f"unknown mode {mode_id!r}; choose one of {', '.join(sorted(MODES))}") from None
+        raise KeyError(
+            f"unknown mode {mode_id!r}; choose one of {', '.join(sorted(MODES))}"
+        ) from None

@@ -14,20 +14,36 @@ MODE = InterviewMode(
         Question(
             "Tell me about yourself and what brings you to this role.",
             competency="communication",
-            follow_ups=(FollowUp(("startup", "team lead", "manager", "switch"), "You mentioned {topic}. What did that teach you about how you like to work?"),),
+            follow_ups=(
+                FollowUp(
+                    ("startup", "team lead", "manager", "switch"),
+                    "You mentioned {topic}. What did that teach you about how you like to work?",
+                ),
+            ),
         ),
         Question(
             "Tell me about a time you disagreed with a colleague. What happened?",
             competency="conflict resolution",
             follow_ups=(
-                FollowUp(("manager", "boss", "lead"), "How did your {topic} react, and what would you do differently?"),
-                FollowUp(("compromise", "agreed", "data"), "You mentioned {topic}. How did you get there?"),
+                FollowUp(
+                    ("manager", "boss", "lead"),
+                    "How did your {topic} react, and what would you do differently?",
+                ),
+                FollowUp(
+                    ("compromise", "agreed", "data"),
+                    "You mentioned {topic}. How did you get there?",
+                ),
             ),
         ),
         Question(
             "Describe a project that failed or went badly. What did you learn?",
             competency="learning",
-            follow_ups=(FollowUp(("fail", "failed", "mistake", "deadline", "late"), "You said {topic}. What did you do the very next week?"),),
+            follow_ups=(
+                FollowUp(
+                    ("fail", "failed", "mistake", "deadline", "late"),
+                    "You said {topic}. What did you do the very next week?",
+                ),
+            ),
         ),
         Question(
             "Tell me about a time you took ownership of something nobody asked you to do.",

@@ -14,22 +14,42 @@ MODE = InterviewMode(
         Question(
             "Let's design a URL shortener. What requirements and scale would you start from?",
             competency="requirements",
-            follow_ups=(FollowUp(("million", "billion", "thousand", "per second", "qps"), "You mentioned {topic}. How does that number shape the design?"),),
+            follow_ups=(
+                FollowUp(
+                    ("million", "billion", "thousand", "per second", "qps"),
+                    "You mentioned {topic}. How does that number shape the design?",
+                ),
+            ),
         ),
         Question(
             "Walk me through the high-level architecture: the main components and how a request flows.",
             competency="architecture",
-            follow_ups=(FollowUp(("load balancer", "cache", "queue", "cdn"), "Why put a {topic} there, and what happens when it fails?"),),
+            follow_ups=(
+                FollowUp(
+                    ("load balancer", "cache", "queue", "cdn"),
+                    "Why put a {topic} there, and what happens when it fails?",
+                ),
+            ),
         ),
         Question(
             "How would you generate the short codes, and how would you store the mappings?",
             competency="data modelling",
-            follow_ups=(FollowUp(("hash", "counter", "random", "base62", "collision"), "With {topic}, how do you handle collisions or exhaustion?"),),
+            follow_ups=(
+                FollowUp(
+                    ("hash", "counter", "random", "base62", "collision"),
+                    "With {topic}, how do you handle collisions or exhaustion?",
+                ),
+            ),
         ),
         Question(
             "Traffic grows a hundredfold. What breaks first, and how do you scale it?",
             competency="scalability",
-            follow_ups=(FollowUp(("shard", "partition", "replica", "replication"), "How would you pick the {topic} key?"),),
+            follow_ups=(
+                FollowUp(
+                    ("shard", "partition", "replica", "replication"),
+                    "How would you pick the {topic} key?",
+                ),
+            ),
         ),
         Question(
             "What trade-offs did you make, and what would you revisit with more time?",

@@ -20,7 +20,9 @@ def serve_mode(mode_id: str | None = None) -> None:
 
     settings = load_settings()
     if mode_id:
-        logger.info(f"Serving the {mode_id} mode: open http://{settings.host}:{settings.port}/?mode={mode_id}")
+        logger.info(
+            f"Serving the {mode_id} mode: open http://{settings.host}:{settings.port}/?mode={mode_id}"
+        )
     serve(settings)
 
 
@@ -39,10 +41,18 @@ class LocalServer:
         from web.server import create_app
 
         port = _free_port()
-        self.settings = (settings or load_settings()).model_copy(update={"host": "127.0.0.1", "port": port})
+        self.settings = (settings or load_settings()).model_copy(
+            update={"host": "127.0.0.1", "port": port}
+        )
         self.app = create_app(self.settings, models=models)
         self.url = f"http://127.0.0.1:{port}"
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning", ws_max_size=self.settings.ws_max_size)
+        config = uvicorn.Config(
+            self.app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            ws_max_size=self.settings.ws_max_size,
+        )
         self._server = uvicorn.Server(config)
         self._task: asyncio.Task | None = None
 
@@ -60,7 +70,9 @@ class LocalServer:
             await self._task
 
 
-async def replay(mode: str, files: list[str], url: str | None = None, settings: Settings | None = None) -> dict:
+async def replay(
+    mode: str, files: list[str], url: str | None = None, settings: Settings | None = None
+) -> dict:
     """Hold one interview with ``files`` as the candidate's microphone; return the transcript."""
     from interviewer.session_client import CandidateSession
 
@@ -73,7 +85,9 @@ async def replay(mode: str, files: list[str], url: str | None = None, settings: 
         return {
             "mode": mode,
             "interview_id": started.get("interview_id"),
-            "report_url": f"{base_url}{started['report_url']}" if started.get("report_url") else None,
+            "report_url": f"{base_url}{started['report_url']}"
+            if started.get("report_url")
+            else None,
             "turns": [t.as_dict() for t in session.log.turns],
         }
 
@@ -92,15 +106,29 @@ def _print_stored(args, settings: Settings) -> int:
     store = Store(settings.database_url)
     if args.command == "list":
         for row in store.list():
-            print(f"{row['id']}  {row['started_at'][:19]}  {row['mode']:<14} {row['status']:<8} {row['turns']:>3} turns  {row['candidate']}")
+            print(
+                f"{row['id']}  {row['started_at'][:19]}  {row['mode']:<14} {row['status']:<8} {row['turns']:>3} turns  {row['candidate']}"
+            )
         return 0
     interview = store.get(args.interview_id)
     if interview is None:
-        print(f"error: no interview {args.interview_id!r} in {settings.database_url}", file=sys.stderr)
+        print(
+            f"error: no interview {args.interview_id!r} in {settings.database_url}", file=sys.stderr
+        )
         return 2
     report = interview.report or build_report(interview, get_mode(interview.mode))
     if args.json:
-        print(json.dumps({"interview_id": interview.id, "status": interview.status, "transcript": report["transcript"], "report": report}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "interview_id": interview.id,
+                    "status": interview.status,
+                    "transcript": report["transcript"],
+                    "report": report,
+                },
+                indent=2,
+            )
+        )
     else:
         print(to_markdown(report))
     return 0
@@ -108,7 +136,9 @@ def _print_stored(args, settings: Settings) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``interviewer`` console script."""
-    parser = argparse.ArgumentParser(prog="interviewer", description="Offline voice AI job interviewer")
+    parser = argparse.ArgumentParser(
+        prog="interviewer", description="Offline voice AI job interviewer"
+    )
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("serve", help="serve every mode with the browser client (default)")
     run_p = sub.add_parser("run", help="serve one mode")
@@ -140,7 +170,10 @@ def main(argv: list[str] | None = None) -> int:
         from bots import MODES
 
         if args.mode not in MODES:
-            print(f"error: unknown mode {args.mode!r}; choose one of {', '.join(sorted(MODES))}", file=sys.stderr)
+            print(
+                f"error: unknown mode {args.mode!r}; choose one of {', '.join(sorted(MODES))}",
+                file=sys.stderr,
+            )
             return 2
         for f in args.files:
             load_pcm16(f)

@@ -28,16 +28,29 @@ class Settings(BaseSettings):
     # Server
     host: str = Field("127.0.0.1", alias="HOST")
     port: int = Field(7860, alias="PORT", ge=1, le=65535)
-    allowed_origins: str = Field("", alias="ALLOWED_ORIGINS", description="comma-separated; empty = same host only")
-    max_sessions: int = Field(5, alias="MAX_SESSIONS", ge=1, description="measured: 5 interviews at p95 first audio ≤ 1.5 s with LLM=local on 2 cores (8 with LLM=scripted)")
+    allowed_origins: str = Field(
+        "", alias="ALLOWED_ORIGINS", description="comma-separated; empty = same host only"
+    )
+    max_sessions: int = Field(
+        5,
+        alias="MAX_SESSIONS",
+        ge=1,
+        description="measured: 5 interviews at p95 first audio ≤ 1.5 s with LLM=local on 2 cores (8 with LLM=scripted)",
+    )
     max_message_bytes: int = Field(256_000, alias="MAX_MESSAGE_BYTES", ge=1024)
     session_token_ttl_s: int = Field(120, alias="SESSION_TOKEN_TTL_S", ge=5)
 
     # Speech to text
-    stt_model: str = Field("tiny.en", alias="STT_MODEL", description="tiny.en | base | /path/to/ct2-folder")
+    stt_model: str = Field(
+        "tiny.en", alias="STT_MODEL", description="tiny.en | base | /path/to/ct2-folder"
+    )
     stt_threads: int = Field(2, alias="STT_THREADS", ge=1)
     stt_workers: int = Field(
-        2, alias="STT_WORKERS", ge=1, le=8, description="transcriptions that may run at once (sessions overlap)"
+        2,
+        alias="STT_WORKERS",
+        ge=1,
+        le=8,
+        description="transcriptions that may run at once (sessions overlap)",
     )
     stt_beam_size: int = Field(1, alias="STT_BEAM_SIZE", ge=1, le=10)
     model_cache_dir: Path = Field(Path.home() / ".cache" / "interviewer", alias="MODEL_CACHE_DIR")
@@ -45,17 +58,29 @@ class Settings(BaseSettings):
     # Turn taking
     vad_stop_secs: float = Field(0.2, alias="VAD_STOP_SECS", gt=0, le=3)
     vad_start_secs: float = Field(0.2, alias="VAD_START_SECS", gt=0, le=2)
-    time_scale: float = Field(1.0, alias="TIME_SCALE", gt=0, le=10, description="scales every interview time limit")
+    time_scale: float = Field(
+        1.0, alias="TIME_SCALE", gt=0, le=10, description="scales every interview time limit"
+    )
     database_url: str = Field("sqlite:///interviewer.db", alias="DATABASE_URL")
     turn_max_pause_secs: float = Field(
-        2.0, alias="TURN_MAX_PAUSE_SECS", gt=0.2, le=10, description="silence that ends a turn smart-turn calls unfinished"
+        2.0,
+        alias="TURN_MAX_PAUSE_SECS",
+        gt=0.2,
+        le=10,
+        description="silence that ends a turn smart-turn calls unfinished",
     )
     turn_sentence_pause_secs: float = Field(
-        0.7, alias="TURN_SENTENCE_PAUSE_SECS", gt=0, le=10,
+        0.7,
+        alias="TURN_SENTENCE_PAUSE_SECS",
+        gt=0,
+        le=10,
         description="silence that ends a turn smart-turn calls unfinished when its transcript is a finished sentence",
     )
     turn_pace_cap_secs: float = Field(
-        1.0, alias="TURN_PACE_CAP_SECS", ge=0, le=10,
+        1.0,
+        alias="TURN_PACE_CAP_SECS",
+        ge=0,
+        le=10,
         description="longest wait learned from a candidate who talked over replies after pausing (0: never learn)",
     )
     patience_min_words: int = Field(8, alias="PATIENCE_MIN_WORDS", ge=0)
@@ -63,27 +88,39 @@ class Settings(BaseSettings):
 
     # LLM
     llm: Literal["auto", "local", "scripted", "openai"] = Field(
-        "auto", alias="LLM",
+        "auto",
+        alias="LLM",
         description="auto: an OpenAI-compatible endpoint or LLM_GGUF when set, else the packaged local model",
     )
-    local_llm_threads: int = Field(2, alias="LOCAL_LLM_THREADS", ge=1, description="llama.cpp threads (LLM=local)")
-    local_llm_ctx_per_session: int = Field(2048, alias="LOCAL_LLM_CTX_PER_SESSION", ge=512, le=32768)
+    local_llm_threads: int = Field(
+        2, alias="LOCAL_LLM_THREADS", ge=1, description="llama.cpp threads (LLM=local)"
+    )
+    local_llm_ctx_per_session: int = Field(
+        2048, alias="LOCAL_LLM_CTX_PER_SESSION", ge=512, le=32768
+    )
     local_llm_temperature: float = Field(0.2, alias="LOCAL_LLM_TEMPERATURE", ge=0, le=2)
     local_llm_gap_secs: float = Field(
-        0.5, alias="LOCAL_LLM_GAP_SECS", ge=0, le=10,
+        0.5,
+        alias="LOCAL_LLM_GAP_SECS",
+        ge=0,
+        le=10,
         description="longest silence the model's line may add after the spoken acknowledgement; later, the scripted line",
     )
     openai_api_key: str | None = Field(None, alias="OPENAI_API_KEY", repr=False)
     openai_base_url: str | None = Field(None, alias="OPENAI_BASE_URL")
     openai_model: str = Field("gpt-4o-mini", alias="OPENAI_MODEL")
-    llm_gguf: Path | None = Field(None, alias="LLM_GGUF", description="local .gguf model run offline by xllamacpp")
+    llm_gguf: Path | None = Field(
+        None, alias="LLM_GGUF", description="local .gguf model run offline by xllamacpp"
+    )
     llm_gguf_ctx: int = Field(4096, alias="LLM_GGUF_CTX", ge=256, le=131072)
     llm_gguf_threads: int = Field(2, alias="LLM_GGUF_THREADS", ge=1)
     llm_gguf_max_tokens: int = Field(200, alias="LLM_GGUF_MAX_TOKENS", ge=1)
 
     # Text to speech
     tts: Literal["piper", "cartesia"] = Field("piper", alias="TTS")
-    piper_voice: Path | None = Field(None, alias="PIPER_VOICE", description=".onnx voice file; default: bundled joe")
+    piper_voice: Path | None = Field(
+        None, alias="PIPER_VOICE", description=".onnx voice file; default: bundled joe"
+    )
     cartesia_api_key: str | None = Field(None, alias="CARTESIA_API_KEY", repr=False)
     cartesia_voice_id: str | None = Field(None, alias="CARTESIA_VOICE_ID")
     cartesia_url: str | None = Field(None, alias="CARTESIA_URL")
@@ -134,7 +171,9 @@ class Settings(BaseSettings):
             if f.read(4) != b"GGUF":
                 raise ValueError(f"not a GGUF model file: {v}")
         if importlib.util.find_spec("xllamacpp") is None:
-            raise ValueError("running a GGUF model needs the xllamacpp package (pip install xllamacpp)")
+            raise ValueError(
+                "running a GGUF model needs the xllamacpp package (pip install xllamacpp)"
+            )
         return v
 
     @model_validator(mode="after")
@@ -146,23 +185,32 @@ class Settings(BaseSettings):
             raise ValueError("CARTESIA_VOICE_ID: required when TTS=cartesia (a Cartesia voice id)")
         if self.llm_gguf and self.openai_base_url:
             raise ValueError("LLM_GGUF: set either LLM_GGUF or OPENAI_BASE_URL, not both")
-        if self.llm == "openai" and not (self.openai_api_key or self.openai_base_url or self.llm_gguf):
+        if self.llm == "openai" and not (
+            self.openai_api_key or self.openai_base_url or self.llm_gguf
+        ):
             raise ValueError("LLM: openai needs OPENAI_API_KEY, OPENAI_BASE_URL or LLM_GGUF")
         if self.daily_token and not self.daily_room_url:
-            raise ValueError("DAILY_ROOM_URL: required with DAILY_TOKEN (the room the token is for)")
+            raise ValueError(
+                "DAILY_ROOM_URL: required with DAILY_TOKEN (the room the token is for)"
+            )
         if self.transport == "daily":
             if not self.daily_api_key and not (self.daily_room_url and self.daily_token):
                 raise ValueError(
                     "DAILY_API_KEY: required when TRANSPORT=daily (or set DAILY_ROOM_URL and DAILY_TOKEN)"
                 )
             if importlib.util.find_spec("daily") is None:
-                raise ValueError("TRANSPORT: daily needs the daily-python package (pipecat-ai[daily])")
+                raise ValueError(
+                    "TRANSPORT: daily needs the daily-python package (pipecat-ai[daily])"
+                )
         return self
 
     @property
     def llm_kind(self) -> Literal["local", "scripted", "openai"]:
-        """Which brain leads: an OpenAI-compatible endpoint (a GGUF file is served as one), the packaged
-        local model guided by the plan, or the scripted interviewer."""
+        """Which brain leads.
+
+        An OpenAI-compatible endpoint (a GGUF file is served as one), the packaged local model
+        guided by the plan, or the scripted interviewer.
+        """
         if self.llm != "auto":
             return self.llm
         if self.openai_api_key or self.openai_base_url or self.llm_gguf:
@@ -176,7 +224,7 @@ class Settings(BaseSettings):
 
     @property
     def ws_max_size(self) -> int:
-        """uvicorn's WebSocket frame limit: room for one allowed message; the serializer checks the exact limit."""
+        """Uvicorn's WebSocket frame limit: room for one allowed message; the serializer checks the exact limit."""
         return max(2 * self.max_message_bytes, 1 << 20)
 
 

@@ -18,7 +18,14 @@ from dataclasses import dataclass, field
 from loguru import logger
 from openai import AsyncOpenAI
 
-from interviewer.lines import LinePrompt, Task, check_line, first_clause, line_prompt, looks_like_injection
+from interviewer.lines import (
+    LinePrompt,
+    Task,
+    check_line,
+    first_clause,
+    line_prompt,
+    looks_like_injection,
+)
 from interviewer.turn_text import text_verdict, words
 
 
@@ -87,8 +94,11 @@ class LineWriter:
         self._schedule_prefill()
 
     def heard(self, text: str) -> None:
-        """A stretch of the candidate's answer was transcribed: prefill the answer so far, or,
-        when it reads as a finished sentence, write the line for it at once."""
+        """A stretch of the candidate's answer was transcribed.
+
+        Prefill the answer so far or, when it reads as a finished sentence, write the line for it
+        at once (speculatively).
+        """
         if not text.strip():
             return
         self._heard.append(text.strip())
@@ -96,7 +106,9 @@ class LineWriter:
         if text_verdict(text) == "complete" and self._question:
             answer = " ".join(self._heard)
             key = (self._task, self._question, _key(answer))
-            task = asyncio.get_running_loop().create_task(self._speculate(self._task, self._question, answer))
+            task = asyncio.get_running_loop().create_task(
+                self._speculate(self._task, self._question, answer)
+            )
             self._speculation = (key, task)
             self.stats.speculated += 1
         else:
@@ -124,11 +136,19 @@ class LineWriter:
     async def _prefill_loop(self) -> None:
         while self._prefill_wanted:
             self._prefill_wanted = False
-            prompt = line_prompt(self._system, self._task, self._question or "", " ".join(self._heard))
-            messages = prompt.messages[:2]  # the answer so far; the acknowledgement's start comes later
+            prompt = line_prompt(
+                self._system, self._task, self._question or "", " ".join(self._heard)
+            )
+            messages = prompt.messages[
+                :2
+            ]  # the answer so far; the acknowledgement's start comes later
             try:
                 await self._client.chat.completions.create(
-                    model=self._model, messages=messages, max_tokens=1, temperature=0, extra_body=self._extra()
+                    model=self._model,
+                    messages=messages,
+                    max_tokens=1,
+                    temperature=0,
+                    extra_body=self._extra(),
                 )
                 self.stats.prefills += 1
             except Exception as e:  # a prefill only saves time; the line itself reports failures
@@ -149,8 +169,11 @@ class LineWriter:
     # --- the line ------------------------------------------------------------------------
 
     async def write(self, task: Task, question: str, answer: str, deadline: float) -> str | None:
-        """The model's line for ``task``, checked, or None when it is late (``deadline``, a
-        ``time.monotonic()`` instant), fails, breaks a rule, or the answer tries to instruct us."""
+        """The model's line for ``task``, checked.
+
+        None when it is late (``deadline`` is a ``time.monotonic()`` instant), fails, breaks a
+        rule, or the answer tries to instruct the interviewer.
+        """
         self.stats.asked += 1
         if looks_like_injection(answer):
             self.stats.skipped += 1
@@ -163,10 +186,12 @@ class LineWriter:
             pending = self._complete(line_prompt(self._system, task, question, answer))
         try:
             text = await asyncio.wait_for(pending, timeout=max(0.0, deadline - t))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.stats.late += 1
             self.stats.seconds.append(float("inf"))
-            logger.info(f"The model's {task} line was not ready in {deadline - t:.2f}s; scripted line instead")
+            logger.info(
+                f"The model's {task} line was not ready in {deadline - t:.2f}s; scripted line instead"
+            )
             return None
         except Exception as e:
             self.stats.failed += 1
@@ -220,7 +245,9 @@ class LineWriter:
                 finish = choice.finish_reason or finish
                 timings = (chunk.model_extra or {}).get("timings")
                 if timings:
-                    self.last_timings = {k: round(v) for k, v in timings.items() if isinstance(v, (int, float))}
+                    self.last_timings = {
+                        k: round(v) for k, v in timings.items() if isinstance(v, (int, float))
+                    }
                 so_far = "".join(parts)
                 if "\n" in so_far.strip():
                     return None  # more than one line: it broke the rules

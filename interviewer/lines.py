@@ -81,7 +81,11 @@ def _stem(word: str) -> str:
 
 def content_words(text: str) -> set[str]:
     """Stems of the words of ``text`` that carry meaning (no stop words, at least 3 letters)."""
-    return {_stem(w) for w in (x.lower().strip("'") for x in words(text)) if len(w) >= 3 and w not in STOPWORDS}
+    return {
+        _stem(w)
+        for w in (x.lower().strip("'") for x in words(text))
+        if len(w) >= 3 and w not in STOPWORDS
+    }
 
 
 def refers_to_answer(line: str, answer: str, question: str) -> bool:
@@ -115,9 +119,14 @@ class LinePrompt:
 
 
 def line_prompt(system: str, task: Task, question: str, answer: str) -> LinePrompt:
-    """The prompt for ``task`` after ``answer`` to ``question``; the answer comes last so that
-    the words heard so far can be prefilled while the candidate is still speaking."""
-    user = f"Question you asked: {question}\nInstruction: {_TASKS[task]}\nCandidate's answer: {answer}"
+    """The prompt for ``task`` after ``answer`` to ``question``.
+
+    The answer comes last so that the words heard so far can be prefilled while the candidate is
+    still speaking.
+    """
+    user = (
+        f"Question you asked: {question}\nInstruction: {_TASKS[task]}\nCandidate's answer: {answer}"
+    )
     messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
     if task == "acknowledge":
         return LinePrompt(messages + [{"role": "assistant", "content": ACK_PREFIX}], ACK_PREFIX)

@@ -61,18 +61,28 @@ class LocalLLMServer:
                 raise LocalLLMError(f"configuration error: LLM: local: {e}") from None
             slots = settings.max_sessions
             return cls.serve(
-                path, what="LLM=local", ctx=slots * settings.local_llm_ctx_per_session,
-                threads=settings.local_llm_threads, slots=slots, max_tokens=64,
+                path,
+                what="LLM=local",
+                ctx=slots * settings.local_llm_ctx_per_session,
+                threads=settings.local_llm_threads,
+                slots=slots,
+                max_tokens=64,
             )
         if settings.llm_gguf is None:
             raise LocalLLMError("configuration error: LLM_GGUF: not set")
         return cls.serve(
-            settings.llm_gguf, what="LLM_GGUF", ctx=settings.llm_gguf_ctx, threads=settings.llm_gguf_threads,
-            slots=1, max_tokens=settings.llm_gguf_max_tokens,  # a cap per reply: base models never stop
+            settings.llm_gguf,
+            what="LLM_GGUF",
+            ctx=settings.llm_gguf_ctx,
+            threads=settings.llm_gguf_threads,
+            slots=1,
+            max_tokens=settings.llm_gguf_max_tokens,  # a cap per reply: base models never stop
         )
 
     @classmethod
-    def serve(cls, path: Path, *, what: str, ctx: int, threads: int, slots: int, max_tokens: int) -> LocalLLMServer:
+    def serve(
+        cls, path: Path, *, what: str, ctx: int, threads: int, slots: int, max_tokens: int
+    ) -> LocalLLMServer:
         """Load ``path`` and serve it on 127.0.0.1 (a free port). Blocks while loading."""
         import xllamacpp as xlc
 
@@ -99,7 +109,9 @@ class LocalLLMServer:
         address = str(server.listening_address).rstrip("/")
         instance = cls(f"{address}/v1", api_key, model, load_s, slots, server, list(range(slots)))
         instance._wait_healthy(address, what)
-        logger.info(f"Local model {path.name} served at {instance.base_url}, {slots} slot(s) (loaded in {load_s:.2f}s)")
+        logger.info(
+            f"Local model {path.name} served at {instance.base_url}, {slots} slot(s) (loaded in {load_s:.2f}s)"
+        )
         return instance
 
     @staticmethod

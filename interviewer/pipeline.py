@@ -35,7 +35,6 @@ from processors.interview_closer import InterviewCloser
 from processors.interview_conductor import InterviewConductor
 from processors.llm_fallback import LLMFallbackProcessor
 from processors.local_brain import LocalBrainProcessor
-from processors.transcript_recorder import TranscriptRecorder
 from processors.local_services import (
     SharedPiperTTSService,
     SharedSmartTurnAnalyzer,
@@ -43,6 +42,7 @@ from processors.local_services import (
 )
 from processors.patient_turn_stop import PatientTurnStopStrategy
 from processors.scripted_brain import ScriptedBrainProcessor
+from processors.transcript_recorder import TranscriptRecorder
 
 NOTICES = {
     "scripted": "Offline scripted interviewer: no LLM is configured.",
@@ -80,9 +80,15 @@ def make_line_writer(
     if server is None:
         raise RuntimeError("LLM=local but the local model is not running (it starts with the app)")
     slot = server.acquire_slot()
-    client = AsyncOpenAI(api_key=server.api_key, base_url=server.base_url, timeout=10, max_retries=0)
+    client = AsyncOpenAI(
+        api_key=server.api_key, base_url=server.base_url, timeout=10, max_retries=0
+    )
     writer = LineWriter(
-        client, server.model, system_prompt(mode, candidate), slot=slot, temperature=settings.local_llm_temperature
+        client,
+        server.model,
+        system_prompt(mode, candidate),
+        slot=slot,
+        temperature=settings.local_llm_temperature,
     )
     return writer, lambda: server.release_slot(slot)
 
@@ -103,7 +109,9 @@ def make_llm(
     """
     if settings.llm_kind == "local" and writer is not None:
         line_writer, release = writer
-        interviewer = ScriptedInterviewer(mode, candidate, cursor, open_follow_ups=True, acks=LINE_ACKS)
+        interviewer = ScriptedInterviewer(
+            mode, candidate, cursor, open_follow_ups=True, acks=LINE_ACKS
+        )
         return LocalBrainProcessor(
             interviewer, line_writer, gap_secs=settings.local_llm_gap_secs, on_cleanup=release
         )
@@ -111,7 +119,9 @@ def make_llm(
         from pipecat.services.openai.llm import OpenAILLMService
 
         if settings.llm_gguf and not settings.openai_base_url:
-            raise RuntimeError("LLM_GGUF is set but its local server is not running (it starts with the app)")
+            raise RuntimeError(
+                "LLM_GGUF is set but its local server is not running (it starts with the app)"
+            )
 
         return OpenAILLMService(
             api_key=settings.openai_api_key or "not-needed",
@@ -132,7 +142,9 @@ def make_tts(models: ModelBank, settings: Settings) -> FrameProcessor:
     if settings.tts == "cartesia":
         from pipecat.services.cartesia.tts import CartesiaTTSService
 
-        kwargs = {"url": settings.cartesia_url} if settings.cartesia_url else {}  # CARTESIA_URL: a stand-in or proxy
+        kwargs = (
+            {"url": settings.cartesia_url} if settings.cartesia_url else {}
+        )  # CARTESIA_URL: a stand-in or proxy
         return CartesiaTTSService(
             api_key=settings.cartesia_api_key,
             settings=CartesiaTTSService.Settings(voice=settings.cartesia_voice_id),
@@ -169,19 +181,26 @@ def build_interview(
         max_pause_secs=settings.turn_max_pause_secs,
         pace_cap_secs=settings.turn_pace_cap_secs,
         turn_analyzer=SharedSmartTurnAnalyzer(
-            session=models.smart_turn_session, params=SmartTurnParams(stop_secs=settings.turn_max_pause_secs)
+            session=models.smart_turn_session,
+            params=SmartTurnParams(stop_secs=settings.turn_max_pause_secs),
         ),
     )
     aggregators = LLMContextAggregatorPair(
         context,
         user_params=LLMUserAggregatorParams(
             vad_analyzer=SileroVADAnalyzer(
-                params=VADParams(stop_secs=settings.vad_stop_secs, start_secs=settings.vad_start_secs)
+                params=VADParams(
+                    stop_secs=settings.vad_stop_secs, start_secs=settings.vad_start_secs
+                )
             ),
             user_turn_strategies=UserTurnStrategies(stop=[turn_stop]),
         ),
     )
-    writer = make_line_writer(mode, candidate, models, settings) if settings.llm_kind == "local" else None
+    writer = (
+        make_line_writer(mode, candidate, models, settings)
+        if settings.llm_kind == "local"
+        else None
+    )
     llm = make_llm(mode, candidate, settings, cursor, writer)
 
     async def request_reply():
@@ -189,7 +208,11 @@ def build_interview(
 
     async def on_closed():
         await worker.rtvi.send_server_message(
-            {"type": "interview", "state": "ended", "report_url": record.report_url if record else None}
+            {
+                "type": "interview",
+                "state": "ended",
+                "report_url": record.report_url if record else None,
+            }
         )
 
     conductor = InterviewConductor(
@@ -253,7 +276,9 @@ def build_interview(
             }
         )
         if settings.llm_kind in NOTICES:
-            await worker.rtvi.send_server_message({"type": "notice", "text": NOTICES[settings.llm_kind]})
+            await worker.rtvi.send_server_message(
+                {"type": "notice", "text": NOTICES[settings.llm_kind]}
+            )
         await worker.queue_frame(LLMRunFrame())
 
     logger.info(f"Built {mode.id} interview ({settings.llm_kind} brain, {settings.tts} voice)")

@@ -61,16 +61,84 @@ class CandidateContext:
 
     def as_dict(self) -> dict:
         """Plain dict (for storage)."""
-        return {"name": self.name, "role": self.role, "job_description": self.job_description, "resume": self.resume}
+        return {
+            "name": self.name,
+            "role": self.role,
+            "job_description": self.job_description,
+            "resume": self.resume,
+        }
 
 
 _COMMON = {
-    "i", "the", "we", "our", "a", "an", "and", "in", "on", "at", "for", "to", "of", "with", "as", "by",
-    "my", "you", "your", "they", "it", "this", "that", "is", "are", "was", "were", "be", "have", "has",
-    "led", "built", "worked", "work", "team", "teams", "experience", "years", "role", "responsibilities",
-    "requirements", "about", "us", "will", "from", "senior", "junior", "engineer", "developer", "manager",
-    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-    "november", "december", "inc", "ltd", "company", "summary", "skills", "education", "university",
+    "i",
+    "the",
+    "we",
+    "our",
+    "a",
+    "an",
+    "and",
+    "in",
+    "on",
+    "at",
+    "for",
+    "to",
+    "of",
+    "with",
+    "as",
+    "by",
+    "my",
+    "you",
+    "your",
+    "they",
+    "it",
+    "this",
+    "that",
+    "is",
+    "are",
+    "was",
+    "were",
+    "be",
+    "have",
+    "has",
+    "led",
+    "built",
+    "worked",
+    "work",
+    "team",
+    "teams",
+    "experience",
+    "years",
+    "role",
+    "responsibilities",
+    "requirements",
+    "about",
+    "us",
+    "will",
+    "from",
+    "senior",
+    "junior",
+    "engineer",
+    "developer",
+    "manager",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "inc",
+    "ltd",
+    "company",
+    "summary",
+    "skills",
+    "education",
+    "university",
 }
 
 
@@ -85,7 +153,9 @@ class Timing:
     def scaled(self, factor: float) -> Timing:
         """The same limits multiplied by ``factor`` (a cap under 4 s or a nudge under 5 s is never right)."""
         return Timing(
-            self.total_s * factor, max(4.0, self.monologue_cap_s * factor), max(5.0, self.silence_nudge_s * factor)
+            self.total_s * factor,
+            max(4.0, self.monologue_cap_s * factor),
+            max(5.0, self.silence_nudge_s * factor),
         )
 
 
@@ -116,7 +186,11 @@ class PlanCursor:
     @property
     def question(self) -> Question | None:
         """The open question, if any."""
-        return self.mode.questions[self.index] if self.phase == "questions" and self.index < self.total else None
+        return (
+            self.mode.questions[self.index]
+            if self.phase == "questions" and self.index < self.total
+            else None
+        )
 
     def start(self, now: float) -> None:
         """The interview begins: intro then the first question."""
@@ -207,7 +281,9 @@ class InterviewMode:
             lines = [f"Current question ({n} of {cursor.total}): {cursor.question.text}"]
             if cursor.time_up or left == 0:
                 nxt = self.questions[n].text if n < cursor.total else self.wrap_up
-                lines.append(f"Time for this question is up: thank the candidate briefly and ask: {nxt}")
+                lines.append(
+                    f"Time for this question is up: thank the candidate briefly and ask: {nxt}"
+                )
             elif cursor.follow_ups_used >= cursor.question.max_follow_ups:
                 lines.append("You have used this question's follow-up; after this answer, move on.")
             else:

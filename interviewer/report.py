@@ -22,7 +22,6 @@ from interviewer.store import StoredInterview
 from interviewer.turn_text import WORD
 
 
-
 def _secs(turn) -> float:
     return max(0.0, (turn.ended_at - turn.started_at).total_seconds())
 
@@ -46,7 +45,9 @@ def measured_facts(interview: StoredInterview, mode: InterviewMode) -> dict:
         if answers or asked:
             times = [t for t in interview.turns if t.question_index == i]
             if times:
-                spent = (max(t.ended_at for t in times) - min(t.started_at for t in times)).total_seconds()
+                spent = (
+                    max(t.ended_at for t in times) - min(t.started_at for t in times)
+                ).total_seconds()
         questions.append(
             {
                 "n": i + 1,
@@ -62,7 +63,9 @@ def measured_facts(interview: StoredInterview, mode: InterviewMode) -> dict:
     return {
         "candidate_turns": len(cand),
         "interviewer_turns": len(bot),
-        "talk_time_ratio": round(cand_secs / (cand_secs + bot_secs), 2) if cand_secs + bot_secs else None,
+        "talk_time_ratio": round(cand_secs / (cand_secs + bot_secs), 2)
+        if cand_secs + bot_secs
+        else None,
         "candidate_seconds": round(cand_secs, 1),
         "interviewer_seconds": round(bot_secs, 1),
         "answer_words": {
@@ -71,35 +74,54 @@ def measured_facts(interview: StoredInterview, mode: InterviewMode) -> dict:
             "max": max(cand_words, default=0),
         },
         "words_per_minute": round(total_words / (cand_secs / 60), 0) if cand_secs > 1 else None,
-        "filler_words": {"total": sum(fillers.values()), "per_100_words": round(100 * sum(fillers.values()) / total_words, 1) if total_words else 0, "top": fillers.most_common(5)},
+        "filler_words": {
+            "total": sum(fillers.values()),
+            "per_100_words": round(100 * sum(fillers.values()) / total_words, 1)
+            if total_words
+            else 0,
+            "top": fillers.most_common(5),
+        },
         "questions_covered": sum(1 for q in questions if q["answered"]),
         "questions_planned": len(questions),
         "questions": questions,
-        "reply_latency_ms": {"median": latencies[len(latencies) // 2] if latencies else None, "max": latencies[-1] if latencies else None},
+        "reply_latency_ms": {
+            "median": latencies[len(latencies) // 2] if latencies else None,
+            "max": latencies[-1] if latencies else None,
+        },
         "interrupted_replies": sum(1 for t in bot if t.interrupted),
     }
 
 
-def evidence_by_competency(interview: StoredInterview, mode: InterviewMode, limit: int = 240) -> dict[str, list[str]]:
+def evidence_by_competency(
+    interview: StoredInterview, mode: InterviewMode, limit: int = 240
+) -> dict[str, list[str]]:
     """The candidate's own words for each competency (answers to that competency's questions)."""
     out: dict[str, list[str]] = {c: [] for c in mode.competencies}
     for i, q in enumerate(mode.questions):
         for t in interview.turns:
             if t.role == "candidate" and t.question_index == i and t.text.strip():
                 quote = t.text.strip()
-                out.setdefault(q.competency, []).append(quote if len(quote) <= limit else quote[: limit - 1] + "…")
+                out.setdefault(q.competency, []).append(
+                    quote if len(quote) <= limit else quote[: limit - 1] + "…"
+                )
     return out
 
 
 def build_report(
-    interview: StoredInterview, mode: InterviewMode, llm_scores: dict | None = None, scored_by: str = "the configured LLM"
+    interview: StoredInterview,
+    mode: InterviewMode,
+    llm_scores: dict | None = None,
+    scored_by: str = "the configured LLM",
 ) -> dict:
     """The report as JSON-ready data."""
     report = {
         "interview_id": interview.id,
         "mode": mode.id,
         "title": mode.title,
-        "candidate": {"name": interview.candidate.get("name", ""), "role": interview.candidate.get("role", "")},
+        "candidate": {
+            "name": interview.candidate.get("name", ""),
+            "role": interview.candidate.get("role", ""),
+        },
         "status": interview.status,
         "started_at": interview.started_at.isoformat(),
         "ended_at": interview.ended_at.isoformat() if interview.ended_at else None,
@@ -112,7 +134,15 @@ def build_report(
         ),
         "facts": measured_facts(interview, mode),
         "competencies": [
-            {"name": c, "evidence": quotes, **({"score": llm_scores[c]["score"], "evidence": llm_scores[c]["evidence"]} if llm_scores and c in llm_scores else {})}
+            {
+                "name": c,
+                "evidence": quotes,
+                **(
+                    {"score": llm_scores[c]["score"], "evidence": llm_scores[c]["evidence"]}
+                    if llm_scores and c in llm_scores
+                    else {}
+                ),
+            }
             for c, quotes in evidence_by_competency(interview, mode).items()
         ],
         "transcript": [t.as_dict() for t in interview.turns],
@@ -120,7 +150,9 @@ def build_report(
     return report
 
 
-async def llm_scores(interview: StoredInterview, mode: InterviewMode, client, model: str) -> dict | None:
+async def llm_scores(
+    interview: StoredInterview, mode: InterviewMode, client, model: str
+) -> dict | None:
     """Ask an OpenAI-compatible LLM for competency scores; keep only real quotes."""
     transcript = "\n".join(f"{t.role.upper()}: {t.text}" for t in interview.turns)
     prompt = (
@@ -148,7 +180,11 @@ async def llm_scores(interview: StoredInterview, mode: InterviewMode, client, mo
             score = max(1, min(5, int(item.get("score"))))
         except (TypeError, ValueError):
             continue
-        quotes = [q for q in item.get("evidence", []) if isinstance(q, str) and q.strip() and q.lower().strip(" .") in said]
+        quotes = [
+            q
+            for q in item.get("evidence", [])
+            if isinstance(q, str) and q.strip() and q.lower().strip(" .") in said
+        ]
         scores[name] = {"score": score, "evidence": quotes[:2]}
     return scores or None
 
@@ -164,15 +200,23 @@ SCORE_SCHEMA = {
 SCORE_MAX_ANSWER_WORDS = 900  # a competency's answers, cut to fit one slot of the local model
 
 
-async def local_scores(interview: StoredInterview, mode: InterviewMode, client, model: str) -> dict | None:
-    """Competency scores from the small local model: one short prompt per competency, with only
-    the answers to that competency's questions, JSON constrained by a schema; only quotes that
-    really are in the transcript are kept."""
+async def local_scores(
+    interview: StoredInterview, mode: InterviewMode, client, model: str
+) -> dict | None:
+    """Competency scores from the small local model.
+
+    One short prompt per competency, with only the answers to that competency's questions, JSON
+    constrained by a schema; only quotes that really are in the transcript are kept.
+    """
     said = " ".join(t.text.lower() for t in interview.turns if t.role == "candidate")
     scores: dict = {}
     for competency in mode.competencies:
         asked = [i for i, q in enumerate(mode.questions) if q.competency == competency]
-        answers = [t.text.strip() for t in interview.turns if t.role == "candidate" and t.question_index in asked]
+        answers = [
+            t.text.strip()
+            for t in interview.turns
+            if t.role == "candidate" and t.question_index in asked
+        ]
         text = " ".join(" ".join(answers).split()[:SCORE_MAX_ANSWER_WORDS])
         if not text:
             continue
@@ -196,7 +240,11 @@ async def local_scores(interview: StoredInterview, mode: InterviewMode, client, 
         except Exception as e:
             logger.warning(f"Local scoring of {competency!r} failed: {e}")
             continue
-        quotes = [q for q in item.get("evidence", []) if isinstance(q, str) and q.strip() and q.lower().strip(" .") in said]
+        quotes = [
+            q
+            for q in item.get("evidence", [])
+            if isinstance(q, str) and q.strip() and q.lower().strip(" .") in said
+        ]
         scores[competency] = {"score": score, "evidence": quotes[:2]}
     return scores or None
 
@@ -223,7 +271,9 @@ def to_markdown(report: dict) -> str:
         "|---|---|---|---|---|",
     ]
     for q in f["questions"]:
-        lines.append(f"| {q['n']} | {q['question']} | {q['competency']} | {'yes' if q['answered'] else 'no'} | {q['seconds']} |")
+        lines.append(
+            f"| {q['n']} | {q['question']} | {q['competency']} | {'yes' if q['answered'] else 'no'} | {q['seconds']} |"
+        )
     lines += ["", "## Competencies", ""]
     for c in report["competencies"]:
         score = f" (score {c['score']}/5)" if "score" in c else ""
@@ -248,33 +298,42 @@ def to_html(report: dict, token: str) -> str:
     for c in report["competencies"]:
         score = f" (score {c['score']}/5)" if "score" in c else ""
         quotes = "".join(f"<blockquote>{e(q)}</blockquote>" for q in c["evidence"])
-        sections.append(f"<section><h3>{e(c['name'] + score)}</h3>{quotes or '<p class=muted>No answer on this competency.</p>'}</section>")
+        sections.append(
+            f"<section><h3>{e(c['name'] + score)}</h3>{quotes or '<p class=muted>No answer on this competency.</p>'}</section>"
+        )
     comps = "".join(sections)
-    transcript = "".join(f"<p class={e(t['role'])}><b>{e(t['role'])}</b>: {e(t['text'])}</p>" for t in report["transcript"])
+    transcript = "".join(
+        f"<p class={e(t['role'])}><b>{e(t['role'])}</b>: {e(t['text'])}</p>"
+        for t in report["transcript"]
+    )
     t = e(token)
     return f"""<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport content="width=device-width,initial-scale=1">
-<title>{e(report['title'])} report</title><style>
+<title>{e(report["title"])} report</title><style>
 body{{font:16px/1.5 system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;color:#1d2330}}
 table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #dde;padding:.3rem .5rem;text-align:left}}
 blockquote{{margin:.4rem 0;padding:.3rem .8rem;border-left:3px solid #7a8cff;background:#f5f6ff}}
 .note{{background:#fff7e0;padding:.6rem .8rem;border-radius:6px}}.muted{{color:#778}}.candidate b{{color:#2a6}}.interviewer b{{color:#57f}}
 </style></head><body>
-<h1>{e(report['title'])}: {e(report['candidate']['name'] or 'candidate')}</h1>
-<p class=note>{e(report['note'])}</p>
-<ul><li>Role: {e(report['candidate']['role'] or '-')}</li><li>Status: {e(report['status'])}</li>
-<li>Questions covered: {f['questions_covered']} of {f['questions_planned']}</li>
-<li>Talk-time ratio (candidate share): {f['talk_time_ratio']}</li>
-<li>Answer length: mean {f['answer_words']['mean']} words (min {f['answer_words']['min']}, max {f['answer_words']['max']})</li>
-<li>Speaking pace: {f['words_per_minute']} words per minute</li>
-<li>Filler words: {f['filler_words']['total']} ({f['filler_words']['per_100_words']} per 100 words)</li></ul>
+<h1>{e(report["title"])}: {e(report["candidate"]["name"] or "candidate")}</h1>
+<p class=note>{e(report["note"])}</p>
+<ul><li>Role: {e(report["candidate"]["role"] or "-")}</li><li>Status: {e(report["status"])}</li>
+<li>Questions covered: {f["questions_covered"]} of {f["questions_planned"]}</li>
+<li>Talk-time ratio (candidate share): {f["talk_time_ratio"]}</li>
+<li>Answer length: mean {f["answer_words"]["mean"]} words (min {f["answer_words"]["min"]}, max {f["answer_words"]["max"]})</li>
+<li>Speaking pace: {f["words_per_minute"]} words per minute</li>
+<li>Filler words: {f["filler_words"]["total"]} ({f["filler_words"]["per_100_words"]} per 100 words)</li></ul>
 <p><a href="/report/{t}.json">JSON</a> · <a href="/report/{t}.md">Markdown</a></p>
 <h2>Questions</h2><table><tr><th>#</th><th>Question</th><th>Competency</th><th>Answered</th><th>Seconds</th></tr>{rows}</table>
 <h2>Competencies</h2>{comps}<h2>Transcript</h2>{transcript}</body></html>"""
 
 
-async def finalize(store, interview_id: str, mode: InterviewMode, status: str, settings, local_llm=None) -> dict | None:
-    """Close an interview in the database and store its report (LLM-scored when configured;
-    with ``LLM=local``, scored by the local model ``local_llm``)."""
+async def finalize(
+    store, interview_id: str, mode: InterviewMode, status: str, settings, local_llm=None
+) -> dict | None:
+    """Close an interview in the database and store its report.
+
+    LLM-scored when an LLM is configured; with ``LLM=local``, by the local model ``local_llm``.
+    """
     await asyncio.to_thread(store.finish, interview_id, status)
     interview = await asyncio.to_thread(store.get, interview_id)
     if interview is None:
@@ -283,14 +342,26 @@ async def finalize(store, interview_id: str, mode: InterviewMode, status: str, s
     if settings.llm_kind == "openai" and any(t.role == "candidate" for t in interview.turns):
         from openai import AsyncOpenAI
 
-        client = AsyncOpenAI(api_key=settings.openai_api_key or "not-needed", base_url=settings.openai_base_url, timeout=30)
+        client = AsyncOpenAI(
+            api_key=settings.openai_api_key or "not-needed",
+            base_url=settings.openai_base_url,
+            timeout=30,
+        )
         scores = await llm_scores(interview, mode, client, settings.openai_model)
-    elif settings.llm_kind == "local" and local_llm is not None and any(t.role == "candidate" for t in interview.turns):
+    elif (
+        settings.llm_kind == "local"
+        and local_llm is not None
+        and any(t.role == "candidate" for t in interview.turns)
+    ):
         from openai import AsyncOpenAI
 
-        client = AsyncOpenAI(api_key=local_llm.api_key, base_url=local_llm.base_url, timeout=60, max_retries=0)
+        client = AsyncOpenAI(
+            api_key=local_llm.api_key, base_url=local_llm.base_url, timeout=60, max_retries=0
+        )
         scores = await local_scores(interview, mode, client, local_llm.model)
-        scored_by = "the local model (Qwen2.5-Coder 1.5B, a small model: a first read, not a verdict)"
+        scored_by = (
+            "the local model (Qwen2.5-Coder 1.5B, a small model: a first read, not a verdict)"
+        )
     report = build_report(interview, mode, scores, scored_by)
     await asyncio.to_thread(store.save_report, interview_id, report)
     return report

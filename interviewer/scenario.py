@@ -89,12 +89,13 @@ def _norm(text: str) -> str:
 async def run_scenario(base_url: str, scenario: Scenario, voice: Any) -> ScenarioResult:
     """Replay ``scenario`` against the server at ``base_url``; ``voice`` speaks 'say' turns."""
     audio = [
-        load_pcm16(ROOT / t.audio) if t.audio else synthesize(voice, t.say or "") for t in scenario.turns
+        load_pcm16(ROOT / t.audio) if t.audio else synthesize(voice, t.say or "")
+        for t in scenario.turns
     ]
     outcomes: list[TurnOutcome] = []
     async with CandidateSession(base_url, scenario.mode) as session:
         await session.hear_greeting()
-        for i, (turn, pcm) in enumerate(zip(scenario.turns, audio)):
+        for i, (turn, pcm) in enumerate(zip(scenario.turns, audio, strict=True)):
             if session.closed.is_set():
                 break
             n_turns = len(session.log.turns)
@@ -145,10 +146,12 @@ def _stop_ms(session: CandidateSession, barge_at: int) -> int | None:
 
 def _check(scenario: Scenario, session: CandidateSession, outcomes: list[TurnOutcome]) -> list[str]:
     failures: list[str] = []
-    for i, (turn, out) in enumerate(zip(scenario.turns, outcomes), 1):
+    for i, (turn, out) in enumerate(zip(scenario.turns, outcomes, strict=False), 1):
         for word in turn.heard:
             if _norm(word) not in _norm(out.heard):
-                failures.append(f"turn {i}: candidate said {word!r} but the server heard {out.heard!r}")
+                failures.append(
+                    f"turn {i}: candidate said {word!r} but the server heard {out.heard!r}"
+                )
         if not out.replied:
             failures.append(f"turn {i}: the interviewer did not answer")
         for word in turn.reply_contains:
@@ -175,5 +178,7 @@ def _check(scenario: Scenario, session: CandidateSession, outcomes: list[TurnOut
             failures.append("the interviewer was never interrupted")
         limit = expect.get("max_stop_ms", 1000)
         if stops and max(stops) > limit:
-            failures.append(f"interviewer kept talking {max(stops)} ms after being interrupted (limit {limit})")
+            failures.append(
+                f"interviewer kept talking {max(stops)} ms after being interrupted (limit {limit})"
+            )
     return failures

@@ -71,9 +71,12 @@ class ScriptedInterviewer:
         open_follow_ups: bool = False,
         acks: tuple[str, ...] = _ACKS,
     ):
-        """``open_follow_ups``: follow up on any substantial answer while the question's budget
-        lasts (a model writes the question), not only on the plan's keywords. ``acks``: the
-        acknowledgements, in turn."""
+        """Decide with the shared ``cursor``.
+
+        ``open_follow_ups``: follow up on any substantial answer while the question's budget lasts
+        (a model writes the question), not only on the plan's keywords. ``acks``: the
+        acknowledgements, in turn.
+        """
         self.mode = mode
         self.open_follow_ups = open_follow_ups
         self._acks = acks
@@ -132,8 +135,12 @@ class ScriptedInterviewer:
         self._ack_turn += 1
         return ack
 
-    def _reply(self, text: str, emotion: Emotion, kind: ReplyKind = "other", ack: str = "", body: str = "") -> Reply:
-        return Reply(text, emotion, self.cursor.index, finished=self.finished, kind=kind, ack=ack, body=body)
+    def _reply(
+        self, text: str, emotion: Emotion, kind: ReplyKind = "other", ack: str = "", body: str = ""
+    ) -> Reply:
+        return Reply(
+            text, emotion, self.cursor.index, finished=self.finished, kind=kind, ack=ack, body=body
+        )
 
     def _advance(self, lead: str, emotion: Emotion, kind: ReplyKind = "other") -> Reply:
         self.cursor.advance(self._clock())
@@ -188,7 +195,9 @@ class ScriptedInterviewer:
         if _SKIP.search(answer) and len(words) <= 14:
             return self._advance("No problem, let's skip that one.", "neutral")
         if cursor.time_up:
-            return self._advance(f"{self._ack()} In the interest of time, let's move on.", "neutral")
+            return self._advance(
+                f"{self._ack()} In the interest of time, let's move on.", "neutral"
+            )
 
         fillers = len(FILLERS.findall(answer))
         hesitant = bool(_HESITANT.search(answer)) or (bool(words) and fillers / len(words) > 0.15)
@@ -212,7 +221,9 @@ class ScriptedInterviewer:
             if follow_up:
                 cursor.follow_ups_used += 1
                 ack = self._ack()
-                return self._reply(f"{ack} {follow_up}", "encouraging", "follow_up", ack=ack, body=follow_up)
+                return self._reply(
+                    f"{ack} {follow_up}", "encouraging", "follow_up", ack=ack, body=follow_up
+                )
         emotion: Emotion = "encouraging" if len(words) >= 25 else "neutral"
         return self._advance(self._ack(), emotion, "advance")
 

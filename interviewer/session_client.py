@@ -89,7 +89,9 @@ def _rtvi_msg(kind: str, data: dict | None = None) -> bytes:
 class CandidateSession:
     """One connected candidate. Use as ``async with CandidateSession(url, mode) as s``."""
 
-    def __init__(self, base_url: str, mode: str, candidate: dict | None = None, origin: str | None = None):
+    def __init__(
+        self, base_url: str, mode: str, candidate: dict | None = None, origin: str | None = None
+    ):
         self.base_url = base_url.rstrip("/")
         self.mode = mode
         self.candidate = candidate or {}
@@ -137,7 +139,11 @@ class CandidateSession:
             asyncio.create_task(self._receive()),
             asyncio.create_task(self._send_paced()),
         ]
-        await self._ws.send(_rtvi_msg("client-ready", {"version": "2.2.0", "about": {"library": "interviewer-replay"}}))
+        await self._ws.send(
+            _rtvi_msg(
+                "client-ready", {"version": "2.2.0", "about": {"library": "interviewer-replay"}}
+            )
+        )
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -159,7 +165,7 @@ class CandidateSession:
 
     async def drain(self) -> None:
         """Wait until everything queued by :meth:`speak` has been sent."""
-        while not self._outgoing.empty() and not self.closed.is_set():
+        while not self._outgoing.empty() and not self.closed.is_set():  # noqa: ASYNC110 (paced at the chunk rate)
             await asyncio.sleep(CHUNK_S)
 
     async def hear_greeting(self, timeout_s: float = 60.0, ready_s: float = 30.0) -> bool:
@@ -173,7 +179,9 @@ class CandidateSession:
         await self.drain()
         return await self.wait_bot_done(timeout_s=timeout_s)
 
-    async def interview(self, answers: list[bytes], timeout_s: float = 60.0, ready_s: float = 30.0) -> None:
+    async def interview(
+        self, answers: list[bytes], timeout_s: float = 60.0, ready_s: float = 30.0
+    ) -> None:
         """Hear the greeting, then give each answer after the interviewer finishes (until it closes)."""
         await self.hear_greeting(timeout_s, ready_s)
         for pcm in answers:
@@ -304,7 +312,9 @@ class CandidateSession:
             text = data.get("text", "")
             if self._candidate_turn is None:
                 start = self._user_start_ms if self._user_start_ms is not None else now
-                self._candidate_turn = Turn("candidate", "", start_ms=start, end_ms=self._last_voiced_ms)
+                self._candidate_turn = Turn(
+                    "candidate", "", start_ms=start, end_ms=self._last_voiced_ms
+                )
                 self.log.turns.append(self._candidate_turn)
             self._candidate_turn.text = _join(self._candidate_turn.text.strip(), text.strip())
             self._candidate_turn.end_ms = self._last_voiced_ms

@@ -25,7 +25,14 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    relationship,
+    sessionmaker,
+)
 
 
 class Base(DeclarativeBase):
@@ -45,7 +52,9 @@ class InterviewRow(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     report: Mapped[dict | None] = mapped_column(JSON, nullable=True)
-    turns: Mapped[list[TurnRow]] = relationship(order_by="TurnRow.seq", cascade="all, delete-orphan")
+    turns: Mapped[list[TurnRow]] = relationship(
+        order_by="TurnRow.seq", cascade="all, delete-orphan"
+    )
 
 
 class TurnRow(Base):
@@ -53,7 +62,9 @@ class TurnRow(Base):
 
     __tablename__ = "turns"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    interview_id: Mapped[str] = mapped_column(ForeignKey("interviews.id", ondelete="CASCADE"), index=True)
+    interview_id: Mapped[str] = mapped_column(
+        ForeignKey("interviews.id", ondelete="CASCADE"), index=True
+    )
     seq: Mapped[int] = mapped_column(Integer)
     role: Mapped[str] = mapped_column(String(16))  # candidate | interviewer
     text: Mapped[str] = mapped_column(Text)
@@ -144,7 +155,16 @@ class Store:
         """A new interview; returns (id, token)."""
         interview_id, token = uuid.uuid4().hex, secrets.token_urlsafe(24)
         with self._session.begin() as s:
-            s.add(InterviewRow(id=interview_id, token=token, mode=mode, candidate=candidate, llm=llm, started_at=now_utc()))
+            s.add(
+                InterviewRow(
+                    id=interview_id,
+                    token=token,
+                    mode=mode,
+                    candidate=candidate,
+                    llm=llm,
+                    started_at=now_utc(),
+                )
+            )
         return interview_id, token
 
     def add_turn(
@@ -160,11 +180,25 @@ class Store:
     ) -> int:
         """Append one turn (committed at once); returns its sequence number."""
         with self._session.begin() as s:
-            seq = s.scalar(select(func.count()).select_from(TurnRow).where(TurnRow.interview_id == interview_id)) or 0
+            seq = (
+                s.scalar(
+                    select(func.count())
+                    .select_from(TurnRow)
+                    .where(TurnRow.interview_id == interview_id)
+                )
+                or 0
+            )
             s.add(
                 TurnRow(
-                    interview_id=interview_id, seq=seq, role=role, text=text, started_at=started_at,
-                    ended_at=ended_at, latency_ms=latency_ms, interrupted=interrupted, question_index=question_index,
+                    interview_id=interview_id,
+                    seq=seq,
+                    role=role,
+                    text=text,
+                    started_at=started_at,
+                    ended_at=ended_at,
+                    latency_ms=latency_ms,
+                    interrupted=interrupted,
+                    question_index=question_index,
                 )
             )
         return seq
@@ -206,7 +240,9 @@ class Store:
     def list(self, limit: int = 50) -> list[dict]:
         """Recent interviews, newest first (id, mode, status, times, turn count)."""
         with self._session() as s:
-            rows = s.scalars(select(InterviewRow).order_by(InterviewRow.started_at.desc()).limit(limit)).all()
+            rows = s.scalars(
+                select(InterviewRow).order_by(InterviewRow.started_at.desc()).limit(limit)
+            ).all()
             return [
                 {
                     "id": r.id,
@@ -232,7 +268,16 @@ class Store:
             ended_at=_aware(row.ended_at),
             report=row.report,
             turns=[
-                StoredTurn(t.seq, t.role, t.text, _aware(t.started_at), _aware(t.ended_at), t.latency_ms, t.interrupted, t.question_index)
+                StoredTurn(
+                    t.seq,
+                    t.role,
+                    t.text,
+                    _aware(t.started_at),
+                    _aware(t.ended_at),
+                    t.latency_ms,
+                    t.interrupted,
+                    t.question_index,
+                )
                 for t in row.turns
             ],
         )

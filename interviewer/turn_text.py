@@ -21,6 +21,7 @@ def words(text: str) -> list[str]:
     """The words of a transcript (how every part of the interviewer counts them)."""
     return WORD.findall(text)
 
+
 # Words an English sentence does not end on: conjunctions, articles, prepositions,
 # possessives, auxiliaries and fillers. (Kept small and plain on purpose.)
 DANGLING_WORDS = frozenset(
@@ -40,7 +41,7 @@ DANGLING_WORDS = frozenset(
 
 def text_verdict(text: str) -> Verdict:
     """``complete``, ``dangling`` or ``open`` (no evidence either way) for a transcript."""
-    t = text.strip().rstrip('"\')]').strip()
+    t = text.strip().rstrip("\"')]").strip()
     if not t:
         return "open"
     if t.endswith("?"):

@@ -1,0 +1,1 @@
+"""Our pipecat frame processors: small, one job each, on the interview domain."""

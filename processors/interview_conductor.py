@@ -36,7 +36,9 @@ from pipecat.services.settings import LLMSettings
 from interviewer.plan import PlanCursor
 from processors.frames import InterviewClosedFrame
 
-CAP_LINE = "Sorry to cut in, that's really helpful. Let me stop you there so we can cover everything."
+CAP_LINE = (
+    "Sorry to cut in, that's really helpful. Let me stop you there so we can cover everything."
+)
 NUDGE_LINE = "Take your time, there's no rush."
 
 
@@ -85,10 +87,18 @@ class InterviewConductor(FrameProcessor):
         elif isinstance(frame, BotStoppedSpeakingFrame):
             if self._cursor.phase != "closed":
                 await self._cancel(self._silence_task)
-                self._silence_task = self.create_task(self._nudge_after(self._nudge_s), f"{self}::nudge")
-        elif isinstance(frame, LLMContextFrame) and direction == FrameDirection.DOWNSTREAM and not frame.speculation:
+                self._silence_task = self.create_task(
+                    self._nudge_after(self._nudge_s), f"{self}::nudge"
+                )
+        elif (
+            isinstance(frame, LLMContextFrame)
+            and direction == FrameDirection.DOWNSTREAM
+            and not frame.speculation
+        ):
             await self._before_reply()
-        elif isinstance(frame, LLMFullResponseEndFrame) and self._llm_guided and self._awaiting_close:
+        elif (
+            isinstance(frame, LLMFullResponseEndFrame) and self._llm_guided and self._awaiting_close
+        ):
             await self.push_frame(frame, direction)
             await self.push_frame(InterviewClosedFrame())
             return
@@ -108,7 +118,9 @@ class InterviewConductor(FrameProcessor):
             self._advance_for_llm(now)
             guidance = cursor.mode.plan_guidance(cursor, now)
             await self.push_frame(
-                LLMUpdateSettingsFrame(delta=LLMSettings(system_instruction=f"{self._base_instruction}\n\n{guidance}"))
+                LLMUpdateSettingsFrame(
+                    delta=LLMSettings(system_instruction=f"{self._base_instruction}\n\n{guidance}")
+                )
             )
             await self.push_frame(RTVIServerMessageFrame(data=cursor.progress(now)))
 

@@ -87,7 +87,9 @@ class LLMFallbackProcessor(FrameProcessor):
         if self._abandoned:  # the reply it belongs to was already apologised for
             self._errors_seen = self._errors
             return
-        logger.warning(f"{self}: the LLM failed ({error.error}); the candidate will hear an apology")
+        logger.warning(
+            f"{self}: the LLM failed ({error.error}); the candidate will hear an apology"
+        )
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         """Watch each LLM reply; add an apology where it failed."""
@@ -124,7 +126,9 @@ class LLMFallbackProcessor(FrameProcessor):
                 cut = self._check_cut_off and _cut_off(self._tail)
                 if errored or not self._spoke or cut:
                     if not errored and self._spoke:
-                        logger.warning(f"{self}: the reply stopped mid-sentence ({self._tail[-30:]!r}); apologising")
+                        logger.warning(
+                            f"{self}: the reply stopped mid-sentence ({self._tail[-30:]!r}); apologising"
+                        )
                     give_up = await self._fail(partial=self._spoke)
                     await self.push_frame(frame, direction)
                     if give_up:
@@ -165,7 +169,9 @@ class LLMFallbackProcessor(FrameProcessor):
         await self.push_frame(LLMTextFrame(text))
         if give_up:
             self.closed = True
-            logger.warning(f"{self}: {self.failures} failed replies in a row; closing the interview")
+            logger.warning(
+                f"{self}: {self.failures} failed replies in a row; closing the interview"
+            )
         return give_up
 
     async def _reset(self) -> None:

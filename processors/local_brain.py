@@ -57,7 +57,9 @@ class LocalBrainProcessor(ScriptedBrainProcessor):
         self._gap_secs = gap_secs
         self._on_cleanup = on_cleanup
         self._asked = ""  # the question the candidate is answering, as it was said
-        self.lines: list[dict] = []  # every model line asked for: task, answer, line (None: scripted)
+        self.lines: list[
+            dict
+        ] = []  # every model line asked for: task, answer, line (None: scripted)
 
     @property
     def writer(self) -> LineWriter:

@@ -55,7 +55,9 @@ class SharedWhisperSTTService(WhisperSTTService):
     ):
         self._shared_model = _TunedWhisper(model, beam_size)
         super().__init__(
-            settings=WhisperSTTService.Settings(model=model_name, language=language, hotwords=hotwords),
+            settings=WhisperSTTService.Settings(
+                model=model_name, language=language, hotwords=hotwords
+            ),
             **kwargs,
         )
 
@@ -87,7 +89,9 @@ class _LockedVoice:
 class SharedPiperTTSService(PiperTTSService):
     """pipecat's in-process Piper TTS on a voice loaded once per process (never downloads)."""
 
-    def __init__(self, *, voice: Any, lock: threading.Lock, voice_name: str = "en_US-joe-medium", **kwargs):
+    def __init__(
+        self, *, voice: Any, lock: threading.Lock, voice_name: str = "en_US-joe-medium", **kwargs
+    ):
         # Skip PiperTTSService.__init__ (it loads or downloads a voice); set up as it would.
         TTSService.__init__(
             self,

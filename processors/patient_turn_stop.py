@@ -65,7 +65,9 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         self._speech_end = 0.0  # wall-clock time the latest stretch of speech ended
         self._grace_deadline: float | None = None
         self._release_task: asyncio.Task | None = None
-        self._released_after: float | None = None  # speech end of a released turn, until the reply is over
+        self._released_after: float | None = (
+            None  # speech end of a released turn, until the reply is over
+        )
         self.pace_secs = 0.0  # learned: silence this candidate needs before a turn may end
 
     # -- turn boundaries ---------------------------------------------------------------
@@ -102,7 +104,9 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
             return  # a new thought after a long silence, not a pause inside one
         pace = min(self._pace_cap_secs, pause + PACE_MARGIN_SECS)
         if pace > self.pace_secs:
-            logger.info(f"{self}: the candidate went on after a {pause:.2f}s pause; turns now wait {pace:.2f}s")
+            logger.info(
+                f"{self}: the candidate went on after a {pause:.2f}s pause; turns now wait {pace:.2f}s"
+            )
             self.pace_secs = pace
 
     async def _handle_vad_user_stopped_speaking(self, frame: VADUserStoppedSpeakingFrame):
@@ -119,7 +123,12 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
 
     async def _consider_words(self):
         """A stretch smart-turn calls unfinished may still end here if its words are finished."""
-        if self._turn_complete or self._vad_user_speaking or not self._vad_stopped or not self._text:
+        if (
+            self._turn_complete
+            or self._vad_user_speaking
+            or not self._vad_stopped
+            or not self._text
+        ):
             return
         if self._untranscribed == 0 and text_verdict(self._text) == "complete":
             await self._release_at(self._speech_end + self._sentence_pause_secs)
@@ -138,7 +147,9 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
 
     async def _release_at(self, deadline: float):
         """End the turn at ``deadline`` (wall clock), or later if pace or a short answer asks."""
-        asked = self._text.rstrip().endswith("?")  # a question to us ("could you repeat that?") yields the turn
+        asked = self._text.rstrip().endswith(
+            "?"
+        )  # a question to us ("could you repeat that?") yields the turn
         if not asked:
             deadline = max(deadline, self._speech_end + self.pace_secs)
             if self._words < self._min_words and self._grace_secs > 0:
@@ -152,7 +163,9 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         )
         if self._release_task:
             await self.task_manager.cancel_task(self._release_task)
-        self._release_task = self.task_manager.create_task(self._release(deadline), f"{self}::release")
+        self._release_task = self.task_manager.create_task(
+            self._release(deadline), f"{self}::release"
+        )
 
     async def _release(self, deadline: float):
         try:

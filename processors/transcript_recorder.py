@@ -37,7 +37,9 @@ class TranscriptRecorder:
         self._pending: set[asyncio.Task] = set()
         self.turns_written = 0
 
-    def attach(self, aggregators: LLMContextAggregatorPair, latency: UserBotLatencyObserver) -> None:
+    def attach(
+        self, aggregators: LLMContextAggregatorPair, latency: UserBotLatencyObserver
+    ) -> None:
         """Subscribe to the turn and latency events."""
         user, assistant = aggregators.user(), aggregators.assistant()
 
@@ -50,15 +52,33 @@ class TranscriptRecorder:
         async def on_assistant_turn_stopped(_agg, message):
             if message.content and message.content.strip():
                 latency, self._latency_ms = self._latency_ms, None
-                await self._write("interviewer", message.content, message.timestamp, message.interrupted, latency)
+                await self._write(
+                    "interviewer", message.content, message.timestamp, message.interrupted, latency
+                )
 
         @latency.event_handler("on_latency_breakdown")
         async def on_latency_breakdown(_obs, breakdown):
             if breakdown.measured_from == MeasuredFrom.USER_SILENCE:
                 self._latency_ms = round((breakdown.total_secs or 0) * 1000)
 
-    async def _write(self, role: str, text: str, started: str | None, interrupted: bool, latency: int | None = None):
-        args = (self._id, role, " ".join(text.split()), _parse(started), now_utc(), latency, interrupted, self._cursor.index)
+    async def _write(
+        self,
+        role: str,
+        text: str,
+        started: str | None,
+        interrupted: bool,
+        latency: int | None = None,
+    ):
+        args = (
+            self._id,
+            role,
+            " ".join(text.split()),
+            _parse(started),
+            now_utc(),
+            latency,
+            interrupted,
+            self._cursor.index,
+        )
         task = asyncio.ensure_future(asyncio.to_thread(self._store.add_turn, *args))
         self._pending.add(task)
         try:

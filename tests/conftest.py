@@ -47,7 +47,9 @@ class ThreadedServer:
         return self
 
     def stop(self):
-        asyncio.run_coroutine_threadsafe(self._local.__aexit__(None, None, None), self._loop).result(30)
+        asyncio.run_coroutine_threadsafe(
+            self._local.__aexit__(None, None, None), self._loop
+        ).result(30)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
 

@@ -23,7 +23,9 @@ class TempPostgres:
     def __init__(self):
         bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
         if not bins:
-            raise RuntimeError("PostgreSQL is not installed: apt-get install postgresql (make test does this)")
+            raise RuntimeError(
+                "PostgreSQL is not installed: apt-get install postgresql (make test does this)"
+            )
         self.bin = os.path.dirname(bins[-1])
         self.dir = tempfile.mkdtemp(prefix="interviewer-pg-")
         self.port = _free_port()
@@ -37,17 +39,42 @@ class TempPostgres:
         if os.geteuid() == 0:
             shutil.chown(self.dir, "postgres", "postgres")
         data = os.path.join(self.dir, "data")
-        self._run(f"{self.bin}/initdb", "-D", data, "-U", "interviewer", "--auth=trust", "-E", "UTF8")
         self._run(
-            f"{self.bin}/pg_ctl", "-D", data, "-l", os.path.join(self.dir, "log"), "-w", "-o",
-            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off", "start",
+            f"{self.bin}/initdb", "-D", data, "-U", "interviewer", "--auth=trust", "-E", "UTF8"
         )
-        self._run(f"{self.bin}/createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "interviewer", "interviewer")
+        self._run(
+            f"{self.bin}/pg_ctl",
+            "-D",
+            data,
+            "-l",
+            os.path.join(self.dir, "log"),
+            "-w",
+            "-o",
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
+        )
+        self._run(
+            f"{self.bin}/createdb",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "interviewer",
+            "interviewer",
+        )
         return self
 
     def stop(self) -> None:
         try:
-            self._run(f"{self.bin}/pg_ctl", "-D", os.path.join(self.dir, "data"), "-m", "immediate", "stop")
+            self._run(
+                f"{self.bin}/pg_ctl",
+                "-D",
+                os.path.join(self.dir, "data"),
+                "-m",
+                "immediate",
+                "stop",
+            )
         finally:
             time.sleep(0.2)
             shutil.rmtree(self.dir, ignore_errors=True)

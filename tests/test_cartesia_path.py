@@ -1,6 +1,5 @@
 """The Cartesia TTS path, against a loopback WebSocket stand-in (real CartesiaTTSService code)."""
 
-
 import pytest
 
 from interviewer.audio import synthesize
@@ -30,7 +29,12 @@ async def test_cartesia_voice_speaks_the_interview(settings, models):
             async with CandidateSession(server.url, "technical", {"name": "Ada"}) as s:
                 assert await s.hear_greeting()
                 greeting_requests = len(standin.requests)
-                assert await s.answer(synthesize(models.piper_voice, "I rebuilt our deployment pipeline and cut release time in half."))
+                assert await s.answer(
+                    synthesize(
+                        models.piper_voice,
+                        "I rebuilt our deployment pipeline and cut release time in half.",
+                    )
+                )
     finally:
         await standin.stop()
 
@@ -40,14 +44,22 @@ async def test_cartesia_voice_speaks_the_interview(settings, models):
     assert standin.handshakes[0]["path"] == "/tts/websocket"
     first = standin.requests[0]
     assert first["voice"] == {"mode": "id", "id": "voice-standin"}
-    assert first["output_format"] == {"container": "raw", "encoding": "pcm_s16le", "sample_rate": 24000}
+    assert first["output_format"] == {
+        "container": "raw",
+        "encoding": "pcm_s16le",
+        "sample_rate": 24000,
+    }
     assert first["add_timestamps"] is True
     # Both the greeting and the reply to the candidate were sent to be spoken...
     assert 0 < greeting_requests < len(standin.requests)
     spoken = " ".join(standin.transcripts)
     # What the page shows as said comes from Cartesia's word timestamps: RTVI bot-output
     # segments reach spoken_status "completed" (word-timed TTS sends no "spoken": true).
-    said = [d["text"] for _, kind, d in s.log.events if kind == "bot-output" and d.get("spoken_status") == "completed"]
+    said = [
+        d["text"]
+        for _, kind, d in s.log.events
+        if kind == "bot-output" and d.get("spoken_status") == "completed"
+    ]
     assert len(said) >= 2 and "Ada" in said[0]
     assert _words(" ".join(said)) == _words(spoken)
     # Its audio reached the candidate through the transport.

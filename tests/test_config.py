@@ -35,7 +35,12 @@ def test_openai_is_selected_by_environment(monkeypatch):
 
 @pytest.mark.parametrize(
     "var,value",
-    [("PORT", "seventy"), ("STT_MODEL", "/nope/missing"), ("TTS", "cartesia"), ("PIPER_VOICE", "/nope.onnx")],
+    [
+        ("PORT", "seventy"),
+        ("STT_MODEL", "/nope/missing"),
+        ("TTS", "cartesia"),
+        ("PIPER_VOICE", "/nope.onnx"),
+    ],
 )
 def test_bad_values_name_the_variable(monkeypatch, var, value):
     monkeypatch.setenv(var, value)
@@ -49,7 +54,11 @@ def test_cli_exits_with_one_line_on_bad_config(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "PORT": "0x"}
     r = subprocess.run(
         [sys.executable, "-m", "interviewer.cli", "replay", "--json", "x.wav"],
-        env=env, capture_output=True, text=True, cwd=tmp_path, timeout=120,
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
     )
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "PORT" in r.stderr

@@ -29,7 +29,10 @@ def clean_env(monkeypatch):
         ({"TRANSPORT": "daily"}, "DAILY_API_KEY"),
         ({"TRANSPORT": "daily", "DAILY_ROOM_URL": "https://x.daily.co/r"}, "DAILY_API_KEY"),
         ({"DAILY_TOKEN": "t"}, "DAILY_ROOM_URL"),
-        ({"TRANSPORT": "daily", "DAILY_API_KEY": "k", "DAILY_ROOM_URL": "x.daily.co/r"}, "DAILY_ROOM_URL"),
+        (
+            {"TRANSPORT": "daily", "DAILY_API_KEY": "k", "DAILY_ROOM_URL": "x.daily.co/r"},
+            "DAILY_ROOM_URL",
+        ),
         ({"TRANSPORT": "daily", "DAILY_API_KEY": "k", "DAILY_API_URL": "ftp://x"}, "DAILY_API_URL"),
         ({"TRANSPORT": "zoom"}, "TRANSPORT"),
     ],
@@ -61,7 +64,11 @@ def test_factory_builds_a_daily_transport_without_joining(settings):
     t = daily_transport(DailyRoom("https://x.daily.co/room", "bot-token", "client-token"), cfg)
     assert isinstance(t, DailyTransport)
     assert t._client.room_url == "https://x.daily.co/room" and t._client._token == "bot-token"
-    assert t._params.audio_in_enabled and t._params.audio_out_enabled and not t._params.camera_out_enabled
+    assert (
+        t._params.audio_in_enabled
+        and t._params.audio_out_enabled
+        and not t._params.camera_out_enabled
+    )
     assert not t._client._in_call()
 
 
@@ -72,8 +79,13 @@ async def test_open_room_creates_a_private_room_and_two_tokens(settings):
         room = await open_room(cfg, "Ada")
         assert room.url.startswith(f"{ROOM_DOMAIN}/interview-")
         [created] = api.room_requests
-        assert created["auth"] == f"Bearer {api.api_key}" and created["body"]["privacy"] == "private"
-        assert created["body"]["properties"]["exp"] > 0 and created["body"]["properties"]["eject_at_room_exp"]
+        assert (
+            created["auth"] == f"Bearer {api.api_key}" and created["body"]["privacy"] == "private"
+        )
+        assert (
+            created["body"]["properties"]["exp"] > 0
+            and created["body"]["properties"]["eject_at_room_exp"]
+        )
         # An owner token for the bot, a plain one (with the candidate's name) for the browser.
         assert api.tokens[room.bot_token]["is_owner"] is True
         client = api.tokens[room.client_token]
@@ -93,7 +105,9 @@ async def test_open_room_creates_a_private_room_and_two_tokens(settings):
         await api.stop()
 
     # Room URL and token given, no key: used as they are, no HTTP at all.
-    given = settings.model_copy(update={"daily_room_url": "https://x.daily.co/r", "daily_token": "t"})
+    given = settings.model_copy(
+        update={"daily_room_url": "https://x.daily.co/r", "daily_token": "t"}
+    )
     assert await open_room(given) == DailyRoom("https://x.daily.co/r", "t", "t")
 
 
@@ -107,8 +121,11 @@ async def test_start_answers_what_the_daily_client_joins_with(settings, models, 
 
     started = []
     # Joining would need Daily's cloud: record what would run instead of running it.
-    monkeypatch.setattr(DailySessions, "start", lambda self, transport, worker, run: started.append(
-        (transport, worker, run)))
+    monkeypatch.setattr(
+        DailySessions,
+        "start",
+        lambda self, transport, worker, run: started.append((transport, worker, run)),
+    )
     api = await DailyAPIStandIn().start()
     try:
         cfg = settings.model_copy(
@@ -116,7 +133,10 @@ async def test_start_answers_what_the_daily_client_joins_with(settings, models, 
         )
         async with LocalServer(cfg, models=models) as server:
             async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
-                r = await http.post("/start", json={"transport": "daily", "body": {"mode": "behavioral", "name": "Ada"}})
+                r = await http.post(
+                    "/start",
+                    json={"transport": "daily", "body": {"mode": "behavioral", "name": "Ada"}},
+                )
                 assert r.status_code == 200, r.text
                 answer = r.json()
                 assert set(answer) == {"dailyRoom", "dailyToken"}
@@ -140,13 +160,23 @@ async def test_start_answers_what_the_daily_client_joins_with(settings, models, 
                 assert not server.app.state.sessions.active  # ...and freed when it ends
                 [row] = [r for r in server.app.state.store.list() if r["mode"] == "behavioral"]
                 stored = server.app.state.store.get(row["id"])
-                assert stored.status == "dropped" and stored.report is not None  # recorded like any session
+                assert (
+                    stored.status == "dropped" and stored.report is not None
+                )  # recorded like any session
 
                 # pipecat runner's legacy hint, and Daily as the default transport here.
-                assert (await http.post("/start", json={"createDailyRoom": True, "body": {}})).status_code == 200
-                assert set((await http.post("/start", json={"body": {}})).json()) == {"dailyRoom", "dailyToken"}
+                assert (
+                    await http.post("/start", json={"createDailyRoom": True, "body": {}})
+                ).status_code == 200
+                assert set((await http.post("/start", json={"body": {}})).json()) == {
+                    "dailyRoom",
+                    "dailyToken",
+                }
                 # The local WebSocket page keeps working.
-                assert set((await http.post("/start", json={"transport": "websocket"})).json()) == {"wsUrl", "token"}
+                assert set((await http.post("/start", json={"transport": "websocket"})).json()) == {
+                    "wsUrl",
+                    "token",
+                }
 
                 # Daily refusing: a 502 with no secrets in it, and the slot freed.
                 api.api_key = "rotated"
@@ -163,6 +193,8 @@ async def test_daily_is_refused_when_not_configured(settings):
     from web.server import create_app
 
     app = create_app(settings)  # no lifespan here: the transport check comes first
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as http:
         r = await http.post("/start", json={"transport": "daily"})
     assert r.status_code == 400 and "TRANSPORT=daily" in r.text

@@ -24,8 +24,12 @@ SHORT = InterviewMode(
     questions=(
         Question("Tell me about your current job.", competency="communication", time_box_s=120),
         Question("What is your favourite tool and why?", competency="tools", time_box_s=120),
-        Question("How do you write tests?", competency="testing", time_box_s=6,
-                 follow_ups=(FollowUp(("unit",), "Where do {topic} tests stop paying off?"),)),
+        Question(
+            "How do you write tests?",
+            competency="testing",
+            time_box_s=6,
+            follow_ups=(FollowUp(("unit",), "Where do {topic} tests stop paying off?"),),
+        ),
         Question("What would you improve at work?", competency="improvement", time_box_s=120),
     ),
     closing="That is all for today. Goodbye.",
@@ -43,7 +47,7 @@ def _said(session, since: int = 0) -> str:
 async def _wait_for_words(session, since: int, words: str, timeout_s: float) -> str:
     """Silence from the candidate until the interviewer has said ``words`` (or time runs out)."""
     deadline = asyncio.get_running_loop().time() + timeout_s
-    while words not in _said(session, since) and asyncio.get_running_loop().time() < deadline:
+    while words not in _said(session, since) and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.1)
     await session.wait_bot_done(timeout_s=30)
     return _said(session, since)
@@ -52,11 +56,17 @@ async def _wait_for_words(session, since: int, words: str, timeout_s: float) -> 
 async def test_conductor_keeps_time(settings, models, monkeypatch):
     monkeypatch.setitem(bots.MODES, SHORT.id, SHORT)
     voice = models.piper_voice
-    monologue = synthesize(voice, "I work on the billing platform where I maintain the invoicing service and "
-                                  "the payment gateway integrations and I also mentor two junior engineers "
-                                  "and run our weekly incident review with the support team")
-    tests_answer = synthesize(voice, "I write unit tests first for the core logic and then a few integration "
-                                     "tests around the database layer.")
+    monologue = synthesize(
+        voice,
+        "I work on the billing platform where I maintain the invoicing service and "
+        "the payment gateway integrations and I also mentor two junior engineers "
+        "and run our weekly incident review with the support team",
+    )
+    tests_answer = synthesize(
+        voice,
+        "I write unit tests first for the core logic and then a few integration "
+        "tests around the database layer.",
+    )
     async with LocalServer(settings, models=models) as server:
         async with CandidateSession(server.url, SHORT.id) as s:
             await s.hear_greeting()
@@ -83,8 +93,11 @@ async def test_conductor_keeps_time(settings, models, monkeypatch):
 
 async def _full_interview(url: str, mode_id: str, voice) -> tuple[CandidateSession, dict]:
     mode = bots.get_mode(mode_id)
-    answer = synthesize(voice, "In my last role I owned a project end to end, I planned the work with the "
-                               "product manager, shipped it in stages and measured the outcome every week.")
+    answer = synthesize(
+        voice,
+        "In my last role I owned a project end to end, I planned the work with the "
+        "product manager, shipped it in stages and measured the outcome every week.",
+    )
     no_more = synthesize(voice, "No, that's all from me, thank you.")
     async with CandidateSession(url, mode_id, {"name": "Ada", "role": "platform engineer"}) as s:
         await s.hear_greeting()
@@ -94,19 +107,28 @@ async def _full_interview(url: str, mode_id: str, voice) -> tuple[CandidateSessi
             asking = s.log.turns[-1].text if s.log.turns else ""
             await s.answer(no_more if mode.wrap_up in asking else answer)
         await asyncio.wait_for(s.closed.wait(), 30)
-    ended = next(m for m in s.log.server_messages if m.get("type") == "interview" and m.get("state") == "ended")
+    ended = next(
+        m
+        for m in s.log.server_messages
+        if m.get("type") == "interview" and m.get("state") == "ended"
+    )
     return s, ended
 
 
 async def test_full_offline_interview_in_every_mode_ends_with_a_report(settings, models):
     async with LocalServer(settings, models=models) as server:
-        results = await asyncio.gather(*[_full_interview(server.url, m, models.piper_voice) for m in bots.MODES])
+        results = await asyncio.gather(
+            *[_full_interview(server.url, m, models.piper_voice) for m in bots.MODES]
+        )
         async with httpx.AsyncClient(base_url=server.url) as http:
-            for (s, ended), mode_id in zip(results, bots.MODES):
+            for (s, ended), mode_id in zip(results, bots.MODES, strict=True):
                 mode = bots.get_mode(mode_id)
                 said = " ".join(s.log.texts("interviewer"))
                 positions = [said.find(q.text) for q in mode.questions]
-                assert all(p >= 0 for p in positions) and positions == sorted(positions), (mode_id, positions)
+                assert all(p >= 0 for p in positions) and positions == sorted(positions), (
+                    mode_id,
+                    positions,
+                )
                 assert mode.wrap_up in said and mode.closing in said
                 url = ended["report_url"]
                 assert re.fullmatch(r"/report/[\w-]{32}", url)

@@ -86,7 +86,11 @@ async def test_a_good_reply_passes_untouched():
 
 async def test_an_llm_error_becomes_a_spoken_apology_inside_the_reply():
     down, fb = await _run(["error"])
-    types = [type(f) for f in down if isinstance(f, (LLMFullResponseStartFrame, LLMTextFrame, LLMFullResponseEndFrame))]
+    types = [
+        type(f)
+        for f in down
+        if isinstance(f, (LLMFullResponseStartFrame, LLMTextFrame, LLMFullResponseEndFrame))
+    ]
     assert types == [LLMFullResponseStartFrame, LLMTextFrame, LLMFullResponseEndFrame]
     assert _spoken(down) == APOLOGY and fb.apologies == 1
 
@@ -175,7 +179,12 @@ async def _interview_with_llm(settings, models, base_url: str, standin=None, swi
     from interviewer.session_client import CandidateSession
 
     llm_settings = settings.model_copy(
-        update={"llm": "auto", "openai_api_key": "sk-test", "openai_base_url": base_url, "openai_model": "standin-1"}
+        update={
+            "llm": "auto",
+            "openai_api_key": "sk-test",
+            "openai_base_url": base_url,
+            "openai_model": "standin-1",
+        }
     )
     pcm = synthesize(models.piper_voice, ANSWER)
     marks = {}
@@ -199,7 +208,9 @@ async def test_a_failing_llm_endpoint_gets_an_apology_then_recovers(settings, mo
 
     standin = await OpenAIStandIn(_reply, mode=mode).start()
     try:
-        s, marks = await _interview_with_llm(settings, models, standin.url, standin, switch_to_ok=True)
+        s, marks = await _interview_with_llm(
+            settings, models, standin.url, standin, switch_to_ok=True
+        )
     finally:
         await standin.stop()
     said = " ".join(s.log.texts("interviewer"))
@@ -251,7 +262,9 @@ async def test_a_failing_tts_does_not_hang_the_session(settings, models):
 
     flaky = FlakyVoice(models.piper_voice)
     pcm = synthesize(models.piper_voice, ANSWER)
-    async with LocalServer(settings, models=dataclasses.replace(models, piper_voice=flaky)) as server:
+    async with LocalServer(
+        settings, models=dataclasses.replace(models, piper_voice=flaky)
+    ) as server:
         async with CandidateSession(server.url, "technical") as s:
             await s.hear_greeting()
             greeting_ms = s.log.bot_audio_ms

@@ -57,10 +57,17 @@ def test_truncated_gguf_is_one_clear_error(tmp_path, settings, gguf_path):
 
 def _stream_once(base_url: str, key: str, model: str) -> dict:
     """One streamed chat completion straight to the local server: first-token time and speed."""
-    body = {"model": model, "stream": True, "max_tokens": 32,
-            "messages": [{"role": "user", "content": "Tell me about a project you are proud of."}]}
-    req = urllib.request.Request(f"{base_url}/chat/completions", data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
+    body = {
+        "model": model,
+        "stream": True,
+        "max_tokens": 32,
+        "messages": [{"role": "user", "content": "Tell me about a project you are proud of."}],
+    }
+    req = urllib.request.Request(
+        f"{base_url}/chat/completions",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
+    )
     t0 = time.perf_counter()
     first, timings = None, {}
     with urllib.request.urlopen(req, timeout=60) as r:
@@ -68,7 +75,9 @@ def _stream_once(base_url: str, key: str, model: str) -> dict:
             if not line.startswith(b"data: {"):
                 continue
             chunk = json.loads(line[6:])
-            if first is None and any(c.get("delta", {}).get("content") for c in chunk.get("choices", [])):
+            if first is None and any(
+                c.get("delta", {}).get("content") for c in chunk.get("choices", [])
+            ):
                 first = time.perf_counter() - t0
             timings = chunk.get("timings", timings)
     return {"first_token_s": first, "tokens_per_s": timings.get("predicted_per_second")}
@@ -79,7 +88,9 @@ async def test_gguf_tokens_stream_through_the_pipeline(settings, models, gguf_pa
     from interviewer.cli import LocalServer
     from interviewer.session_client import CandidateSession
 
-    gguf_settings = settings.model_copy(update={"llm": "auto", "llm_gguf": gguf_path, "llm_gguf_max_tokens": 40})
+    gguf_settings = settings.model_copy(
+        update={"llm": "auto", "llm_gguf": gguf_path, "llm_gguf_max_tokens": 40}
+    )
     async with LocalServer(gguf_settings, models=models) as server:
         local = server.app.state.local_llm
         # One server per process, on loopback, and the sessions' OpenAI settings point at it.
@@ -89,7 +100,7 @@ async def test_gguf_tokens_stream_through_the_pipeline(settings, models, gguf_pa
         # The random key guards it: no key, no answer.
         req = urllib.request.Request(f"{local.base_url}/models")
         with pytest.raises(urllib.error.HTTPError) as denied:
-            urllib.request.urlopen(req, timeout=5)
+            await asyncio.to_thread(urllib.request.urlopen, req, timeout=5)
         assert denied.value.code == 401
         direct = await asyncio.to_thread(_stream_once, local.base_url, local.api_key, local.model)
 
@@ -99,11 +110,17 @@ async def test_gguf_tokens_stream_through_the_pipeline(settings, models, gguf_pa
         first_audio = next((t for t, kind, _ in s.log.events if kind == "first-bot-audio"), None)
         ttfb = [
             m["value"]
-            for _, kind, d in s.log.events if kind == "metrics"
-            for m in d.get("ttfb", []) if "LLM" in m.get("processor", "") and m.get("value")
+            for _, kind, d in s.log.events
+            if kind == "metrics"
+            for m in d.get("ttfb", [])
+            if "LLM" in m.get("processor", "") and m.get("value")
         ]
-        llm_text = "".join(d.get("text", "") for _, kind, d in s.log.events if kind == "bot-llm-text")
-    assert server.app.state.local_llm is None or server.app.state.local_llm._server is None  # stopped with the app
+        llm_text = "".join(
+            d.get("text", "") for _, kind, d in s.log.events if kind == "bot-llm-text"
+        )
+    assert (
+        server.app.state.local_llm is None or server.app.state.local_llm._server is None
+    )  # stopped with the app
 
     # The model's tokens streamed through the LLM service, the TTS and the transport.
     assert len(llm_text.split()) >= 3, llm_text

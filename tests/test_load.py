@@ -131,7 +131,9 @@ async def test_sessions_leave_nothing_behind_and_never_cross_talk(server, models
     from interviewer.audio import synthesize
 
     dangling: list[str] = []
-    sink = logger.add(lambda m: dangling.append(str(m)) if "dangling" in str(m) else None, level="WARNING")
+    sink = logger.add(
+        lambda m: dangling.append(str(m)) if "dangling" in str(m) else None, level="WARNING"
+    )
     pcms = {w: synthesize(models.piper_voice, text) for w, text in SENTENCES.items()}
     marks: dict[str, tuple[int, list[str], float]] = {}
     task_names: dict[str, list[str]] = {}
@@ -145,7 +147,9 @@ async def test_sessions_leave_nothing_behind_and_never_cross_talk(server, models
     try:
         # Warm up (thread pools, lazy imports, concurrent inference buffers), then the baseline.
         await short_session(server.url, vanish=False)
-        await asyncio.gather(*(held_session(server.url, w, pcms[w], 1.0) for w in SENTENCES))  # one turn each
+        await asyncio.gather(
+            *(held_session(server.url, w, pcms[w], 1.0) for w in SENTENCES)
+        )  # one turn each
         await asyncio.sleep(1)
         await mark("start")
         baseline_objects = live_pipeline_objects()
@@ -158,7 +162,9 @@ async def test_sessions_leave_nothing_behind_and_never_cross_talk(server, models
 
         # 2. Concurrent sessions held with speech, each with its own word.
         t = time.monotonic()
-        results = await asyncio.gather(*(held_session(server.url, w, pcms[w], HOLD_S) for w in SENTENCES))
+        results = await asyncio.gather(
+            *(held_session(server.url, w, pcms[w], HOLD_S) for w in SENTENCES)
+        )
         held_s = time.monotonic() - t
         await mark("concurrent")
 
@@ -168,10 +174,14 @@ async def test_sessions_leave_nothing_behind_and_never_cross_talk(server, models
     finally:
         logger.remove(sink)
 
-    print(f"\nsequential: {SEQUENTIAL} sessions in {seq_s:.1f} s (twice), greeting audio heard (ms) min {min(heard):.0f}")
+    print(
+        f"\nsequential: {SEQUENTIAL} sessions in {seq_s:.1f} s (twice), greeting audio heard (ms) min {min(heard):.0f}"
+    )
     print(f"concurrent: {CONCURRENT} sessions held {held_s:.1f} s; turns {[r[2] for r in results]}")
     for name, (tasks, threads, rss) in marks.items():
-        print(f"  {name:>16}: server tasks {tasks}, threads {len(threads)} ({pooled(threads)} pooled), RSS {rss:.0f} MiB")
+        print(
+            f"  {name:>16}: server tasks {tasks}, threads {len(threads)} ({pooled(threads)} pooled), RSS {rss:.0f} MiB"
+        )
     print(f"  new threads: {sorted(set(marks['sequential again'][1]) - set(marks['start'][1]))}")
     print(f"  pipecat dangling-task warnings: {len(dangling)}")
     for word, s, _ in results:
@@ -183,7 +193,10 @@ async def test_sessions_leave_nothing_behind_and_never_cross_talk(server, models
     for name, (tasks, threads, _) in marks.items():
         assert tasks <= start_tasks, (name, task_names[name], task_names["start"])
         others = [n for n in threads if not n.startswith("asyncio_") and n not in SINGLETONS]
-        assert len(others) <= len([n for n in start_threads if not n.startswith("asyncio_")]), (name, threads)
+        assert len(others) <= len([n for n in start_threads if not n.startswith("asyncio_")]), (
+            name,
+            threads,
+        )
         assert pooled(threads) <= 6  # min(32, cores + 4)
     # No session object survives its session (the precise leak check; objects other tests'
     # servers still hold in this process were counted in the baseline)...
@@ -199,4 +212,8 @@ async def test_sessions_leave_nothing_behind_and_never_cross_talk(server, models
         assert turns >= 2 and s.log.bot_audio_ms > 5000, (word, turns)
         assert word in candidate, (word, candidate)
         others = [w for w in SENTENCES if w != word]
-        assert not [w for w in others if w in candidate or w in interviewer], (word, candidate, interviewer)
+        assert not [w for w in others if w in candidate or w in interviewer], (
+            word,
+            candidate,
+            interviewer,
+        )

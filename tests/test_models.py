@@ -36,7 +36,13 @@ def test_corrupt_parts_are_refused(tmp_path):
 @pytest.mark.parametrize("stt", ["tiny.en", "base"])
 def test_both_whisper_models_transcribe_real_speech(stt, tmp_path):
     bank = ModelBank.load(load_settings(STT_MODEL=stt, MODEL_CACHE_DIR=str(tmp_path)))
-    audio = np.frombuffer(load_pcm16(Path(__file__).resolve().parents[2] / "shared" / "audio" / "beckett.wav"), dtype=np.int16).astype(np.float32) / 32768
+    audio = (
+        np.frombuffer(
+            load_pcm16(Path(__file__).resolve().parents[2] / "shared" / "audio" / "beckett.wav"),
+            dtype=np.int16,
+        ).astype(np.float32)
+        / 32768
+    )
     segments, _ = bank.whisper.transcribe(audio, language="en", beam_size=1)
     heard = _words(" ".join(s.text for s in segments))
     assert {"tried", "matter", "try", "again", "fail", "better"} <= heard

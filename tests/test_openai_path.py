@@ -1,6 +1,5 @@
 """The OpenAI-compatible LLM path, against a loopback SSE stand-in (real openai client code)."""
 
-
 import pytest
 
 from interviewer.audio import synthesize
@@ -22,12 +21,24 @@ async def test_openai_compatible_endpoint_leads_the_interview(settings, models):
     standin = await OpenAIStandIn(_reply).start()
     try:
         llm_settings = settings.model_copy(
-            update={"llm": "auto", "openai_api_key": "sk-test", "openai_base_url": standin.url, "openai_model": "standin-1"}
+            update={
+                "llm": "auto",
+                "openai_api_key": "sk-test",
+                "openai_base_url": standin.url,
+                "openai_model": "standin-1",
+            }
         )
         async with LocalServer(llm_settings, models=models) as server:
-            async with CandidateSession(server.url, "technical", {"name": "Ada", "role": "SRE"}) as s:
+            async with CandidateSession(
+                server.url, "technical", {"name": "Ada", "role": "SRE"}
+            ) as s:
                 await s.hear_greeting()
-                await s.answer(synthesize(models.piper_voice, "I migrated our billing database to Postgres with zero downtime."))
+                await s.answer(
+                    synthesize(
+                        models.piper_voice,
+                        "I migrated our billing database to Postgres with zero downtime.",
+                    )
+                )
     finally:
         await standin.stop()
 
@@ -53,17 +64,32 @@ async def test_report_is_scored_by_the_llm_with_quotes_checked(tmp_path):
     from interviewer.store import Store, now_utc
 
     mode = get_mode("behavioral")
-    scores = {c: {"score": 4, "evidence": ["I mediated between the two teams", "an invented quote"]} for c in mode.competencies}
+    scores = {
+        c: {"score": 4, "evidence": ["I mediated between the two teams", "an invented quote"]}
+        for c in mode.competencies
+    }
     standin = await OpenAIStandIn(lambda messages: "Here you go: " + json.dumps(scores)).start()
     try:
         store = Store(f"sqlite:///{tmp_path}/r.db")
         iid, _ = store.create_interview(mode.id, {"name": "Ada"}, "openai")
         t = now_utc()
         store.add_turn(iid, "interviewer", mode.questions[1].text, t, t, question_index=1)
-        store.add_turn(iid, "candidate", "I mediated between the two teams and we agreed on a plan.", t, t, question_index=1)
+        store.add_turn(
+            iid,
+            "candidate",
+            "I mediated between the two teams and we agreed on a plan.",
+            t,
+            t,
+            question_index=1,
+        )
         from interviewer.config import load_settings
 
-        settings = load_settings(LLM="auto", OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=standin.url, DATABASE_URL=f"sqlite:///{tmp_path}/r.db")
+        settings = load_settings(
+            LLM="auto",
+            OPENAI_API_KEY="sk-test",
+            OPENAI_BASE_URL=standin.url,
+            DATABASE_URL=f"sqlite:///{tmp_path}/r.db",
+        )
         report = await finalize(store, iid, mode, "ended", settings)
     finally:
         await standin.stop()

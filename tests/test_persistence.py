@@ -37,18 +37,35 @@ def test_store_round_trip(db_url):
     store = Store(db_url)
     iid, token = store.create_interview("behavioral", {"name": "Ada", "role": "SRE"}, "scripted")
     t0 = now_utc()
-    store.add_turn(iid, "interviewer", "Hello, tell me about yourself.", t0, now_utc(), question_index=0)
+    store.add_turn(
+        iid, "interviewer", "Hello, tell me about yourself.", t0, now_utc(), question_index=0
+    )
     store.add_turn(iid, "candidate", "I run databases.", t0, now_utc(), question_index=0)
-    store.add_turn(iid, "interviewer", "Thanks.", t0, now_utc(), latency_ms=640, interrupted=True, question_index=0)
+    store.add_turn(
+        iid,
+        "interviewer",
+        "Thanks.",
+        t0,
+        now_utc(),
+        latency_ms=640,
+        interrupted=True,
+        question_index=0,
+    )
     store.finish(iid, "ended", report={"kind": "measured"})
     got = store.get_by_token(token)
     assert [t.role for t in got.turns] == ["interviewer", "candidate", "interviewer"]
     assert [t.seq for t in got.turns] == [0, 1, 2]
     assert got.turns[2].latency_ms == 640 and got.turns[2].interrupted
-    assert got.status == "ended" and got.report == {"kind": "measured"} and got.candidate["role"] == "SRE"
+    assert (
+        got.status == "ended"
+        and got.report == {"kind": "measured"}
+        and got.candidate["role"] == "SRE"
+    )
     assert got.started_at.tzinfo is not None
     assert store.get_by_token("not-the-token") is None and store.get_by_token(token + "x") is None
-    assert any(row["id"] == iid for row in Store(db_url).list())  # a second engine sees it: committed
+    assert any(
+        row["id"] == iid for row in Store(db_url).list()
+    )  # a second engine sees it: committed
 
 
 @pytest.mark.slow
@@ -56,8 +73,13 @@ def test_killed_server_loses_no_completed_turn(db_url, models):
     """Hold a real interview against a server process, SIGKILL it mid-turn, read the database."""
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": db_url, "PORT": str(port), "HOST": "127.0.0.1"}
-    proc = subprocess.Popen([sys.executable, "-m", "web.server"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "web.server"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -68,8 +90,15 @@ def test_killed_server_loses_no_completed_turn(db_url, models):
             except httpx.HTTPError:
                 pass
             time.sleep(0.3)
-        answer = synthesize(models.piper_voice, "I run the payments platform team and I care about reliability above all.")
-        second = synthesize(models.piper_voice, "The hardest bug I ever tracked down was a race condition in our job scheduler that " * 2)
+        answer = synthesize(
+            models.piper_voice,
+            "I run the payments platform team and I care about reliability above all.",
+        )
+        second = synthesize(
+            models.piper_voice,
+            "The hardest bug I ever tracked down was a race condition in our job scheduler that "
+            * 2,
+        )
 
         async def converse():
             async with CandidateSession(url, "technical") as s:

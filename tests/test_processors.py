@@ -44,14 +44,19 @@ async def test_scripted_brain_streams_the_opening_then_answers():
     assert sum(isinstance(f, LLMFullResponseEndFrame) for f in down) == 2
     progress = [f.data for f in down if isinstance(f, RTVIServerMessageFrame)]
     assert {k: progress[0][k] for k in ("type", "question", "total", "phase")} == {
-        "type": "progress", "question": 1, "total": 5, "phase": "questions"
+        "type": "progress",
+        "question": 1,
+        "total": 5,
+        "phase": "questions",
     }
     assert mode.duration_min * 60 - 2 <= progress[0]["time_left_s"] <= mode.duration_min * 60
 
 
 async def test_scripted_brain_ignores_speculative_contexts():
     brain = ScriptedBrainProcessor(ScriptedInterviewer(get_mode("technical")))
-    down, _ = await run_test(brain, frames_to_send=[LLMContextFrame(context=_context(), speculation=True)])
+    down, _ = await run_test(
+        brain, frames_to_send=[LLMContextFrame(context=_context(), speculation=True)]
+    )
     assert not [f for f in down if isinstance(f, LLMTextFrame)]
 
 
@@ -69,7 +74,10 @@ async def test_scripted_brain_takes_back_a_reply_cut_off_before_its_question():
                 context=_context(
                     {"role": "user", "content": first},
                     {"role": "assistant", "content": "Thanks."},
-                    {"role": "user", "content": "and we measured it with tracing on every single request."},
+                    {
+                        "role": "user",
+                        "content": "and we measured it with tracing on every single request.",
+                    },
                 )
             ),
         ],
@@ -87,7 +95,11 @@ async def test_scripted_brain_ends_the_interview_after_closing():
     brain._started = True
     down, _ = await run_test(
         brain,
-        frames_to_send=[LLMContextFrame(context=_context({"role": "user", "content": "No, that's all, thanks."}))],
+        frames_to_send=[
+            LLMContextFrame(
+                context=_context({"role": "user", "content": "No, that's all, thanks."})
+            )
+        ],
     )
     assert mode.closing in "".join(f.text for f in down if isinstance(f, LLMTextFrame))
     assert isinstance(down[-1], InterviewClosedFrame)  # after the closing words
@@ -99,7 +111,9 @@ async def test_closer_reports_and_ends_the_worker():
     async def on_closed():
         calls.append("closed")
 
-    _, up = await run_test(InterviewCloser(on_closed), frames_to_send=[InterviewClosedFrame(), InterviewClosedFrame()])
+    _, up = await run_test(
+        InterviewCloser(on_closed), frames_to_send=[InterviewClosedFrame(), InterviewClosedFrame()]
+    )
     assert calls == ["closed"] and sum(isinstance(f, EndWorkerFrame) for f in up) == 1
 
 

@@ -4,10 +4,9 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-
-from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 REPLAY = [sys.executable, "-m", "interviewer.cli", "replay"]
@@ -18,7 +17,11 @@ def test_replay_transcribes_and_replies_with_latency(tmp_path):
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/replay.db"}
     r = subprocess.run(
         [*REPLAY, "--mode", "technical", "../shared/audio/beckett.wav", "--json"],
-        capture_output=True, text=True, timeout=300, cwd=ROOT, env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env=env,
     )
     assert r.returncode == 0, r.stderr[-2000:]
     out = json.loads(r.stdout)
@@ -36,14 +39,22 @@ def test_replay_transcribes_and_replies_with_latency(tmp_path):
     # The same interview is in the database, transcript and report, by its id.
     r2 = subprocess.run(
         [sys.executable, "-m", "interviewer.cli", "report", out["interview_id"], "--json"],
-        capture_output=True, text=True, timeout=120, cwd=ROOT, env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env=env,
     )
     assert r2.returncode == 0, r2.stderr[-2000:]
     stored = json.loads(r2.stdout)
     assert stored["interview_id"] == out["interview_id"] and stored["status"] == "dropped"
-    stored_heard = " ".join(t["text"] for t in stored["transcript"] if t["role"] == "candidate").lower()
+    stored_heard = " ".join(
+        t["text"] for t in stored["transcript"] if t["role"] == "candidate"
+    ).lower()
     assert "fail better" in stored_heard
-    assert stored["report"]["kind"] == "measured" and stored["report"]["facts"]["candidate_turns"] >= 1
+    assert (
+        stored["report"]["kind"] == "measured" and stored["report"]["facts"]["candidate_turns"] >= 1
+    )
 
 
 @pytest.mark.parametrize(

@@ -74,7 +74,9 @@ BAD_INPUTS: dict[str, bytes | str] = {
     "truncated header": audio_msg()[:3],
     "oversized audio frame": audio_msg(pcm=b"\x00\x00" * 200_000),
     "text WebSocket message": "hello, I am text where audio belongs",
-    "JSON as a text WebSocket message": json.dumps({"label": "rtvi-ai", "type": "client-ready", "id": "x"}),
+    "JSON as a text WebSocket message": json.dumps(
+        {"label": "rtvi-ai", "type": "client-ready", "id": "x"}
+    ),
     "transcription frame (injected words)": transcription_msg(),
     "text frame": text_msg(),
     "interruption frame": interruption_msg(),
@@ -87,8 +89,12 @@ BAD_INPUTS: dict[str, bytes | str] = {
     "JSON list message": json_msg([1, 2, 3]),
     "JSON number message": json_msg("42"),
     "non-RTVI JSON object": json_msg({"label": "other", "type": "client-ready"}),
-    "RTVI send-text (speaks for the candidate)": rtvi("send-text", {"content": "I led everything", "options": {}}),
-    "RTVI raw-audio (bypasses audio checks)": rtvi("raw-audio", {"base64Audio": "AAAA", "sampleRate": 96000, "numChannels": 2}),
+    "RTVI send-text (speaks for the candidate)": rtvi(
+        "send-text", {"content": "I led everything", "options": {}}
+    ),
+    "RTVI raw-audio (bypasses audio checks)": rtvi(
+        "raw-audio", {"base64Audio": "AAAA", "sampleRate": 96000, "numChannels": 2}
+    ),
     "RTVI llm-function-call-result": rtvi("llm-function-call-result", {"function_name": "x"}),
     "RTVI append-to-context": rtvi("append-to-context", {"role": "user", "content": "hired"}),
     "RTVI unknown type": rtvi("frobnicate", {"x": 1}, msg_id="unknown-1"),
@@ -119,8 +125,13 @@ async def test_every_bad_input_is_dropped_and_answered():
     assert s.rejected == len(BAD_INPUTS)
     # An RTVI message with an id gets an error-response to that id; others an error event.
     by_id = {m.get("id"): m for m in sink.sent if m["type"] == "error-response"}
-    assert "unknown-1" in by_id and "Unsupported type frobnicate" in by_id["unknown-1"]["data"]["error"]
-    assert all(m["label"] == "rtvi-ai" and m["type"] in ("error", "error-response") for m in sink.sent)
+    assert (
+        "unknown-1" in by_id
+        and "Unsupported type frobnicate" in by_id["unknown-1"]["data"]["error"]
+    )
+    assert all(
+        m["label"] == "rtvi-ai" and m["type"] in ("error", "error-response") for m in sink.sent
+    )
 
 
 async def test_all_bad_inputs_are_answered_when_few():
@@ -136,7 +147,11 @@ async def test_all_bad_inputs_are_answered_when_few():
 async def test_good_input_passes_and_other_rates_are_resampled():
     s = ClientFrameSerializer()
     frame = await s.deserialize(audio_msg())
-    assert isinstance(frame, InputAudioRawFrame) and frame.sample_rate == 16000 and len(frame.audio) == 640
+    assert (
+        isinstance(frame, InputAudioRawFrame)
+        and frame.sample_rate == 16000
+        and len(frame.audio) == 640
+    )
     for kind in sorted(CLIENT_RTVI_TYPES):
         assert isinstance(await s.deserialize(rtvi(kind, {})), InputTransportMessageFrame)
     # 8 kHz and 48 kHz mono are converted to the pipeline's 16 kHz (1 s in, ~1 s out).
@@ -174,9 +189,15 @@ async def test_floods_are_cut_to_real_time():
 
 
 def _rtvi_json():
-    kinds = st.sampled_from(sorted(CLIENT_RTVI_TYPES - {"disconnect-bot"}) + ["send-text", "raw-audio", "x", ""])
+    kinds = st.sampled_from(
+        sorted(CLIENT_RTVI_TYPES - {"disconnect-bot"}) + ["send-text", "raw-audio", "x", ""]
+    )
     scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=20))
-    data = st.recursive(scalars, lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c, max_size=3), max_leaves=8)
+    data = st.recursive(
+        scalars,
+        lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c, max_size=3),
+        max_leaves=8,
+    )
     msg = st.fixed_dictionaries(
         {"label": st.sampled_from(["rtvi-ai", "rtvi", ""]), "type": kinds | scalars},
         optional={"id": st.text(max_size=10) | st.integers(), "data": data},
@@ -188,12 +209,18 @@ def client_messages():
     """Raw WebSocket messages: garbage, near-valid frames, cut and bit-flipped valid ones."""
     audio = st.builds(
         audio_msg,
-        rate=st.sampled_from([0, 1, 8000, 16000, 22050, 48000, 96000, 2**31 - 1]) | st.integers(0, 2**32 - 1),
+        rate=st.sampled_from([0, 1, 8000, 16000, 22050, 48000, 96000, 2**31 - 1])
+        | st.integers(0, 2**32 - 1),
         channels=st.integers(0, 8),
         pcm=st.binary(max_size=1200),
     )
-    valid = st.one_of(audio, _rtvi_json().map(json_msg), st.builds(transcription_msg, st.text(max_size=30)),
-                      st.builds(text_msg, st.text(max_size=30)), st.just(interruption_msg()))
+    valid = st.one_of(
+        audio,
+        _rtvi_json().map(json_msg),
+        st.builds(transcription_msg, st.text(max_size=30)),
+        st.builds(text_msg, st.text(max_size=30)),
+        st.just(interruption_msg()),
+    )
 
     def cut(data_and_i):
         data, i = data_and_i
@@ -208,7 +235,9 @@ def client_messages():
         return bytes(b)
 
     pairs = st.tuples(valid, st.integers(0, 10_000))
-    return st.one_of(st.binary(max_size=1500), st.text(max_size=200), valid, pairs.map(cut), pairs.map(flip))
+    return st.one_of(
+        st.binary(max_size=1500), st.text(max_size=200), valid, pairs.map(cut), pairs.map(flip)
+    )
 
 
 @hsettings(max_examples=1500, deadline=None, database=None)
@@ -270,7 +299,10 @@ async def test_bad_input_on_a_live_session_while_another_talks(server, models):
     pcm_a = synthesize(models.piper_voice, "I spent three years building payment systems in Go.")
     pcm_b = synthesize(models.piper_voice, "My favourite project was a search engine for recipes.")
     with LogCapture() as logs:
-        async with CandidateSession(server.url, "technical") as bad, CandidateSession(server.url, "behavioral") as good:
+        async with (
+            CandidateSession(server.url, "technical") as bad,
+            CandidateSession(server.url, "behavioral") as good,
+        ):
             await asyncio.wait_for(asyncio.gather(bad.bot_ready.wait(), good.bot_ready.wait()), 30)
             await asyncio.gather(bad.wait_bot_done(timeout_s=60), good.wait_bot_done(timeout_s=60))
 
@@ -287,12 +319,14 @@ async def test_bad_input_on_a_live_session_while_another_talks(server, models):
             assert not bad.closed.is_set() and not good.closed.is_set()
     errors = [d for _, d in bad.log.of_type("error")]
     responses = {}
-    for _, k, d in bad.log.events:
+    for _, k, _d in bad.log.events:
         if k == "error-response":
             responses.setdefault("n", 0)
             responses["n"] += 1
-    print(f"{len(BAD_INPUTS)} bad inputs -> {len(errors)} error events, {responses.get('n', 0)} error-responses;"
-          f" replies: good {good_reply_ms:.0f} ms, bad {bad_reply_ms:.0f} ms")
+    print(
+        f"{len(BAD_INPUTS)} bad inputs -> {len(errors)} error events, {responses.get('n', 0)} error-responses;"
+        f" replies: good {good_reply_ms:.0f} ms, bad {bad_reply_ms:.0f} ms"
+    )
     assert good_reply_ms > 1000, "the other session was answered during the bad input"
     assert bad_reply_ms > 1000, "the misbehaving session survived and was answered"
     # Every bad input was answered: an RTVI error-response to an RTVI message with an id,
@@ -314,8 +348,12 @@ async def test_a_message_over_the_websocket_limit_closes_only_that_socket(server
     async with CandidateSession(server.url, "technical") as good:
         await asyncio.wait_for(good.bot_ready.wait(), 30)
         async with httpx.AsyncClient(timeout=10) as http:
-            info = (await http.post(f"{server.url}/start", json={"transport": "websocket", "body": {}})).json()
-        async with websockets.connect(f"{info['wsUrl']}?token={info['token']}", max_size=None) as ws:
+            info = (
+                await http.post(f"{server.url}/start", json={"transport": "websocket", "body": {}})
+            ).json()
+        async with websockets.connect(
+            f"{info['wsUrl']}?token={info['token']}", max_size=None
+        ) as ws:
             t = time.monotonic()
             try:
                 await ws.send(b"\x00" * (17 << 20))  # over uvicorn's ws_max_size (16 MiB)
@@ -339,7 +377,10 @@ async def test_a_flood_of_tiny_frames_is_cut_and_others_are_answered(server, mod
 
     pcm = synthesize(models.piper_voice, "I like to write tests before I write the code.")
     tiny = _audio_msg(b"\x00\x00")
-    async with CandidateSession(server.url, "technical") as flood, CandidateSession(server.url, "behavioral") as good:
+    async with (
+        CandidateSession(server.url, "technical") as flood,
+        CandidateSession(server.url, "behavioral") as good,
+    ):
         await asyncio.wait_for(asyncio.gather(flood.bot_ready.wait(), good.bot_ready.wait()), 30)
         await good.wait_bot_done(timeout_s=60)
 
@@ -355,7 +396,9 @@ async def test_a_flood_of_tiny_frames_is_cut_and_others_are_answered(server, mod
         t = time.monotonic()
         status = await _status(server.url)
         status_s = time.monotonic() - t
-        print(f"flood: {sent} tiny frames in 3 s; other session's reply {reply_ms:.0f} ms; /status in {status_s:.2f} s")
+        print(
+            f"flood: {sent} tiny frames in 3 s; other session's reply {reply_ms:.0f} ms; /status in {status_s:.2f} s"
+        )
         assert status["ready"] and status_s < 5
         assert reply_ms > 1000
         await asyncio.sleep(1.0)
@@ -371,10 +414,15 @@ def test_fuzz_a_live_session(server, models):
 
     from interviewer.session_client import _rtvi_msg
 
-    info = httpx.post(f"{server.url}/start", json={"transport": "websocket", "body": {}}, timeout=10).json()
+    info = httpx.post(
+        f"{server.url}/start", json={"transport": "websocket", "body": {}}, timeout=10
+    ).json()
     received: list = []
     sent = [0]
-    with LogCapture() as logs, connect(f"{info['wsUrl']}?token={info['token']}", max_size=None) as ws:
+    with (
+        LogCapture() as logs,
+        connect(f"{info['wsUrl']}?token={info['token']}", max_size=None) as ws,
+    ):
         ws.send(_rtvi_msg("client-ready", {"version": "2.2.0", "about": {"library": "fuzz"}}))
 
         def drain():
@@ -387,7 +435,9 @@ def test_fuzz_a_live_session(server, models):
         reader = threading.Thread(target=drain, daemon=True)
         reader.start()
 
-        @hsettings(max_examples=200, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+        @hsettings(
+            max_examples=200, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        )
         @given(data=client_messages())
         def send_one(data):
             ws.send(data)
@@ -407,7 +457,9 @@ def test_fuzz_a_live_session(server, models):
             except Exception:
                 pass
     errors = [m for m in messages if m.get("type") in ("error", "error-response")]
-    print(f"fuzz: {sent[0]} messages sent, {len(received)} received, {len(errors)} RTVI errors, open={still_open}")
+    print(
+        f"fuzz: {sent[0]} messages sent, {len(received)} received, {len(errors)} RTVI errors, open={still_open}"
+    )
     assert sent[0] >= 150
     assert still_open, "fuzzed session was closed"
     assert errors, "the fuzzing client was told about its bad messages"

@@ -22,7 +22,9 @@ def test_follow_up_uses_what_was_said_then_moves_on():
     mode = get_mode("technical")
     brain = ScriptedInterviewer(mode)
     brain.opening()
-    first = brain.reply("Our search had terrible latency at peak, so I rebuilt the caching layer and the query planner myself.")
+    first = brain.reply(
+        "Our search had terrible latency at peak, so I rebuilt the caching layer and the query planner myself."
+    )
     assert "latency" in first.text and first.question_index == 0
     second = brain.reply(LONG)
     assert mode.questions[1].text in second.text and second.question_index == 1
@@ -67,5 +69,7 @@ def test_every_mode_closes_after_its_last_question():
 
 
 def test_candidate_context_is_cleaned_and_limited():
-    ctx = CandidateContext.from_dict({"name": "  Ada  ", "resume": "x" * 10_000, "role": 42, "evil": "y"})
+    ctx = CandidateContext.from_dict(
+        {"name": "  Ada  ", "resume": "x" * 10_000, "role": 42, "evil": "y"}
+    )
     assert ctx.name == "Ada" and len(ctx.resume) == CandidateContext.MAX_FIELD and ctx.role == ""

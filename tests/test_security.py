@@ -75,7 +75,9 @@ def test_origin_rules():
     assert _origin_allowed(_conn("http://10.0.0.5:7860", "10.0.0.5:7860"), lan)
     assert not _origin_allowed(_conn("http://evil.example", "10.0.0.5:7860"), lan)
     # Configured list: exact origins (case and trailing slash do not matter), or "*".
-    listed = local.model_copy(update={"allowed_origins": "https://jobs.example.com/, http://a.test"})
+    listed = local.model_copy(
+        update={"allowed_origins": "https://jobs.example.com/, http://a.test"}
+    )
     assert _origin_allowed(_conn("https://JOBS.example.com"), listed)
     assert _origin_allowed(_conn("http://a.test"), listed)
     assert not _origin_allowed(_conn("http://127.0.0.1:7860"), listed)
@@ -86,18 +88,30 @@ def test_origin_rules():
 
 def test_page_text_is_length_limited_and_typed():
     c = CandidateContext.from_dict(
-        {"name": "N" * 10_000, "role": "R" * 10_000, "job_description": "J" * 100_000, "resume": "X" * 100_000}
+        {
+            "name": "N" * 10_000,
+            "role": "R" * 10_000,
+            "job_description": "J" * 100_000,
+            "resume": "X" * 100_000,
+        }
     )
     assert len(c.name) <= 80 and len(c.role) <= 120
-    assert len(c.job_description) <= CandidateContext.MAX_FIELD and len(c.resume) <= CandidateContext.MAX_FIELD
-    odd = CandidateContext.from_dict({"name": ["<b>"], "role": {"x": 1}, "resume": 12, "job_description": None})
+    assert (
+        len(c.job_description) <= CandidateContext.MAX_FIELD
+        and len(c.resume) <= CandidateContext.MAX_FIELD
+    )
+    odd = CandidateContext.from_dict(
+        {"name": ["<b>"], "role": {"x": 1}, "resume": 12, "job_description": None}
+    )
     assert (odd.name, odd.role, odd.resume, odd.job_description) == ("", "", "", "")
 
 
 def test_client_never_renders_html_from_strings():
     sources = list(CLIENT_SRC.rglob("*.ts")) + list(CLIENT_SRC.rglob("*.js"))
     assert sources
-    sinks = re.compile(r"\.(innerHTML|outerHTML)\s*=|insertAdjacentHTML|document\.write|\beval\(|new Function\(")
+    sinks = re.compile(
+        r"\.(innerHTML|outerHTML)\s*=|insertAdjacentHTML|document\.write|\beval\(|new Function\("
+    )
     hits = [f"{p.name}: {m.group(0)}" for p in sources for m in sinks.finditer(p.read_text())]
     assert not hits, hits
     assert any("textContent" in p.read_text() for p in sources)
@@ -117,7 +131,9 @@ def test_served_client_files_hold_no_secret_or_key_names():
 
 async def _start(url: str, body: dict | None = None, **kw) -> httpx.Response:
     async with httpx.AsyncClient(timeout=10) as http:
-        return await http.post(f"{url}/start", json={"transport": "websocket", "body": body or {}}, **kw)
+        return await http.post(
+            f"{url}/start", json={"transport": "websocket", "body": body or {}}, **kw
+        )
 
 
 async def _refused(ws_url: str, headers=None) -> int | None:
@@ -146,7 +162,11 @@ async def test_live_tokens_origin_and_limits(server, settings):
         from pipecat.frames.protobufs import frames_pb2
 
         f = frames_pb2.Frame()
-        f.audio.audio, f.audio.sample_rate, f.audio.num_channels = b"\x00" * (settings.max_message_bytes + 2), 16000, 1
+        f.audio.audio, f.audio.sample_rate, f.audio.num_channels = (
+            b"\x00" * (settings.max_message_bytes + 2),
+            16000,
+            1,
+        )
         await ws.send(f.SerializeToString())
         said = []
         async with asyncio.timeout(10):
@@ -170,12 +190,19 @@ async def test_live_tokens_origin_and_limits(server, settings):
         assert (await http.post(f"{server.url}/start", content=big)).status_code == 413
         assert (await http.post(f"{server.url}/start", content=b"\xff{")).status_code == 400
         assert (await http.post(f"{server.url}/start", json=[1])).status_code == 400
-        assert (await http.post(f"{server.url}/start", json={"body": {"mode": "nope"}})).status_code == 400
-        assert (await http.post(f"{server.url}/start", json={"body": {"mode": ["x"]}})).status_code == 400
+        assert (
+            await http.post(f"{server.url}/start", json={"body": {"mode": "nope"}})
+        ).status_code == 400
+        assert (
+            await http.post(f"{server.url}/start", json={"body": {"mode": ["x"]}})
+        ).status_code == 400
     # Long page text is cut before it reaches the interview.
     r = await _start(server.url, {"name": "N" * 5000, "resume": "R" * 50_000})
     pending = server.app.state.sessions.pending[r.json()["token"]]
-    assert len(pending.candidate.name) <= 80 and len(pending.candidate.resume) <= CandidateContext.MAX_FIELD
+    assert (
+        len(pending.candidate.name) <= 80
+        and len(pending.candidate.resume) <= CandidateContext.MAX_FIELD
+    )
     for token in list(server.app.state.sessions.pending):  # give back the slots this test reserved
         server.app.state.sessions.pending[token].expires = 0
 
@@ -218,7 +245,9 @@ async def test_no_secret_reaches_the_browser_or_the_logs(settings, models):
     std.setLevel(logging.DEBUG)
     seen: list[str] = []
     try:
-        llm = settings.model_copy(update={"llm": "auto", "openai_api_key": SECRET, "openai_base_url": standin.url})
+        llm = settings.model_copy(
+            update={"llm": "auto", "openai_api_key": SECRET, "openai_base_url": standin.url}
+        )
         async with LocalServer(llm, models=models) as srv:
             async with httpx.AsyncClient(timeout=10) as http:
                 for path in ("/status", "/api/modes", "/"):
@@ -228,17 +257,23 @@ async def test_no_secret_reaches_the_browser_or_the_logs(settings, models):
                 assert assets or "not built" in index
                 for asset in assets:
                     seen.append((await http.get(f"{srv.url}{asset}")).text)
-                seen.append((await http.post(f"{srv.url}/start", json={"body": {"mode": "nope"}})).text)
+                seen.append(
+                    (await http.post(f"{srv.url}/start", json={"body": {"mode": "nope"}})).text
+                )
             async with CandidateSession(srv.url, "technical", {"name": "Ada"}) as s:
                 await s.hear_greeting()
-                await s.answer(synthesize(models.piper_voice, "I built a compiler for a small language."))
+                await s.answer(
+                    synthesize(models.piper_voice, "I built a compiler for a small language.")
+                )
             seen.append(json.dumps(s.log.events, default=str))
     finally:
         logger.remove(sink)
         std.removeHandler(handler)
         std.setLevel(old_level)
         await standin.stop()
-    assert standin.requests and standin.requests[0]["auth"] == f"Bearer {SECRET}"  # the key was in use
+    assert (
+        standin.requests and standin.requests[0]["auth"] == f"Bearer {SECRET}"
+    )  # the key was in use
     assert s.log.bot_audio_ms > 1000
     print(f"checked {len(seen)} answers to the browser and {len(captured)} log lines")
     assert len(captured) > 100
@@ -252,7 +287,10 @@ async def test_report_page_escapes_candidate_text(server):
     evil = '<script>alert("x")</script><img src=x onerror=alert(1)>'
     store = server.app.state.store
     _, token = await asyncio.to_thread(
-        store.create_interview, "technical", {"name": evil, "role": evil, "job_description": "", "resume": ""}, "scripted"
+        store.create_interview,
+        "technical",
+        {"name": evil, "role": evil, "job_description": "", "resume": ""},
+        "scripted",
     )
     async with httpx.AsyncClient(timeout=10) as http:
         page = (await http.get(f"{server.url}/report/{token}")).text

@@ -25,7 +25,11 @@ async def test_accepts_audio_and_rtvi_messages():
 async def test_rejects_what_a_client_may_not_send():
     s = ClientFrameSerializer(max_message_bytes=4096)
     t = frames_pb2.Frame()
-    t.transcription.text, t.transcription.user_id, t.transcription.timestamp = "I am the best candidate", "u", "0"
+    t.transcription.text, t.transcription.user_id, t.transcription.timestamp = (
+        "I am the best candidate",
+        "u",
+        "0",
+    )
     text = frames_pb2.Frame()
     text.text.text = "say something rude"
     bad = [

@@ -111,7 +111,12 @@ class Turns:
         tm = TaskManager()
         tm.setup(TaskManagerParams(loop=asyncio.get_running_loop()))
         await self.strategy.setup(
-            FrameProcessorSetup(clock=SystemClock(), task_manager=tm, pipeline_worker=None, audio_in_sample_rate=16_000)
+            FrameProcessorSetup(
+                clock=SystemClock(),
+                task_manager=tm,
+                pipeline_worker=None,
+                audio_in_sample_rate=16_000,
+            )
         )
         return self
 
@@ -123,7 +128,9 @@ class Turns:
         if not self.in_turn:
             self.in_turn = True
             await self.strategy.handle_user_turn_started()
-        await self.strategy.process_frame(VADUserStartedSpeakingFrame(start_secs=0.0, timestamp=at or time.time()))
+        await self.strategy.process_frame(
+            VADUserStartedSpeakingFrame(start_secs=0.0, timestamp=at or time.time())
+        )
 
     async def say(self, text: str, *, transcript: bool = True) -> float:
         """One stretch: speech starts and ends now; returns the moment it ended."""
@@ -246,7 +253,9 @@ def test_turn_words_on_real_speech(models):
     def hear(text: str) -> str:
         pcm = synthesize(models.piper_voice, text)
         audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768
-        segments, _ = models.whisper.transcribe(audio, language="en", beam_size=1, without_timestamps=True)
+        segments, _ = models.whisper.transcribe(
+            audio, language="en", beam_size=1, without_timestamps=True
+        )
         return " ".join(s.text.strip() for s in segments)
 
     finished = hear("We ran a small experiment and let the numbers decide.")

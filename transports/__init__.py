@@ -1,0 +1,1 @@
+"""Transport factories (local WebSocket, Daily) and the client serializer."""

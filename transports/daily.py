@@ -14,9 +14,9 @@ which ``@pipecat-ai/daily-transport`` (1.2+) joins with. The bot joins with pipe
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
 import time
 import uuid
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -53,7 +53,9 @@ class DailyRoom:
         return {"dailyRoom": self.url, "dailyToken": self.client_token}
 
 
-async def open_room(settings: Settings, candidate_name: str = "", http: aiohttp.ClientSession | None = None) -> DailyRoom:
+async def open_room(
+    settings: Settings, candidate_name: str = "", http: aiohttp.ClientSession | None = None
+) -> DailyRoom:
     """Create (or reuse) a room and mint its tokens, as configured."""
     if not settings.daily_api_key:
         return DailyRoom(settings.daily_room_url, settings.daily_token, settings.daily_token)
@@ -61,19 +63,28 @@ async def open_room(settings: Settings, candidate_name: str = "", http: aiohttp.
     http = http or aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
     try:
         rest = DailyRESTHelper(
-            daily_api_key=settings.daily_api_key, daily_api_url=settings.daily_api_url, aiohttp_session=http
+            daily_api_key=settings.daily_api_key,
+            daily_api_url=settings.daily_api_url,
+            aiohttp_session=http,
         )
         url = settings.daily_room_url
         if not url:
             props = DailyRoomProperties(
-                exp=time.time() + ROOM_TTL_S, eject_at_room_exp=True, start_video_off=True, max_participants=2
+                exp=time.time() + ROOM_TTL_S,
+                eject_at_room_exp=True,
+                start_video_off=True,
+                max_participants=2,
             )
             room = await rest.create_room(
-                DailyRoomParams(name=f"interview-{uuid.uuid4().hex[:10]}", privacy="private", properties=props)
+                DailyRoomParams(
+                    name=f"interview-{uuid.uuid4().hex[:10]}", privacy="private", properties=props
+                )
             )
             url = room.url
         bot_token = await rest.get_token(url, ROOM_TTL_S, owner=True)
-        client_props = DailyMeetingTokenProperties(user_name=candidate_name[:60] or None, start_video_off=True)
+        client_props = DailyMeetingTokenProperties(
+            user_name=candidate_name[:60] or None, start_video_off=True
+        )
         client_token = await rest.get_token(
             url, ROOM_TTL_S, owner=False, params=DailyMeetingTokenParams(properties=client_props)
         )

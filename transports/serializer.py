@@ -85,9 +85,13 @@ class ClientFrameSerializer(ProtobufFrameSerializer):
         if not self._messages.take(1):
             return await self._reject("too many messages; slow down")
         if not isinstance(data, (bytes, bytearray)):
-            return await self._reject("text WebSocket message; this server speaks binary protobuf frames")
+            return await self._reject(
+                "text WebSocket message; this server speaks binary protobuf frames"
+            )
         if len(data) > self._max_bytes:
-            return await self._reject(f"message of {len(data)} bytes is over the {self._max_bytes} byte limit")
+            return await self._reject(
+                f"message of {len(data)} bytes is over the {self._max_bytes} byte limit"
+            )
         try:
             proto = frames_pb2.Frame.FromString(bytes(data))
         except Exception as e:  # protobuf DecodeError and friends
@@ -123,13 +127,16 @@ class ClientFrameSerializer(ProtobufFrameSerializer):
         except ValueError:
             return await self._reject("message is not JSON")
         if not isinstance(message, dict) or message.get("label") != RTVI_LABEL:
-            return await self._reject("message is not an RTVI message (a JSON object labelled rtvi-ai)")
+            return await self._reject(
+                "message is not an RTVI message (a JSON object labelled rtvi-ai)"
+            )
         kind = message.get("type")
         if kind not in CLIENT_RTVI_TYPES:
             msg_id = message.get("id") if isinstance(message.get("id"), str) else None
             shown = kind[:40] if isinstance(kind, str) else repr(kind)[:40]
             return await self._reject(
-                f"Unsupported type {shown}: a client may send {', '.join(sorted(CLIENT_RTVI_TYPES))}", msg_id
+                f"Unsupported type {shown}: a client may send {', '.join(sorted(CLIENT_RTVI_TYPES))}",
+                msg_id,
             )
         return InputTransportMessageFrame(message=message)
 
@@ -145,9 +152,18 @@ class ClientFrameSerializer(ProtobufFrameSerializer):
             logger.warning(f"Dropped client message: {why} ({self.rejected} dropped so far)")
         if self.notify is not None and (self.rejected <= ANSWER_FIRST or due):
             if msg_id is not None:
-                reply = {"label": RTVI_LABEL, "type": "error-response", "id": msg_id[:64], "data": {"error": why}}
+                reply = {
+                    "label": RTVI_LABEL,
+                    "type": "error-response",
+                    "id": msg_id[:64],
+                    "data": {"error": why},
+                }
             else:
-                reply = {"label": RTVI_LABEL, "type": "error", "data": {"error": f"Dropped message: {why}", "fatal": False}}
+                reply = {
+                    "label": RTVI_LABEL,
+                    "type": "error",
+                    "data": {"error": f"Dropped message: {why}", "fatal": False},
+                }
             try:
                 await self.notify(reply)
             except Exception as e:

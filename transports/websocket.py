@@ -17,7 +17,9 @@ def websocket_transport(websocket: WebSocket, settings: Settings) -> FastAPIWebs
     Client messages the serializer drops are answered with an RTVI error, sent down the
     pipeline from the input transport like any other message to the client.
     """
-    serializer = ClientFrameSerializer(max_message_bytes=settings.max_message_bytes, audio_in_rate=AUDIO_IN_RATE)
+    serializer = ClientFrameSerializer(
+        max_message_bytes=settings.max_message_bytes, audio_in_rate=AUDIO_IN_RATE
+    )
     params = FastAPIWebsocketParams(
         audio_in_enabled=True,
         audio_out_enabled=True,

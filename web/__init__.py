@@ -1,0 +1,1 @@
+"""The FastAPI server: sessions, reports, the browser client."""

@@ -20,11 +20,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, HTTPException, Request, WebSocket
-from starlette.requests import HTTPConnection
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from loguru import logger
 from pipecat.workers.runner import WorkerRunner
+from starlette.requests import HTTPConnection
 
 from bots import MODES, get_mode
 from interviewer.config import Settings, load_settings
@@ -89,7 +89,9 @@ LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 def _is_loopback_name(hostname: str) -> bool:
     hostname = hostname.lower().rstrip(".")
-    return hostname in LOOPBACK_HOSTS or hostname.endswith(".localhost") or hostname.startswith("127.")
+    return (
+        hostname in LOOPBACK_HOSTS or hostname.endswith(".localhost") or hostname.startswith("127.")
+    )
 
 
 def _origin_allowed(conn: HTTPConnection, settings: Settings) -> bool:
@@ -108,7 +110,10 @@ def _origin_allowed(conn: HTTPConnection, settings: Settings) -> bool:
         allowed = {o.rstrip("/").lower() for o in settings.origins}
         return "*" in allowed or origin in allowed
     parts = urlsplit(origin)
-    if parts.scheme not in ("http", "https") or parts.netloc != (conn.headers.get("host") or "").lower():
+    if (
+        parts.scheme not in ("http", "https")
+        or parts.netloc != (conn.headers.get("host") or "").lower()
+    ):
         return False
     if _is_loopback_name(settings.host):
         return _is_loopback_name(parts.hostname or "")
@@ -169,7 +174,9 @@ def create_app(settings: Settings | None = None, models: ModelBank | None = None
 
     @app.get("/api/modes")
     async def modes():
-        return [{"id": m.id, "title": m.title, "questions": len(m.questions)} for m in MODES.values()]
+        return [
+            {"id": m.id, "title": m.title, "questions": len(m.questions)} for m in MODES.values()
+        ]
 
     @app.post("/start")
     async def start(request: Request):
@@ -178,14 +185,21 @@ def create_app(settings: Settings | None = None, models: ModelBank | None = None
         if not _origin_allowed(request, settings):
             raise HTTPException(403, "This origin may not start interviews here")
         raw = bytearray()
-        async for chunk in request.stream():  # read at most MAX_START_BYTES, whatever Content-Length says
+        async for (
+            chunk
+        ) in request.stream():  # read at most MAX_START_BYTES, whatever Content-Length says
             raw += chunk
             if len(raw) > MAX_START_BYTES:
-                raise HTTPException(413, f"Body over {MAX_START_BYTES} bytes; the resume and job description are cut to {CandidateContext.MAX_FIELD} characters anyway")
+                raise HTTPException(
+                    413,
+                    f"Body over {MAX_START_BYTES} bytes; the resume and job description are cut to {CandidateContext.MAX_FIELD} characters anyway",
+                )
         try:
             payload = json.loads(raw)
         except Exception:
-            raise HTTPException(400, "Body must be JSON: {\"transport\": \"websocket\", \"body\": {...}}")
+            raise HTTPException(
+                400, 'Body must be JSON: {"transport": "websocket", "body": {...}}'
+            ) from None
         if not isinstance(payload, dict):
             raise HTTPException(400, "Body must be a JSON object")
         body = payload.get("body") or {}
@@ -193,11 +207,15 @@ def create_app(settings: Settings | None = None, models: ModelBank | None = None
             raise HTTPException(400, "'body' must be an object")
         # The local WebSocket is always served; Daily rooms when TRANSPORT=daily (then the default).
         # pipecat's runner convention: {"transport": "daily"} or {"createDailyRoom": true}.
-        transport = payload.get("transport") or ("daily" if payload.get("createDailyRoom") else settings.transport)
+        transport = payload.get("transport") or (
+            "daily" if payload.get("createDailyRoom") else settings.transport
+        )
         if transport not in ("websocket", "daily"):
             raise HTTPException(400, "transport must be 'websocket' or 'daily'")
         if transport == "daily" and settings.transport != "daily":
-            raise HTTPException(400, "Daily rooms are not configured here (set TRANSPORT=daily and DAILY_API_KEY)")
+            raise HTTPException(
+                400, "Daily rooms are not configured here (set TRANSPORT=daily and DAILY_API_KEY)"
+            )
         mode_id = body.get("mode", "technical")
         if not isinstance(mode_id, str) or mode_id not in MODES:
             raise HTTPException(400, f"Unknown mode; choose one of {', '.join(sorted(MODES))}")
@@ -214,13 +232,17 @@ def create_app(settings: Settings | None = None, models: ModelBank | None = None
             except DailyRoomError as e:
                 sessions.release(token)
                 logger.error(f"Daily room not created: {e}")
-                raise HTTPException(502, "Could not create the Daily room; see the server log.")
+                raise HTTPException(
+                    502, "Could not create the Daily room; see the server log."
+                ) from None
             room_transport = daily_transport(room, settings)
             interview, interview_id = await open_interview(pending, room_transport)
             if getattr(app.state, "daily_sessions", None) is None:
                 app.state.daily_sessions = DailySessions()
             app.state.daily_sessions.start(
-                room_transport, interview.worker, run_interview(token, pending, interview, interview_id)
+                room_transport,
+                interview.worker,
+                run_interview(token, pending, interview, interview_id),
             )
             return room.start_response()
         scheme = "wss" if request.url.scheme == "https" else "ws"
@@ -235,9 +257,13 @@ def create_app(settings: Settings | None = None, models: ModelBank | None = None
             store.create_interview, mode.id, pending.candidate.as_dict(), settings.llm_kind
         )
         record = SessionRecord(store, interview_id, f"/report/{report_token}")
-        return build_interview(mode, transport, app.state.models, settings, pending.candidate, record), interview_id
+        return build_interview(
+            mode, transport, app.state.models, settings, pending.candidate, record
+        ), interview_id
 
-    async def run_interview(token: str, pending: PendingSession, interview: Interview | None, interview_id: str | None):
+    async def run_interview(
+        token: str, pending: PendingSession, interview: Interview | None, interview_id: str | None
+    ):
         """Run an opened interview to its end; free its slot; write its status and report."""
         try:
             if interview is not None:
@@ -254,7 +280,11 @@ def create_app(settings: Settings | None = None, models: ModelBank | None = None
                 status = "ended" if interview and interview.cursor.phase == "closed" else "dropped"
                 try:
                     await finalize(
-                        app.state.store, interview_id, get_mode(pending.mode_id), status, settings,
+                        app.state.store,
+                        interview_id,
+                        get_mode(pending.mode_id),
+                        status,
+                        settings,
                         local_llm=app.state.models.llm,
                     )
                 except Exception:
@@ -315,7 +345,9 @@ def create_app(settings: Settings | None = None, models: ModelBank | None = None
 
         @app.get("/")
         async def index():
-            return HTMLResponse("<p>The browser client is not built: run <code>make run</code>.</p>")
+            return HTMLResponse(
+                "<p>The browser client is not built: run <code>make run</code>.</p>"
+            )
 
     return app
 

@@ -169,7 +169,9 @@ def _open_interview(server_url: str, wav: Path, done_js: str, timeout_s: float, 
     # The page must be the built client, served by the server.
     with urllib.request.urlopen(f"{server_url}/", timeout=5) as r:
         html = r.read().decode()
-    assert 'id="avatar"' in html, "GET / is not the built client: cd web/client && npm ci && npm run build"
+    assert 'id="avatar"' in html, (
+        "GET / is not the built client: cd web/client && npm ci && npm run build"
+    )
 
     console: list[str] = []
     with sync_api.sync_playwright() as pw:
@@ -189,7 +191,9 @@ def _open_interview(server_url: str, wav: Path, done_js: str, timeout_s: float, 
 
             t_load = time.monotonic()
             page.goto(f"{server_url}/", wait_until="load")
-            page.wait_for_selector("#mode option[value='technical']", state="attached", timeout=15000)
+            page.wait_for_selector(
+                "#mode option[value='technical']", state="attached", timeout=15000
+            )
             page.select_option("#mode", "technical")
             page.fill("#name", "Sam Beckett")
             page.fill("#role", "Backend engineer")
@@ -225,19 +229,31 @@ def test_interview_in_chromium_with_real_speech(server_url, tmp_path):
     timing = hooks.get("timing", {})
     first_audio = timing.get("firstBotAudio")
     print("\n--- browser e2e measurements ---")
-    print(f"page load -> first bot audio: {first_audio / 1000:.2f} s" if first_audio else "no bot audio")
+    print(
+        f"page load -> first bot audio: {first_audio / 1000:.2f} s"
+        if first_audio
+        else "no bot audio"
+    )
     if first_audio and "startClicked" in timing:
-        print(f"Start click -> first bot audio: {(first_audio - timing['startClicked']) / 1000:.2f} s")
+        print(
+            f"Start click -> first bot audio: {(first_audio - timing['startClicked']) / 1000:.2f} s"
+        )
     if "botReady" in timing and "startClicked" in timing:
-        print(f"Start click -> bot ready: {(timing['botReady'] - timing['startClicked']) / 1000:.2f} s")
+        print(
+            f"Start click -> bot ready: {(timing['botReady'] - timing['startClicked']) / 1000:.2f} s"
+        )
     print(f"Start click -> all checks passed: {snap['wall']['done_s']:.1f} s")
     print(f"reply latencies (server ms / client ms): {hooks.get('latencies')}")
-    print(f"bot audio chunks played: {hooks.get('botAudioChunks')}, dropped on barge-in: "
-          f"{hooks.get('botAudioDropped')}, audible level samples: {hooks.get('remoteLevelSamples')}, "
-          f"peak microphone level: {hooks.get('micLevelMax', 0):.2f}")
+    print(
+        f"bot audio chunks played: {hooks.get('botAudioChunks')}, dropped on barge-in: "
+        f"{hooks.get('botAudioDropped')}, audible level samples: {hooks.get('remoteLevelSamples')}, "
+        f"peak microphone level: {hooks.get('micLevelMax', 0):.2f}"
+    )
     print(f"avatar history: {snap['history']}")
     print(f"page states: {hooks.get('states')}")
-    print(f"progress: {snap['progress']!r}, time left: {snap['timeLeft']!r}, latency shown: {snap['latencyText']!r}")
+    print(
+        f"progress: {snap['progress']!r}, time left: {snap['timeLeft']!r}, latency shown: {snap['latencyText']!r}"
+    )
     print(f"notice: {snap['notice']!r}, error: {snap['error']!r}")
     msgs = [m for m in hooks.get("serverMessages", []) if isinstance(m, dict)]
     kinds: dict[str, int] = {}
@@ -254,7 +270,9 @@ def test_interview_in_chromium_with_real_speech(server_url, tmp_path):
     print(f"beckett.wav heard as one candidate turn: {one_turn}")
     print(f"screenshot: {shot}")
 
-    assert ok, f"checks not met within {WAIT_S:.0f} s (state {snap['state']!r}, error {snap['error']!r})"
+    assert ok, (
+        f"checks not met within {WAIT_S:.0f} s (state {snap['state']!r}, error {snap['error']!r})"
+    )
     assert snap["state"] != "error", snap["error"]
     assert "tried" in said and "fail" in said, snap["domCandidate"]
     assert snap["domInterviewer"], "no interviewer line in the page"
@@ -284,22 +302,42 @@ def test_barge_in_cuts_bot_audio_at_once(server_url, tmp_path):
     events = hooks.get("events", [])
     print("\n--- barge-in measurements ---")
     print(f"states: {hooks.get('states')}")
-    print(f"cuts: {hooks.get('bargeIns')}, chunks dropped while the candidate spoke: {hooks.get('botAudioDropped')}")
+    print(
+        f"cuts: {hooks.get('bargeIns')}, chunks dropped while the candidate spoke: {hooks.get('botAudioDropped')}"
+    )
     t_cut = next((t for t, name in events if name == "cut"), None)
-    assert t_cut is not None, "the page never cut bot audio (no user-started-speaking while the bot spoke?)"
+    assert t_cut is not None, (
+        "the page never cut bot audio (no user-started-speaking while the bot spoke?)"
+    )
     assert ok, "no bot audio was heard after the cut: the player stayed muted"
-    before = [t for t, name in events if name in ("user-started-speaking", "bot-interrupted") and t <= t_cut]
+    before = [
+        t
+        for t, name in events
+        if name in ("user-started-speaking", "bot-interrupted") and t <= t_cut
+    ]
     if before:
-        print(f"{'/'.join(n for t, n in events if t == before[-1])} -> audio cut: {t_cut - before[-1]} ms")
-    restart = next((t for t, name in events if name == "bot-started-speaking" and t > t_cut), float("inf"))
-    audible_after = [t for t, name in events if name == "audible" and t_cut + 250 < t < min(restart, t_cut + 2000)]
-    last_audible = max((t for t, name in events if name == "audible" and t_cut <= t < restart), default=None)
+        print(
+            f"{'/'.join(n for t, n in events if t == before[-1])} -> audio cut: {t_cut - before[-1]} ms"
+        )
+    restart = next(
+        (t for t, name in events if name == "bot-started-speaking" and t > t_cut), float("inf")
+    )
+    audible_after = [
+        t
+        for t, name in events
+        if name == "audible" and t_cut + 250 < t < min(restart, t_cut + 2000)
+    ]
+    last_audible = max(
+        (t for t, name in events if name == "audible" and t_cut <= t < restart), default=None
+    )
     print(f"bot audio audible until {last_audible - t_cut if last_audible else 0} ms after the cut")
     print(f"next reply started {restart - t_cut:.0f} ms after the cut and was heard")
     for entry in hooks.get("transcript", []):
         print(f"  [{entry['role']}] {entry['text']}")
     print(f"screenshot: {shot}")
-    assert not audible_after, f"bot audio still audible after the cut at {t_cut}: {audible_after[:5]}"
+    assert not audible_after, (
+        f"bot audio still audible after the cut at {t_cut}: {audible_after[:5]}"
+    )
     assert not [c for c in console if c.startswith("pageerror")], console
 
 
@@ -318,7 +356,9 @@ def test_microphone_denied_says_what_to_do(server_url):
                 context = browser.new_context()
             page = context.new_page()
             page.goto(f"{server_url}/", wait_until="load")
-            page.wait_for_selector("#mode option[value='technical']", state="attached", timeout=15000)
+            page.wait_for_selector(
+                "#mode option[value='technical']", state="attached", timeout=15000
+            )
             page.fill("#name", "Sam")
             page.fill("#role", "Engineer")
             page.click("#start")

@@ -26,7 +26,9 @@ CHUNK_SECONDS = 0.1
 def tone(seconds: float, rate: int, freq: float = 180.0) -> bytes:
     """16-bit mono PCM: a soft tone, loud enough to count as voiced audio."""
     n = int(seconds * rate)
-    return b"".join(struct.pack("<h", int(6000 * math.sin(2 * math.pi * freq * i / rate))) for i in range(n))
+    return b"".join(
+        struct.pack("<h", int(6000 * math.sin(2 * math.pi * freq * i / rate))) for i in range(n)
+    )
 
 
 class CartesiaStandIn:
@@ -59,7 +61,10 @@ class CartesiaStandIn:
     async def _handle(self, ws: ServerConnection) -> None:
         headers = ws.request.headers
         self.handshakes.append(
-            {"path": ws.request.path, **{k: headers.get(k, "") for k in ("X-API-Key", "Cartesia-Version")}}
+            {
+                "path": ws.request.path,
+                **{k: headers.get(k, "") for k in ("X-API-Key", "Cartesia-Version")},
+            }
         )
         offsets: dict[str, float] = {}  # seconds of audio already sent per context
         async for raw in ws:
@@ -75,8 +80,18 @@ class CartesiaStandIn:
             text = msg.get("transcript", "")
             rate = int(msg.get("output_format", {}).get("sample_rate") or 24000)
             if "voice" not in msg or msg.get("output_format", {}).get("encoding") != "pcm_s16le":
-                await ws.send(json.dumps({"type": "error", "done": True, "status_code": 400, "context_id": ctx,
-                                          "title": "Invalid request", "message": "voice and pcm_s16le are required"}))
+                await ws.send(
+                    json.dumps(
+                        {
+                            "type": "error",
+                            "done": True,
+                            "status_code": 400,
+                            "context_id": ctx,
+                            "title": "Invalid request",
+                            "message": "voice and pcm_s16le are required",
+                        }
+                    )
+                )
                 continue
             words = text.split()
             if words:
@@ -84,20 +99,39 @@ class CartesiaStandIn:
                 if msg.get("add_timestamps"):
                     starts = [round(start + i * SECONDS_PER_WORD, 3) for i in range(len(words))]
                     ends = [round(s + SECONDS_PER_WORD * 0.9, 3) for s in starts]
-                    await ws.send(json.dumps({
-                        "type": "timestamps", "done": False, "status_code": 206, "context_id": ctx,
-                        "word_timestamps": {"words": words, "start": starts, "end": ends},
-                    }))
+                    await ws.send(
+                        json.dumps(
+                            {
+                                "type": "timestamps",
+                                "done": False,
+                                "status_code": 206,
+                                "context_id": ctx,
+                                "word_timestamps": {"words": words, "start": starts, "end": ends},
+                            }
+                        )
+                    )
                 pcm = tone(len(words) * SECONDS_PER_WORD, rate)
                 step = int(CHUNK_SECONDS * rate) * 2
                 for i in range(0, len(pcm), step):
                     part = pcm[i : i + step]
                     self.audio_bytes_sent += len(part)
-                    await ws.send(json.dumps({
-                        "type": "chunk", "data": base64.b64encode(part).decode(), "done": False,
-                        "status_code": 206, "step_time": 5, "context_id": ctx,
-                    }))
+                    await ws.send(
+                        json.dumps(
+                            {
+                                "type": "chunk",
+                                "data": base64.b64encode(part).decode(),
+                                "done": False,
+                                "status_code": 206,
+                                "step_time": 5,
+                                "context_id": ctx,
+                            }
+                        )
+                    )
                 offsets[ctx] = start + len(words) * SECONDS_PER_WORD
             if not msg.get("continue", False):
                 offsets.pop(ctx, None)
-                await ws.send(json.dumps({"type": "done", "done": True, "status_code": 206, "context_id": ctx}))
+                await ws.send(
+                    json.dumps(
+                        {"type": "done", "done": True, "status_code": 206, "context_id": ctx}
+                    )
+                )

@@ -36,7 +36,9 @@ class DailyAPIStandIn(LoopbackHTTPServer):
 
     @staticmethod
     def _unauthorized() -> web.Response:
-        return web.json_response({"error": "authentication-error", "info": "bad API key"}, status=401)
+        return web.json_response(
+            {"error": "authentication-error", "info": "bad API key"}, status=401
+        )
 
     async def _create_room(self, request: web.Request) -> web.Response:
         body = await request.json()

@@ -22,7 +22,9 @@ class OpenAIStandIn(LoopbackHTTPServer):
     def __init__(self, reply_for=None, mode: str = "ok"):
         self.requests: list[dict] = []
         self.mode = mode
-        self._reply_for = reply_for or (lambda messages: "Thanks for sharing. What was the hardest part?")
+        self._reply_for = reply_for or (
+            lambda messages: "Thanks for sharing. What was the hardest part?"
+        )
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._completions)
@@ -31,7 +33,9 @@ class OpenAIStandIn(LoopbackHTTPServer):
         body = await request.json()
         self.requests.append({"body": body, "auth": request.headers.get("Authorization", "")})
         if self.mode == "error":
-            return web.json_response({"error": {"message": "boom", "type": "server_error"}}, status=500)
+            return web.json_response(
+                {"error": {"message": "boom", "type": "server_error"}}, status=500
+            )
         if self.mode == "stall":
             await asyncio.sleep(3600)
         text = self._reply_for(body.get("messages", []))
@@ -42,7 +46,13 @@ class OpenAIStandIn(LoopbackHTTPServer):
                     "object": "chat.completion",
                     "created": int(time.time()),
                     "model": body.get("model", "standin"),
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": text},
+                            "finish_reason": "stop",
+                        }
+                    ],
                     "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
                 }
             )
@@ -58,13 +68,22 @@ class OpenAIStandIn(LoopbackHTTPServer):
                 "object": "chat.completion.chunk",
                 "created": int(time.time()),
                 "model": body.get("model", "standin"),
-                "choices": [{"index": 0, "delta": {"content": word + (" " if i < len(words) - 1 else "")}, "finish_reason": None}],
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": {"content": word + (" " if i < len(words) - 1 else "")},
+                        "finish_reason": None,
+                    }
+                ],
             }
             await resp.write(f"data: {json.dumps(chunk)}\n\n".encode())
             await asyncio.sleep(0.01)
         done = {
-            "id": "chatcmpl-standin", "object": "chat.completion.chunk", "created": int(time.time()),
-            "model": body.get("model", "standin"), "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+            "id": "chatcmpl-standin",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": body.get("model", "standin"),
+            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
         }
         await resp.write(f"data: {json.dumps(done)}\n\n".encode())
         await resp.write(b"data: [DONE]\n\n")
