@@ -30,10 +30,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.latency import ServerProcess, _pct  # noqa: E402
+from candidate.scenario import Scenario, all_scenarios  # noqa: E402
+from candidate.session_client import CandidateSession  # noqa: E402
 from interviewer.audio import load_pcm16, synthesize  # noqa: E402
 from interviewer.lines import refers_to_answer  # noqa: E402
-from interviewer.scenario import Scenario, all_scenarios  # noqa: E402
-from interviewer.session_client import CandidateSession  # noqa: E402
 from interviewer.turn_text import words  # noqa: E402
 from processors.local_brain import last_question  # noqa: E402
 

@@ -28,9 +28,9 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from candidate.scenario import Scenario, all_scenarios  # noqa: E402
+from candidate.session_client import CandidateSession  # noqa: E402
 from interviewer.audio import load_pcm16, synthesize  # noqa: E402
-from interviewer.scenario import Scenario, all_scenarios  # noqa: E402
-from interviewer.session_client import CandidateSession  # noqa: E402
 
 AUDIO = ROOT.parent / "shared" / "audio"
 REAL = ["beckett.wav", "hotwords.mp3", "endgame_nagg_nell.wav", "two_cities.wav"]

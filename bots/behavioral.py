@@ -58,6 +58,6 @@ MODE = InterviewMode(
 )
 
 if __name__ == "__main__":
-    from interviewer.cli import serve_mode
+    from web.cli import serve_mode
 
     serve_mode(MODE.id)

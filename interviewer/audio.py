@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 
 SAMPLE_RATE = 16_000
+AUDIO_IN_RATE = SAMPLE_RATE  # the pipeline hears 16 kHz (what Whisper, Silero and smart-turn take)
+AUDIO_OUT_RATE = 24_000  # and speaks 24 kHz
 
 
 class AudioFileError(Exception):

@@ -33,7 +33,7 @@ class ThreadedServer:
     """The real FastAPI server in a thread with its own event loop."""
 
     def __init__(self, settings, models):
-        from interviewer.cli import LocalServer
+        from web.cli import LocalServer
 
         self._local = LocalServer(settings, models=models)
         self.url = self._local.url

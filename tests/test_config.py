@@ -53,7 +53,7 @@ def test_bad_values_name_the_variable(monkeypatch, var, value):
 def test_cli_exits_with_one_line_on_bad_config(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "PORT": "0x"}
     r = subprocess.run(
-        [sys.executable, "-m", "interviewer.cli", "replay", "--json", "x.wav"],
+        [sys.executable, "-m", "web.cli", "replay", "--json", "x.wav"],
         env=env,
         capture_output=True,
         text=True,

@@ -116,8 +116,8 @@ async def test_start_answers_what_the_daily_client_joins_with(settings, models, 
     from pipecat.pipeline.worker import PipelineWorker
     from pipecat.transports.daily.transport import DailyTransport
 
-    from interviewer.cli import LocalServer
     from transports.daily import DailySessions
+    from web.cli import LocalServer
 
     started = []
     # Joining would need Daily's cloud: record what would run instead of running it.

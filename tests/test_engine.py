@@ -7,11 +7,11 @@ import httpx
 import pytest
 
 import bots
+from candidate.session_client import CandidateSession
 from interviewer.audio import synthesize
-from interviewer.cli import LocalServer
 from interviewer.plan import FollowUp, InterviewMode, Question
-from interviewer.session_client import CandidateSession
 from processors.interview_conductor import CAP_LINE, NUDGE_LINE
+from web.cli import LocalServer
 
 pytestmark = pytest.mark.slow
 

@@ -174,9 +174,9 @@ def _refused_url() -> str:
 
 async def _interview_with_llm(settings, models, base_url: str, standin=None, switch_to_ok=False):
     """Greeting, one answer, (optionally heal the endpoint) and a second answer."""
+    from candidate.session_client import CandidateSession
     from interviewer.audio import synthesize
-    from interviewer.cli import LocalServer
-    from interviewer.session_client import CandidateSession
+    from web.cli import LocalServer
 
     llm_settings = settings.model_copy(
         update={
@@ -256,9 +256,9 @@ class FlakyVoice:
 
 @pytest.mark.slow
 async def test_a_failing_tts_does_not_hang_the_session(settings, models):
+    from candidate.session_client import CandidateSession
     from interviewer.audio import synthesize
-    from interviewer.cli import LocalServer
-    from interviewer.session_client import CandidateSession
+    from web.cli import LocalServer
 
     flaky = FlakyVoice(models.piper_voice)
     pcm = synthesize(models.piper_voice, ANSWER)
@@ -286,7 +286,7 @@ async def test_a_failing_tts_does_not_hang_the_session(settings, models):
 async def test_a_client_vanishing_mid_sentence_frees_its_slot(server, models):
     import httpx
 
-    from interviewer.session_client import CandidateSession
+    from candidate.session_client import CandidateSession
 
     async with httpx.AsyncClient(timeout=10) as http:
         before = (await http.get(f"{server.url}/status")).json()["active_sessions"]

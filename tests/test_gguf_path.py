@@ -85,8 +85,8 @@ def _stream_once(base_url: str, key: str, model: str) -> dict:
 
 @pytest.mark.slow
 async def test_gguf_tokens_stream_through_the_pipeline(settings, models, gguf_path):
-    from interviewer.cli import LocalServer
-    from interviewer.session_client import CandidateSession
+    from candidate.session_client import CandidateSession
+    from web.cli import LocalServer
 
     gguf_settings = settings.model_copy(
         update={"llm": "auto", "llm_gguf": gguf_path, "llm_gguf_max_tokens": 40}

@@ -87,7 +87,7 @@ async def settle(server, baseline_tasks: int, timeout_s: float = 45.0) -> tuple[
 
 async def short_session(url: str, vanish: bool) -> float:
     """Connect, hear the greeting start, then leave (cleanly, or by dropping the socket)."""
-    from interviewer.session_client import CandidateSession
+    from candidate.session_client import CandidateSession
 
     async with CandidateSession(url, "technical") as s:
         await asyncio.wait_for(s.bot_ready.wait(), 30)
@@ -102,7 +102,7 @@ async def short_session(url: str, vanish: bool) -> float:
 
 async def held_session(url: str, word: str, pcm: bytes, hold_s: float):
     """Answer the interviewer again and again with one sentence for ``hold_s`` seconds."""
-    from interviewer.session_client import CandidateSession
+    from candidate.session_client import CandidateSession
 
     turns = 0
     async with CandidateSession(url, "behavioral") as s:

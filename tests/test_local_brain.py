@@ -300,8 +300,8 @@ def local_server(settings, models):
 async def test_the_local_model_follows_up_on_what_the_candidate_said(local_server, models):
     import httpx
 
+    from candidate.session_client import CandidateSession
     from interviewer.audio import synthesize
-    from interviewer.session_client import CandidateSession
 
     async with httpx.AsyncClient() as http:
         status = (await http.get(f"{local_server.url}/status")).json()
@@ -335,8 +335,8 @@ async def test_the_local_model_follows_up_on_what_the_candidate_said(local_serve
 async def test_the_local_model_scores_the_report_with_quotes_from_the_transcript(
     local_server, models
 ):
+    from candidate.session_client import CandidateSession
     from interviewer.audio import synthesize
-    from interviewer.session_client import CandidateSession
 
     async with CandidateSession(local_server.url, "technical", {"name": "Ada"}) as s:
         await s.hear_greeting()

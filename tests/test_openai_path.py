@@ -2,10 +2,10 @@
 
 import pytest
 
+from candidate.session_client import CandidateSession
 from interviewer.audio import synthesize
-from interviewer.cli import LocalServer
-from interviewer.session_client import CandidateSession
 from tests.standins.openai_server import OpenAIStandIn
+from web.cli import LocalServer
 
 pytestmark = pytest.mark.slow
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from candidate.session_client import CandidateSession
 from interviewer.audio import synthesize
-from interviewer.session_client import CandidateSession
 from interviewer.store import Store, now_utc
 from tests.pg import TempPostgres, _free_port
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-REPLAY = [sys.executable, "-m", "interviewer.cli", "replay"]
+REPLAY = [sys.executable, "-m", "web.cli", "replay"]
 
 
 @pytest.mark.slow
@@ -38,7 +38,7 @@ def test_replay_transcribes_and_replies_with_latency(tmp_path):
 
     # The same interview is in the database, transcript and report, by its id.
     r2 = subprocess.run(
-        [sys.executable, "-m", "interviewer.cli", "report", out["interview_id"], "--json"],
+        [sys.executable, "-m", "web.cli", "report", out["interview_id"], "--json"],
         capture_output=True,
         text=True,
         timeout=120,

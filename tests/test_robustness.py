@@ -293,8 +293,8 @@ async def _status(url: str) -> dict:
 
 @pytest.mark.slow
 async def test_bad_input_on_a_live_session_while_another_talks(server, models):
+    from candidate.session_client import CandidateSession
     from interviewer.audio import synthesize
-    from interviewer.session_client import CandidateSession
 
     pcm_a = synthesize(models.piper_voice, "I spent three years building payment systems in Go.")
     pcm_b = synthesize(models.piper_voice, "My favourite project was a search engine for recipes.")
@@ -343,7 +343,7 @@ async def test_bad_input_on_a_live_session_while_another_talks(server, models):
 
 @pytest.mark.slow
 async def test_a_message_over_the_websocket_limit_closes_only_that_socket(server, models):
-    from interviewer.session_client import CandidateSession
+    from candidate.session_client import CandidateSession
 
     async with CandidateSession(server.url, "technical") as good:
         await asyncio.wait_for(good.bot_ready.wait(), 30)
@@ -372,8 +372,8 @@ async def test_a_message_over_the_websocket_limit_closes_only_that_socket(server
 
 @pytest.mark.slow
 async def test_a_flood_of_tiny_frames_is_cut_and_others_are_answered(server, models):
+    from candidate.session_client import CandidateSession, _audio_msg
     from interviewer.audio import synthesize
-    from interviewer.session_client import CandidateSession, _audio_msg
 
     pcm = synthesize(models.piper_voice, "I like to write tests before I write the code.")
     tiny = _audio_msg(b"\x00\x00")
@@ -412,7 +412,7 @@ def test_fuzz_a_live_session(server, models):
     """~200 hypothesis-generated raw messages at one live session; it and the server live on."""
     from websockets.sync.client import connect
 
-    from interviewer.session_client import _rtvi_msg
+    from candidate.session_client import _rtvi_msg
 
     info = httpx.post(
         f"{server.url}/start", json={"transport": "websocket", "body": {}}, timeout=10
@@ -465,7 +465,7 @@ def test_fuzz_a_live_session(server, models):
     assert errors, "the fuzzing client was told about its bad messages"
     assert not logs.crashes(), logs.crashes()[:5]
     # The server still serves a well-behaved candidate.
-    from interviewer.session_client import CandidateSession
+    from candidate.session_client import CandidateSession
 
     async def good():
         async with CandidateSession(server.url, "technical") as s:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from interviewer.scenario import Scenario, all_scenarios, run_scenario
+from candidate.scenario import Scenario, all_scenarios, run_scenario
 
 pytestmark = pytest.mark.slow
 

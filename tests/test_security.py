@@ -209,7 +209,7 @@ async def test_live_tokens_origin_and_limits(server, settings):
 
 @pytest.mark.slow
 async def test_max_sessions_answers_503(settings, models):
-    from interviewer.cli import LocalServer
+    from web.cli import LocalServer
 
     async with LocalServer(settings.model_copy(update={"max_sessions": 2}), models=models) as srv:
         a, b, c = [await _start(srv.url) for _ in range(3)]
@@ -229,10 +229,10 @@ async def test_max_sessions_answers_503(settings, models):
 
 @pytest.mark.slow
 async def test_no_secret_reaches_the_browser_or_the_logs(settings, models):
+    from candidate.session_client import CandidateSession
     from interviewer.audio import synthesize
-    from interviewer.cli import LocalServer
-    from interviewer.session_client import CandidateSession
     from tests.standins.openai_server import OpenAIStandIn
+    from web.cli import LocalServer
 
     standin = await OpenAIStandIn().start()
     captured: list[str] = []

@@ -6,8 +6,8 @@ from fastapi import WebSocket
 from pipecat.frames.frames import OutputTransportMessageUrgentFrame
 from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
 
+from interviewer.audio import AUDIO_IN_RATE
 from interviewer.config import Settings
-from interviewer.pipeline import AUDIO_IN_RATE
 from transports.serializer import ClientFrameSerializer
 
 

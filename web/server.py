@@ -27,9 +27,9 @@ from pipecat.workers.runner import WorkerRunner
 from starlette.requests import HTTPConnection
 
 from bots import MODES, get_mode
+from bots.pipeline import Interview, SessionRecord, build_interview
 from interviewer.config import Settings, load_settings
 from interviewer.models import ModelBank
-from interviewer.pipeline import Interview, SessionRecord, build_interview
 from interviewer.plan import CandidateContext
 from interviewer.report import build_report, finalize, to_html, to_markdown
 from interviewer.store import Store

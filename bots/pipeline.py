@@ -22,6 +22,7 @@ from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.transports.base_transport import BaseTransport
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
+from interviewer.audio import AUDIO_IN_RATE, AUDIO_OUT_RATE
 from interviewer.config import Settings
 from interviewer.line_writer import LineWriter
 from interviewer.lines import LINE_ACKS, system_prompt
@@ -48,8 +49,6 @@ NOTICES = {
     "scripted": "Offline scripted interviewer: no LLM is configured.",
     "local": "Offline AI interviewer: a local model (Qwen2.5-Coder 1.5B) follows the interview plan.",
 }
-AUDIO_IN_RATE = 16_000
-AUDIO_OUT_RATE = 24_000
 
 
 @dataclass

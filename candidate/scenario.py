@@ -17,8 +17,8 @@ from typing import Any
 import yaml
 
 from bots import get_mode
+from candidate.session_client import CandidateSession
 from interviewer.audio import load_pcm16, synthesize
-from interviewer.session_client import CandidateSession
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO_DIR = ROOT / "scenarios"

@@ -74,7 +74,7 @@ async def replay(
     mode: str, files: list[str], url: str | None = None, settings: Settings | None = None
 ) -> dict:
     """Hold one interview with ``files`` as the candidate's microphone; return the transcript."""
-    from interviewer.session_client import CandidateSession
+    from candidate.session_client import CandidateSession
 
     audio = [load_pcm16(f) for f in files]  # fail fast, before connecting
 
