@@ -1,0 +1,124 @@
+"""A tripwire for an upgrade: every private piece of pipecat (and the page's client SDK) we rely on.
+
+pipecat has no public hook for these, so processors/local_services.py and
+processors/patient_turn_stop.py reach into its internals (the list below is all of it). When a
+new pipecat renames or reshapes one, this fails first, naming it, instead of an interview
+misbehaving later. Bump the pin in pyproject.toml only with this green.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_pipecat_is_the_pinned_version():
+    from importlib.metadata import version
+
+    pinned = next(
+        line.split("==")[1].split('"')[0]
+        for line in (ROOT / "pyproject.toml").read_text().splitlines()
+        if line.strip().startswith('"pipecat-ai[')
+    )
+    assert version("pipecat-ai") == pinned
+
+
+@pytest.mark.parametrize(
+    "owner,attribute,why",
+    [
+        (
+            "pipecat.services.whisper.stt:WhisperSTTService",
+            "_load",
+            "SharedWhisperSTTService replaces the model load",
+        ),
+        (
+            "pipecat.services.piper.tts:PiperTTSService",
+            "run_tts",
+            "SharedPiperTTSService keeps pipecat's synthesis",
+        ),
+        (
+            "pipecat.audio.turn.smart_turn.local_smart_turn_v3:LocalSmartTurnAnalyzerV3",
+            "_predict_endpoint",
+            "SharedSmartTurnAnalyzer runs pipecat's inference on a shared session",
+        ),
+        (
+            "pipecat.turns.user_stop:TurnAnalyzerUserTurnStopStrategy",
+            "_reset",
+            "PatientTurnStopStrategy",
+        ),
+        (
+            "pipecat.turns.user_stop:TurnAnalyzerUserTurnStopStrategy",
+            "_discard_pending_end_of_turn",
+            "PatientTurnStopStrategy",
+        ),
+        (
+            "pipecat.turns.user_stop:TurnAnalyzerUserTurnStopStrategy",
+            "_handle_vad_user_started_speaking",
+            "PatientTurnStopStrategy",
+        ),
+        (
+            "pipecat.turns.user_stop:TurnAnalyzerUserTurnStopStrategy",
+            "_handle_vad_user_stopped_speaking",
+            "PatientTurnStopStrategy",
+        ),
+        (
+            "pipecat.turns.user_stop:TurnAnalyzerUserTurnStopStrategy",
+            "_handle_transcription",
+            "PatientTurnStopStrategy",
+        ),
+    ],
+)
+def test_the_private_methods_we_override_still_exist(owner, attribute, why):
+    import importlib
+
+    module, cls = owner.split(":")
+    klass = getattr(importlib.import_module(module), cls)
+    assert callable(getattr(klass, attribute, None)), f"{owner}.{attribute} is gone ({why})"
+
+
+def test_the_private_fields_we_read_are_still_set_by_pipecat():
+    """Fields of the stop strategy that PatientTurnStopStrategy reads, and the Piper/smart-turn ones it sets."""
+    from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
+    from pipecat.services.piper.tts import PiperTTSService
+    from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
+
+    strategy = inspect.getsource(TurnAnalyzerUserTurnStopStrategy)
+    for field in (
+        "_text",
+        "_turn_complete",
+        "_vad_user_speaking",
+        "_vad_stopped",
+        "_timeout_expired",
+    ):
+        assert f"self.{field} =" in strategy, f"TurnAnalyzerUserTurnStopStrategy.{field} is gone"
+    assert "self._voice" in inspect.getsource(PiperTTSService), (
+        "PiperTTSService no longer keeps its voice in _voice"
+    )
+    smart_turn = inspect.getsource(LocalSmartTurnAnalyzerV3)
+    assert "self._session" in smart_turn and "self._log_data" in smart_turn
+    from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn
+
+    # SharedSmartTurnAnalyzer calls BaseSmartTurn.__init__(params=...) to skip the model load.
+    assert "params" in inspect.signature(BaseSmartTurn.__init__).parameters
+
+
+def test_the_page_reaches_only_the_client_internals_listed_here():
+    """web/client: the websocket transport's player and the client's callbacks (no public hook to
+    flush queued bot audio at once on an interruption). Any other private name is a new reach."""
+    import re
+
+    known = {"_wavStreamPlayer", "_callbacks", "interruptedTrackIds"}
+    src = "\n".join(p.read_text() for p in (ROOT / "web" / "client" / "src").glob("*.ts"))
+    # Private names reached on another object (our own classes' `this._x` fields are ours).
+    reached = set(re.findall(r"(?<!this)(?<!this\?)\.(_[A-Za-z]\w*)", src))
+    reached |= {"interruptedTrackIds"} & set(re.findall(r"\w+", src))
+    assert reached <= known, f"new reach into the client SDK's internals: {sorted(reached - known)}"
+    sdk = ROOT / "web" / "client" / "node_modules" / "@pipecat-ai" / "websocket-transport" / "dist"
+    if sdk.exists():  # built by `make client` (always before `make test`)
+        bundle = "\n".join(p.read_text(errors="ignore") for p in sdk.glob("*.js"))
+        for name in ("_wavStreamPlayer", "interruptedTrackIds"):
+            assert name in bundle, f"@pipecat-ai/websocket-transport no longer has {name}"
