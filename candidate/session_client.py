@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import websockets
 from pipecat.frames.protobufs import frames_pb2
+from pipecat.processors.frameworks.rtvi import models as RTVI
 
 from interviewer.audio import SAMPLE_RATE, rms_dbfs
 
@@ -78,12 +79,19 @@ def _audio_msg(pcm: bytes) -> bytes:
 
 
 def _rtvi_msg(kind: str, data: dict | None = None) -> bytes:
+    """An RTVI client message (pipecat's own model) in a protobuf frame."""
     frame = frames_pb2.Frame()
-    msg = {"id": uuid.uuid4().hex[:8], "label": "rtvi-ai", "type": kind}
-    if data is not None:
-        msg["data"] = data
-    frame.message.data = json.dumps(msg)
+    msg = RTVI.Message(id=uuid.uuid4().hex[:8], type=kind, data=data)
+    frame.message.data = msg.model_dump_json(exclude_none=True)
     return frame.SerializeToString()
+
+
+def client_ready(library: str) -> bytes:
+    """The RTVI client-ready message, at the protocol version of the installed pipecat."""
+    data = RTVI.ClientReadyData(
+        version=RTVI.PROTOCOL_VERSION, about=RTVI.AboutClientData(library=library)
+    )
+    return _rtvi_msg("client-ready", data.model_dump(exclude_none=True))
 
 
 class CandidateSession:
@@ -139,11 +147,7 @@ class CandidateSession:
             asyncio.create_task(self._receive()),
             asyncio.create_task(self._send_paced()),
         ]
-        await self._ws.send(
-            _rtvi_msg(
-                "client-ready", {"version": "2.2.0", "about": {"library": "interviewer-replay"}}
-            )
-        )
+        await self._ws.send(client_ready("interviewer-replay"))
         return self
 
     async def __aexit__(self, *exc) -> None:

@@ -412,7 +412,7 @@ def test_fuzz_a_live_session(server, models):
     """~200 hypothesis-generated raw messages at one live session; it and the server live on."""
     from websockets.sync.client import connect
 
-    from candidate.session_client import _rtvi_msg
+    from candidate.session_client import client_ready
 
     info = httpx.post(
         f"{server.url}/start", json={"transport": "websocket", "body": {}}, timeout=10
@@ -423,7 +423,7 @@ def test_fuzz_a_live_session(server, models):
         LogCapture() as logs,
         connect(f"{info['wsUrl']}?token={info['token']}", max_size=None) as ws,
     ):
-        ws.send(_rtvi_msg("client-ready", {"version": "2.2.0", "about": {"library": "fuzz"}}))
+        ws.send(client_ready("fuzz"))
 
         def drain():
             try:
