@@ -17,7 +17,7 @@ from loguru import logger
 
 from interviewer.config import load_settings
 from interviewer.plan import CandidateContext
-from web.server import MAX_START_BYTES, SessionRegistry, _origin_allowed
+from web.sessions import MAX_START_BYTES, SessionRegistry, origin_allowed
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIENT_SRC = ROOT / "web" / "client" / "src"
@@ -62,28 +62,28 @@ def test_max_sessions_counts_pending_and_active():
 
 def test_origin_rules():
     local = load_settings().model_copy(update={"host": "127.0.0.1", "allowed_origins": ""})
-    assert _origin_allowed(_conn(None), local)  # non-browser client
-    assert _origin_allowed(_conn("http://127.0.0.1:7860"), local)
-    assert _origin_allowed(_conn("http://localhost:7860", "localhost:7860"), local)
-    assert not _origin_allowed(_conn("http://evil.example"), local)
-    assert not _origin_allowed(_conn("null"), local)
-    assert not _origin_allowed(_conn("http://127.0.0.1:9999"), local)  # another local port
+    assert origin_allowed(_conn(None), local)  # non-browser client
+    assert origin_allowed(_conn("http://127.0.0.1:7860"), local)
+    assert origin_allowed(_conn("http://localhost:7860", "localhost:7860"), local)
+    assert not origin_allowed(_conn("http://evil.example"), local)
+    assert not origin_allowed(_conn("null"), local)
+    assert not origin_allowed(_conn("http://127.0.0.1:9999"), local)  # another local port
     # DNS rebinding: evil.example resolved to 127.0.0.1, so Host matches Origin. Refused.
-    assert not _origin_allowed(_conn("http://evil.example:7860", "evil.example:7860"), local)
+    assert not origin_allowed(_conn("http://evil.example:7860", "evil.example:7860"), local)
     # Served on all interfaces: same host as the browser addressed.
     lan = local.model_copy(update={"host": "0.0.0.0"})
-    assert _origin_allowed(_conn("http://10.0.0.5:7860", "10.0.0.5:7860"), lan)
-    assert not _origin_allowed(_conn("http://evil.example", "10.0.0.5:7860"), lan)
+    assert origin_allowed(_conn("http://10.0.0.5:7860", "10.0.0.5:7860"), lan)
+    assert not origin_allowed(_conn("http://evil.example", "10.0.0.5:7860"), lan)
     # Configured list: exact origins (case and trailing slash do not matter), or "*".
     listed = local.model_copy(
         update={"allowed_origins": "https://jobs.example.com/, http://a.test"}
     )
-    assert _origin_allowed(_conn("https://JOBS.example.com"), listed)
-    assert _origin_allowed(_conn("http://a.test"), listed)
-    assert not _origin_allowed(_conn("http://127.0.0.1:7860"), listed)
-    assert not _origin_allowed(_conn("https://jobs.example.com.evil.example"), listed)
+    assert origin_allowed(_conn("https://JOBS.example.com"), listed)
+    assert origin_allowed(_conn("http://a.test"), listed)
+    assert not origin_allowed(_conn("http://127.0.0.1:7860"), listed)
+    assert not origin_allowed(_conn("https://jobs.example.com.evil.example"), listed)
     anyone = local.model_copy(update={"allowed_origins": "*"})
-    assert _origin_allowed(_conn("http://evil.example"), anyone)
+    assert origin_allowed(_conn("http://evil.example"), anyone)
 
 
 def test_page_text_is_length_limited_and_typed():

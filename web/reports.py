@@ -1,0 +1,44 @@
+"""Reports, reachable only with their interview's random token: a page, JSON and Markdown."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse
+
+from bots import get_mode
+from interviewer.report import build_report, to_html, to_markdown
+from interviewer.store import Store
+
+router = APIRouter()
+
+
+def _interview_or_404(store: Store, token: str):
+    found = store.get_by_token(token)
+    if found is None:
+        raise HTTPException(404, "No interview with that link")
+    return found
+
+
+def _report(store: Store, token: str) -> dict:
+    found = _interview_or_404(store, token)
+    return found.report or build_report(found, get_mode(found.mode))
+
+
+@router.get("/report/{token}.json")
+async def report_json(token: str, request: Request):
+    """The report as JSON."""
+    return await asyncio.to_thread(_report, request.app.state.store, token)
+
+
+@router.get("/report/{token}.md", response_class=PlainTextResponse)
+async def report_md(token: str, request: Request):
+    """The report as Markdown."""
+    return to_markdown(await asyncio.to_thread(_report, request.app.state.store, token))
+
+
+@router.get("/report/{token}", response_class=HTMLResponse)
+async def report_page(token: str, request: Request):
+    """The report page."""
+    return to_html(await asyncio.to_thread(_report, request.app.state.store, token), token)
