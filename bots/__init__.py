@@ -1,11 +1,23 @@
-"""Interview modes: one file each. MODES maps a mode id to its definition."""
+"""Interview modes, one bot file each: the mode's data and its pipeline.
+
+MODES maps a mode id to its definition; :func:`pipeline_for` gives its bot's pipeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
 
 from bots import behavioral, system_design, technical
 from interviewer.plan import InterviewMode
 
-MODES: dict[str, InterviewMode] = {
-    m.id: m for m in (behavioral.MODE, technical.MODE, system_design.MODE)
-}
+_BOTS = {bot.MODE.id: bot for bot in (behavioral, technical, system_design)}
+MODES: dict[str, InterviewMode] = {mode_id: bot.MODE for mode_id, bot in _BOTS.items()}
+
+
+def pipeline_for(mode_id: str) -> Callable:
+    """The bot file's ``pipeline(stages)`` for this mode."""
+    get_mode(mode_id)  # a clear KeyError for an unknown mode
+    return _BOTS[mode_id].pipeline
 
 
 def get_mode(mode_id: str) -> InterviewMode:

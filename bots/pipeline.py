@@ -1,9 +1,16 @@
-"""The one place where an interview pipeline is assembled; every bot file calls it."""
+"""Shared assembly for every bot: the stages a bot lists in its ``Pipeline([...])``, and the worker.
+
+A bot file (``bots/technical.py``) writes its pipeline out, stage by stage, from the factories of
+:class:`InterviewStages`; :func:`build_interview` gives it the stages for one session and wraps
+the result in a ``PipelineWorker`` with the latency observer, the transcript recorder and the
+RTVI messages the page needs. Each factory builds its stage once per session.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 from loguru import logger
 from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
@@ -69,87 +76,181 @@ class SessionRecord:
     report_url: str
 
 
-def make_line_writer(
-    mode: InterviewMode, candidate: CandidateContext, models: ModelBank, settings: Settings
-) -> tuple[LineWriter, Callable[[], None]]:
-    """A writer of model lines on the process's local model, with a slot of its own, and how to free it."""
-    from openai import AsyncOpenAI
+@dataclass
+class InterviewStages:
+    """The stages of one interview, built from the process's shared models and the settings."""
 
-    server = models.llm
-    if server is None:
-        raise RuntimeError("LLM=local but the local model is not running (it starts with the app)")
-    slot = server.acquire_slot()
-    client = AsyncOpenAI(
-        api_key=server.api_key, base_url=server.base_url, timeout=10, max_retries=0
-    )
-    writer = LineWriter(
-        client,
-        server.model,
-        system_prompt(mode, candidate),
-        slot=slot,
-        temperature=settings.local_llm_temperature,
-    )
-    return writer, lambda: server.release_slot(slot)
+    mode: InterviewMode
+    transport: BaseTransport
+    models: ModelBank
+    settings: Settings
+    candidate: CandidateContext = field(default_factory=CandidateContext)
+    record: SessionRecord | None = None
+    worker: PipelineWorker | None = None  # set by build_interview once the pipeline is built
 
+    @cached_property
+    def cursor(self) -> PlanCursor:
+        """Where the interview is in its plan (shared by the conductor and the brain)."""
+        return PlanCursor(self.mode, time_scale=self.settings.time_scale)
 
-def make_llm(
-    mode: InterviewMode,
-    candidate: CandidateContext,
-    settings: Settings,
-    cursor: PlanCursor,
-    writer: tuple[LineWriter, Callable[[], None]] | None = None,
-) -> FrameProcessor:
-    """The LLM slot: an OpenAI-compatible endpoint, the plan-led local model, or the scripted brain.
-
-    A local GGUF (``LLM_GGUF``) is served once per process on loopback by
-    ``interviewer.local_llm`` (started from the app's lifespan), which points
-    ``OPENAI_BASE_URL`` at it: sessions reach it through this same OpenAI client path.
-    With ``LLM=local`` the packaged model writes the lines the plan leaves open (``writer``).
-    """
-    if settings.llm_kind == "local" and writer is not None:
-        line_writer, release = writer
-        interviewer = ScriptedInterviewer(
-            mode, candidate, cursor, open_follow_ups=True, acks=LINE_ACKS
-        )
-        return LocalBrainProcessor(
-            interviewer, line_writer, gap_secs=settings.local_llm_gap_secs, on_cleanup=release
-        )
-    if settings.llm_kind == "openai":
-        from pipecat.services.openai.llm import OpenAILLMService
-
-        if settings.llm_gguf and not settings.openai_base_url:
-            raise RuntimeError(
-                "LLM_GGUF is set but its local server is not running (it starts with the app)"
-            )
-
-        return OpenAILLMService(
-            api_key=settings.openai_api_key or "not-needed",
-            base_url=settings.openai_base_url,
-            settings=OpenAILLMService.Settings(
-                model=settings.openai_model, system_instruction=mode.system_prompt(candidate)
+    @cached_property
+    def aggregators(self) -> LLMContextAggregatorPair:
+        """The user and assistant context aggregators; the user side decides when a turn ends."""
+        s = self.settings
+        turn_stop = PatientTurnStopStrategy(
+            min_words=s.patience_min_words,
+            grace_secs=s.patience_grace_secs,
+            sentence_pause_secs=s.turn_sentence_pause_secs,
+            max_pause_secs=s.turn_max_pause_secs,
+            pace_cap_secs=s.turn_pace_cap_secs,
+            turn_analyzer=SharedSmartTurnAnalyzer(
+                session=self.models.smart_turn_session,
+                params=SmartTurnParams(stop_secs=s.turn_max_pause_secs),
             ),
         )
-    return ScriptedBrainProcessor(ScriptedInterviewer(mode, candidate, cursor))
-
-
-def make_tts(models: ModelBank, settings: Settings) -> FrameProcessor:
-    """Piper with the shared voice (default), or Cartesia's streaming WebSocket when configured.
-
-    Cartesia's service speaks text as it arrives and turns its word timestamps into the
-    bot's text frames, so the transcript follows what was actually heard.
-    """
-    if settings.tts == "cartesia":
-        from pipecat.services.cartesia.tts import CartesiaTTSService
-
-        kwargs = (
-            {"url": settings.cartesia_url} if settings.cartesia_url else {}
-        )  # CARTESIA_URL: a stand-in or proxy
-        return CartesiaTTSService(
-            api_key=settings.cartesia_api_key,
-            settings=CartesiaTTSService.Settings(voice=settings.cartesia_voice_id),
-            **kwargs,
+        vad = SileroVADAnalyzer(
+            params=VADParams(stop_secs=s.vad_stop_secs, start_secs=s.vad_start_secs)
         )
-    return SharedPiperTTSService(voice=models.piper_voice, lock=models.piper_lock)
+        return LLMContextAggregatorPair(
+            LLMContext(),
+            user_params=LLMUserAggregatorParams(
+                vad_analyzer=vad, user_turn_strategies=UserTurnStrategies(stop=[turn_stop])
+            ),
+        )
+
+    @cached_property
+    def line_writer(self) -> LineWriter | None:
+        """With ``LLM=local``: this session's writer of model lines, on a server slot of its own."""
+        if self.settings.llm_kind != "local":
+            return None
+        from openai import AsyncOpenAI
+
+        server = self.models.llm
+        if server is None:
+            raise RuntimeError(
+                "LLM=local but the local model is not running (it starts with the app)"
+            )
+        client = AsyncOpenAI(
+            api_key=server.api_key, base_url=server.base_url, timeout=10, max_retries=0
+        )
+        return LineWriter(
+            client,
+            server.model,
+            system_prompt(self.mode, self.candidate),
+            slot=server.acquire_slot(),  # given back by the brain's cleanup
+            temperature=self.settings.local_llm_temperature,
+        )
+
+    # --- the stages, in pipeline order ---------------------------------------------------
+
+    def stt(self) -> FrameProcessor:
+        """Whisper on each stretch of speech (the model is loaded once per process)."""
+        return SharedWhisperSTTService(
+            model=self.models.whisper,
+            model_name=self.settings.stt_model,
+            beam_size=self.settings.stt_beam_size,
+            language=self.models.whisper_language or "en",
+            # Speech end to final transcript, p99, measured here (VAD stop + Whisper on 2 cores).
+            ttfs_p99_latency=2.0,
+            hotwords=" ".join(self.candidate.terms()) or None,  # jargon from the resume and JD
+        )
+
+    def answer_prefill(self) -> list[FrameProcessor]:
+        """With ``LLM=local``, the stage that lets the model read the answer as it is spoken."""
+        return [AnswerPrefillProcessor(self.line_writer)] if self.line_writer else []
+
+    def user_turn(self) -> FrameProcessor:
+        """VAD + smart-turn + the transcript's words decide when the candidate has finished."""
+        return self.aggregators.user()
+
+    def conductor(self) -> FrameProcessor:
+        """The plan's clock: time boxes, monologue cap, silence nudges, progress messages."""
+        return InterviewConductor(
+            self.cursor,
+            llm_guided=self.settings.llm_kind == "openai",
+            request_reply=self._request_reply,
+            base_instruction=self.mode.system_prompt(self.candidate),
+        )
+
+    @cached_property
+    def _brain(self) -> FrameProcessor:
+        mode, candidate, settings, cursor = self.mode, self.candidate, self.settings, self.cursor
+        if settings.llm_kind == "local":
+            writer, server = self.line_writer, self.models.llm
+            return LocalBrainProcessor(
+                ScriptedInterviewer(mode, candidate, cursor, open_follow_ups=True, acks=LINE_ACKS),
+                writer,
+                gap_secs=settings.local_llm_gap_secs,
+                on_cleanup=lambda: server.release_slot(writer.slot),
+            )
+        if settings.llm_kind == "openai":
+            from pipecat.services.openai.llm import OpenAILLMService
+
+            if settings.llm_gguf and not settings.openai_base_url:
+                raise RuntimeError(
+                    "LLM_GGUF is set but its local server is not running (it starts with the app)"
+                )
+            # A GGUF file (LLM_GGUF) is served on loopback at start-up and reached this same way.
+            return OpenAILLMService(
+                api_key=settings.openai_api_key or "not-needed",
+                base_url=settings.openai_base_url,
+                settings=OpenAILLMService.Settings(
+                    model=settings.openai_model, system_instruction=mode.system_prompt(candidate)
+                ),
+            )
+        return ScriptedBrainProcessor(ScriptedInterviewer(mode, candidate, cursor))
+
+    def brain(self) -> FrameProcessor:
+        """The LLM slot: the plan-led local model, an OpenAI-compatible LLM, or the script."""
+        return self._brain
+
+    def fallback(self) -> FrameProcessor:
+        """A failed, cut or stalled reply becomes a short spoken apology, never silence."""
+        return LLMFallbackProcessor(self._brain)
+
+    def avatar(self) -> FrameProcessor:
+        """Avatar expression messages for the page (listening, thinking, speaking, emotion)."""
+        return AvatarExpressionProcessor()
+
+    def tts(self) -> FrameProcessor:
+        """Piper with the shared voice, or Cartesia's streaming WebSocket when configured.
+
+        Cartesia's service turns its word timestamps into the bot's text frames, so the
+        transcript follows what was actually heard.
+        """
+        s = self.settings
+        if s.tts == "cartesia":
+            from pipecat.services.cartesia.tts import CartesiaTTSService
+
+            kwargs = {"url": s.cartesia_url} if s.cartesia_url else {}  # a stand-in or proxy
+            return CartesiaTTSService(
+                api_key=s.cartesia_api_key,
+                settings=CartesiaTTSService.Settings(voice=s.cartesia_voice_id),
+                **kwargs,
+            )
+        return SharedPiperTTSService(voice=self.models.piper_voice, lock=self.models.piper_lock)
+
+    def assistant_turn(self) -> FrameProcessor:
+        """What the interviewer actually said (cut where the candidate interrupted) into the context."""
+        return self.aggregators.assistant()
+
+    def closer(self) -> FrameProcessor:
+        """Ends the session once the closing words have been said, and tells the page."""
+        return InterviewCloser(self._on_closed)
+
+    # --- events ------------------------------------------------------------------------
+
+    async def _request_reply(self) -> None:
+        await self.worker.queue_frame(LLMRunFrame())
+
+    async def _on_closed(self) -> None:
+        report_url = self.record.report_url if self.record else None
+        await self.worker.rtvi.send_server_message(
+            {"type": "interview", "state": "ended", "report_url": report_url}
+        )
+
+
+PipelineFactory = Callable[[InterviewStages], Pipeline]
 
 
 def build_interview(
@@ -159,86 +260,19 @@ def build_interview(
     settings: Settings,
     candidate: CandidateContext | None = None,
     record: SessionRecord | None = None,
+    pipeline: PipelineFactory | None = None,
 ) -> Interview:
-    """Assemble one interview: transport → STT → user turn → conductor → brain → avatar → TTS → transport."""
-    candidate = candidate or CandidateContext()
-    cursor = PlanCursor(mode, time_scale=settings.time_scale)
-    stt = SharedWhisperSTTService(
-        model=models.whisper,
-        model_name=settings.stt_model,
-        beam_size=settings.stt_beam_size,
-        language=models.whisper_language or "en",
-        # Speech end to final transcript, p99, measured here (VAD stop + Whisper on 2 cores).
-        ttfs_p99_latency=2.0,
-        hotwords=" ".join(candidate.terms()) or None,  # jargon from the resume and JD
-    )
-    context = LLMContext()
-    turn_stop = PatientTurnStopStrategy(
-        min_words=settings.patience_min_words,
-        grace_secs=settings.patience_grace_secs,
-        sentence_pause_secs=settings.turn_sentence_pause_secs,
-        max_pause_secs=settings.turn_max_pause_secs,
-        pace_cap_secs=settings.turn_pace_cap_secs,
-        turn_analyzer=SharedSmartTurnAnalyzer(
-            session=models.smart_turn_session,
-            params=SmartTurnParams(stop_secs=settings.turn_max_pause_secs),
-        ),
-    )
-    aggregators = LLMContextAggregatorPair(
-        context,
-        user_params=LLMUserAggregatorParams(
-            vad_analyzer=SileroVADAnalyzer(
-                params=VADParams(
-                    stop_secs=settings.vad_stop_secs, start_secs=settings.vad_start_secs
-                )
-            ),
-            user_turn_strategies=UserTurnStrategies(stop=[turn_stop]),
-        ),
-    )
-    writer = (
-        make_line_writer(mode, candidate, models, settings)
-        if settings.llm_kind == "local"
-        else None
-    )
-    llm = make_llm(mode, candidate, settings, cursor, writer)
+    """One interview: the mode's bot pipeline (``pipeline``; default: its bot file's) in a worker."""
+    if pipeline is None:
+        from bots import pipeline_for
 
-    async def request_reply():
-        await worker.queue_frame(LLMRunFrame())
-
-    async def on_closed():
-        await worker.rtvi.send_server_message(
-            {
-                "type": "interview",
-                "state": "ended",
-                "report_url": record.report_url if record else None,
-            }
-        )
-
-    conductor = InterviewConductor(
-        cursor,
-        llm_guided=settings.llm_kind == "openai",
-        request_reply=request_reply,
-        base_instruction=mode.system_prompt(candidate),
-    )
-    pipeline = Pipeline(
-        [
-            transport.input(),
-            stt,
-            *([AnswerPrefillProcessor(writer[0])] if writer else []),
-            aggregators.user(),
-            conductor,
-            llm,
-            LLMFallbackProcessor(llm),
-            AvatarExpressionProcessor(),
-            make_tts(models, settings),
-            transport.output(),
-            aggregators.assistant(),
-            InterviewCloser(on_closed),
-        ]
+        pipeline = pipeline_for(mode.id)
+    stages = InterviewStages(
+        mode, transport, models, settings, candidate or CandidateContext(), record
     )
     latency = UserBotLatencyObserver()
     worker = PipelineWorker(
-        pipeline,
+        pipeline(stages),
         params=PipelineParams(
             audio_in_sample_rate=AUDIO_IN_RATE,
             audio_out_sample_rate=AUDIO_OUT_RATE,
@@ -247,6 +281,7 @@ def build_interview(
         observers=[latency],
         idle_timeout_secs=600,
     )
+    stages.worker = worker
 
     @latency.event_handler("on_latency_breakdown")
     async def on_latency_breakdown(_observer, breakdown):
@@ -261,8 +296,8 @@ def build_interview(
 
     recorder = None
     if record is not None:
-        recorder = TranscriptRecorder(record.store, record.interview_id, cursor)
-        recorder.attach(aggregators, latency)
+        recorder = TranscriptRecorder(record.store, record.interview_id, stages.cursor)
+        recorder.attach(stages.aggregators, latency)
 
     @worker.rtvi.event_handler("on_client_ready")
     async def on_client_ready(_rtvi):
@@ -281,4 +316,4 @@ def build_interview(
         await worker.queue_frame(LLMRunFrame())
 
     logger.info(f"Built {mode.id} interview ({settings.llm_kind} brain, {settings.tts} voice)")
-    return Interview(worker, cursor, recorder)
+    return Interview(worker, stages.cursor, recorder)

@@ -1,6 +1,36 @@
 """Technical interview: a senior engineer probing how the candidate builds and debugs software."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pipecat.pipeline.pipeline import Pipeline
+
 from interviewer.plan import FollowUp, InterviewMode, Question
+
+if TYPE_CHECKING:
+    from bots.pipeline import InterviewStages
+
+
+def pipeline(s: InterviewStages) -> Pipeline:
+    """What this interview runs, stage by stage (the factories are shared: bots/pipeline.py)."""
+    return Pipeline(
+        [
+            s.transport.input(),  # the candidate's microphone and RTVI messages
+            s.stt(),  # Whisper, on each stretch of speech
+            *s.answer_prefill(),  # LLM=local: the model reads the answer while it is spoken
+            s.user_turn(),  # VAD + smart-turn + the words decide the candidate has finished
+            s.conductor(),  # the plan's clock: time boxes, monologue cap, silence nudges
+            s.brain(),  # the plan with the local model | an OpenAI-compatible LLM | the script
+            s.fallback(),  # a failed reply becomes a spoken apology, never silence
+            s.avatar(),  # listening, thinking, speaking, emotion for the page
+            s.tts(),  # Piper | Cartesia
+            s.transport.output(),  # the interviewer's voice, paced in real time
+            s.assistant_turn(),  # what was actually said (cut where interrupted) into the context
+            s.closer(),  # ends the session after the closing words
+        ]
+    )
+
 
 MODE = InterviewMode(
     id="technical",
@@ -74,7 +104,7 @@ MODE = InterviewMode(
     closing="That's all my questions. Thank you for your time today; we'll be in touch soon. Goodbye.",
 )
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # python bots/technical.py serves this mode with the browser client
     from web.cli import serve_mode
 
     serve_mode(MODE.id)

@@ -167,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command in ("report", "list"):
             return _print_stored(args, settings)
+        if args.json:  # stdout is the JSON, stderr one line per problem (not pipecat's banner)
+            logger.remove()
+            logger.add(sys.stderr, level="WARNING")
         from bots import MODES
 
         if args.mode not in MODES:
@@ -179,9 +182,6 @@ def main(argv: list[str] | None = None) -> int:
             load_pcm16(f)
         if not args.json:
             logger.info("Replaying...")
-        else:
-            logger.remove()
-            logger.add(sys.stderr, level="WARNING")
         result = asyncio.run(replay(args.mode, args.files, url=args.url, settings=settings))
     except AudioFileError as e:
         print(f"error: {e}", file=sys.stderr)
