@@ -150,6 +150,14 @@ def build_report(
     return report
 
 
+def checked_quotes(quotes: object, said: str, limit: int = 2) -> list[str]:
+    """The model's evidence quotes that really are in ``said`` (the candidate's words, lower case)."""
+    if not isinstance(quotes, list):
+        return []
+    real = [q for q in quotes if isinstance(q, str) and q.strip() and q.lower().strip(" .") in said]
+    return real[:limit]
+
+
 async def llm_scores(
     interview: StoredInterview, mode: InterviewMode, client, model: str
 ) -> dict | None:
@@ -180,12 +188,7 @@ async def llm_scores(
             score = max(1, min(5, int(item.get("score"))))
         except (TypeError, ValueError):
             continue
-        quotes = [
-            q
-            for q in item.get("evidence", [])
-            if isinstance(q, str) and q.strip() and q.lower().strip(" .") in said
-        ]
-        scores[name] = {"score": score, "evidence": quotes[:2]}
+        scores[name] = {"score": score, "evidence": checked_quotes(item.get("evidence"), said)}
     return scores or None
 
 
@@ -240,12 +243,10 @@ async def local_scores(
         except Exception as e:
             logger.warning(f"Local scoring of {competency!r} failed: {e}")
             continue
-        quotes = [
-            q
-            for q in item.get("evidence", [])
-            if isinstance(q, str) and q.strip() and q.lower().strip(" .") in said
-        ]
-        scores[competency] = {"score": score, "evidence": quotes[:2]}
+        scores[competency] = {
+            "score": score,
+            "evidence": checked_quotes(item.get("evidence"), said),
+        }
     return scores or None
 
 
