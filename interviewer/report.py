@@ -10,7 +10,7 @@ really are in the transcript.
 from __future__ import annotations
 
 import asyncio
-import html
+import functools
 import json
 from collections import Counter
 
@@ -287,45 +287,19 @@ def to_markdown(report: dict) -> str:
 
 
 def to_html(report: dict, token: str) -> str:
-    """The report page (every value escaped)."""
-    e = html.escape
-    f = report["facts"]
-    rows = "".join(
-        f"<tr><td>{q['n']}</td><td>{e(q['question'])}</td><td>{e(q['competency'])}</td>"
-        f"<td>{'yes' if q['answered'] else 'no'}</td><td>{q['seconds']}</td></tr>"
-        for q in f["questions"]
+    """The report page, from ``interviewer/templates/report.html`` (every value escaped)."""
+    return _templates().get_template("report.html").render(report=report, token=token)
+
+
+@functools.cache
+def _templates():
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("interviewer", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
     )
-    sections = []
-    for c in report["competencies"]:
-        score = f" (score {c['score']}/5)" if "score" in c else ""
-        quotes = "".join(f"<blockquote>{e(q)}</blockquote>" for q in c["evidence"])
-        sections.append(
-            f"<section><h3>{e(c['name'] + score)}</h3>{quotes or '<p class=muted>No answer on this competency.</p>'}</section>"
-        )
-    comps = "".join(sections)
-    transcript = "".join(
-        f"<p class={e(t['role'])}><b>{e(t['role'])}</b>: {e(t['text'])}</p>"
-        for t in report["transcript"]
-    )
-    t = e(token)
-    return f"""<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport content="width=device-width,initial-scale=1">
-<title>{e(report["title"])} report</title><style>
-body{{font:16px/1.5 system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;color:#1d2330}}
-table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #dde;padding:.3rem .5rem;text-align:left}}
-blockquote{{margin:.4rem 0;padding:.3rem .8rem;border-left:3px solid #7a8cff;background:#f5f6ff}}
-.note{{background:#fff7e0;padding:.6rem .8rem;border-radius:6px}}.muted{{color:#778}}.candidate b{{color:#2a6}}.interviewer b{{color:#57f}}
-</style></head><body>
-<h1>{e(report["title"])}: {e(report["candidate"]["name"] or "candidate")}</h1>
-<p class=note>{e(report["note"])}</p>
-<ul><li>Role: {e(report["candidate"]["role"] or "-")}</li><li>Status: {e(report["status"])}</li>
-<li>Questions covered: {f["questions_covered"]} of {f["questions_planned"]}</li>
-<li>Talk-time ratio (candidate share): {f["talk_time_ratio"]}</li>
-<li>Answer length: mean {f["answer_words"]["mean"]} words (min {f["answer_words"]["min"]}, max {f["answer_words"]["max"]})</li>
-<li>Speaking pace: {f["words_per_minute"]} words per minute</li>
-<li>Filler words: {f["filler_words"]["total"]} ({f["filler_words"]["per_100_words"]} per 100 words)</li></ul>
-<p><a href="/report/{t}.json">JSON</a> · <a href="/report/{t}.md">Markdown</a></p>
-<h2>Questions</h2><table><tr><th>#</th><th>Question</th><th>Competency</th><th>Answered</th><th>Seconds</th></tr>{rows}</table>
-<h2>Competencies</h2>{comps}<h2>Transcript</h2>{transcript}</body></html>"""
 
 
 async def finalize(
