@@ -567,7 +567,6 @@ async function startSession() {
     if (typeof msg.type === "string" && /speaking|interrupted|ready/.test(msg.type)) logEvent(msg.type);
     if (msg.type === "bot-interrupted") {
       bargeIn();
-      if (session === s && !s.ended) setExpression("listening");
     }
   };
 
@@ -594,19 +593,13 @@ async function startSession() {
         media.holdBotAudio = true;
         bargeIn();
         userStoppedAt = null;
-        if (!s.ended) {
-          setExpression("listening");
-          setState("listening");
-        }
+        if (!s.ended) setState("listening");
       },
       onUserStoppedSpeaking: () => {
         if (session !== s) return;
         media.holdBotAudio = false;
         userStoppedAt = performance.now();
-        if (!s.ended) {
-          setExpression("thinking");
-          setState("thinking");
-        }
+        if (!s.ended) setState("thinking");
       },
       onBotStartedSpeaking: () => {
         if (session !== s) return;
@@ -614,19 +607,14 @@ async function startSession() {
         media.holdBotAudio = false;
         botLineNeeded = true;
         if (userStoppedAt !== null) measureReply();
-        setExpression("speaking");
         if (!s.ended) setState("speaking");
       },
       onBotStoppedSpeaking: () => {
         if (session !== s) return;
         s.botSpeaking = false;
         avatar.setLevel(0);
-        if (!s.ended) {
-          setExpression("listening");
-          setState("listening");
-        } else {
-          setExpression("idle");
-        }
+        if (!s.ended) setState("listening");
+        else setExpression("idle"); // the interview is over: the server sends no more faces
       },
       onUserTranscript: (data: TranscriptData) => {
         if (session === s) onUserTranscript(data);
