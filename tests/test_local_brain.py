@@ -355,3 +355,15 @@ async def test_the_local_model_scores_the_report_with_quotes_from_the_transcript
     assert scored and all(1 <= c["score"] <= 5 for c in scored)
     said = " ".join(t.text.lower() for t in found.turns if t.role == "candidate")
     assert all(q.lower().strip(" .") in said for c in scored for q in c["evidence"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["barge_in", "beckett_technical"])
+async def test_scenarios_hold_with_the_local_model(local_server, models, name):
+    """Talking over the interviewer while the model writes, and real speech: the same checks as
+    with the script (what was heard, every turn answered, the plan in order, the barge-in)."""
+    from candidate.scenario import SCENARIO_DIR, Scenario, run_scenario
+
+    scenario = Scenario.load(SCENARIO_DIR / f"{name}.yaml")
+    result = await run_scenario(local_server.url, scenario, models.piper_voice)
+    assert not result.failures, "\n".join(result.failures)
