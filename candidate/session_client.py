@@ -8,17 +8,13 @@ with RTVI messages on ``/ws-client``, audio paced in real time in 20 ms chunks.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-import uuid
-from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 import websockets
-from pipecat.frames.protobufs import frames_pb2
-from pipecat.processors.frameworks.rtvi import models as RTVI
 
+from candidate.log import SessionLog, Turn, join_text
+from candidate.protocol import audio_msg, client_ready, decode, message_of
 from interviewer.audio import SAMPLE_RATE, rms_dbfs
 
 CHUNK_S = 0.02
@@ -26,72 +22,6 @@ CHUNK_BYTES = int(SAMPLE_RATE * CHUNK_S) * 2
 VOICED_DBFS = -45.0
 BOT_AUDIO_DBFS = -60.0
 PAUSE_MS = 200  # pipecat's default VAD stop time: shorter pauses cannot end a turn
-
-
-@dataclass
-class Turn:
-    """One turn of the transcript as the candidate's side saw it."""
-
-    role: str
-    text: str
-    start_ms: int
-    end_ms: int | None = None
-    latency_ms: int | None = None
-    interrupted: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON form, as printed by ``interviewer replay --json``."""
-        return {
-            "role": self.role,
-            "text": self.text.strip(),
-            "start_ms": self.start_ms,
-            "end_ms": self.end_ms,
-            "latency_ms": self.latency_ms,
-            **({"interrupted": True} if self.interrupted else {}),
-        }
-
-
-@dataclass
-class SessionLog:
-    """Everything observed during one session, with times in ms since connecting."""
-
-    events: list[tuple[int, str, Any]] = field(default_factory=list)
-    turns: list[Turn] = field(default_factory=list)
-    server_messages: list[dict] = field(default_factory=list)
-    bot_audio_ms: float = 0.0
-    closed_by_server: bool = False
-
-    def of_type(self, kind: str) -> list[tuple[int, Any]]:
-        """Events of one RTVI type."""
-        return [(t, d) for t, k, d in self.events if k == kind]
-
-    def texts(self, role: str) -> list[str]:
-        """Texts of all turns of ``role``."""
-        return [t.text.strip() for t in self.turns if t.role == role]
-
-
-def _audio_msg(pcm: bytes) -> bytes:
-    frame = frames_pb2.Frame()
-    frame.audio.audio = pcm
-    frame.audio.sample_rate = SAMPLE_RATE
-    frame.audio.num_channels = 1
-    return frame.SerializeToString()
-
-
-def _rtvi_msg(kind: str, data: dict | None = None) -> bytes:
-    """An RTVI client message (pipecat's own model) in a protobuf frame."""
-    frame = frames_pb2.Frame()
-    msg = RTVI.Message(id=uuid.uuid4().hex[:8], type=kind, data=data)
-    frame.message.data = msg.model_dump_json(exclude_none=True)
-    return frame.SerializeToString()
-
-
-def client_ready(library: str) -> bytes:
-    """The RTVI client-ready message, at the protocol version of the installed pipecat."""
-    data = RTVI.ClientReadyData(
-        version=RTVI.PROTOCOL_VERSION, about=RTVI.AboutClientData(library=library)
-    )
-    return _rtvi_msg("client-ready", data.model_dump(exclude_none=True))
 
 
 class CandidateSession:
@@ -202,7 +132,7 @@ class CandidateSession:
             while True:
                 chunk = silent if self._outgoing.empty() else self._outgoing.get_nowait()
                 self._note_voicing(chunk is not silent and rms_dbfs(chunk) > VOICED_DBFS)
-                await self._ws.send(_audio_msg(chunk))
+                await self._ws.send(audio_msg(chunk))
                 n += 1
                 delay = start + n * CHUNK_S - time.monotonic()
                 if delay > 0:
@@ -240,14 +170,14 @@ class CandidateSession:
             async for raw in self._ws:
                 if isinstance(raw, str):
                     continue
-                frame = frames_pb2.Frame.FromString(raw)
+                frame = decode(raw)
                 kind = frame.WhichOneof("frame")
                 if kind == "audio":
                     self._on_bot_audio(frame.audio.audio, frame.audio.sample_rate)
                 elif kind == "interruption":
                     self._flush_playback()
                 elif kind == "message":
-                    self._on_message(json.loads(frame.message.data))
+                    self._on_message(message_of(frame))
         except websockets.ConnectionClosed:
             pass
         finally:
@@ -320,7 +250,7 @@ class CandidateSession:
                     "candidate", "", start_ms=start, end_ms=self._last_voiced_ms
                 )
                 self.log.turns.append(self._candidate_turn)
-            self._candidate_turn.text = _join(self._candidate_turn.text.strip(), text.strip())
+            self._candidate_turn.text = join_text(self._candidate_turn.text.strip(), text.strip())
             self._candidate_turn.end_ms = self._last_voiced_ms
         elif kind == "bot-output":
             # Each sentence comes twice: "new" when queued, "completed" once spoken.
@@ -330,12 +260,12 @@ class CandidateSession:
                 if target is None:
                     self._pending_bot_text.append(text)
                 else:
-                    target.text = _join(target.text, text)
+                    target.text = join_text(target.text, text)
         elif kind == "server-message":
             self.log.server_messages.append(data)
         if self._bot_turn is not None and self._pending_bot_text:
             for text in self._pending_bot_text:
-                self._bot_turn.text = _join(self._bot_turn.text, text)
+                self._bot_turn.text = join_text(self._bot_turn.text, text)
             self._pending_bot_text.clear()
 
     # --- waiting -------------------------------------------------------------------
@@ -362,11 +292,3 @@ class CandidateSession:
                 return True
             await asyncio.sleep(0.05)
         return self.closed.is_set()
-
-
-def _join(a: str, b: str) -> str:
-    if not a:
-        return b
-    if not b or a.endswith(" ") or b.startswith(" "):
-        return a + b
-    return f"{a} {b}"

@@ -372,7 +372,8 @@ async def test_a_message_over_the_websocket_limit_closes_only_that_socket(server
 
 @pytest.mark.slow
 async def test_a_flood_of_tiny_frames_is_cut_and_others_are_answered(server, models):
-    from candidate.session_client import CandidateSession, _audio_msg
+    from candidate.protocol import audio_msg as _audio_msg
+    from candidate.session_client import CandidateSession
     from interviewer.audio import synthesize
 
     pcm = synthesize(models.piper_voice, "I like to write tests before I write the code.")
@@ -412,7 +413,7 @@ def test_fuzz_a_live_session(server, models):
     """~200 hypothesis-generated raw messages at one live session; it and the server live on."""
     from websockets.sync.client import connect
 
-    from candidate.session_client import client_ready
+    from candidate.protocol import client_ready
 
     info = httpx.post(
         f"{server.url}/start", json={"transport": "websocket", "body": {}}, timeout=10
