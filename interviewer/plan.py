@@ -210,6 +210,45 @@ class PlanCursor:
         self.time_up = False
         self.question_started_at = now
 
+    def check_clock(self, now: float) -> None:
+        """Before a reply: start the clock, or flag a question or interview that ran out of time."""
+        if self.started_at == 0:
+            self.start(now)
+        elif self.phase == "questions":
+            if self.total_time_left(now) <= 0:
+                self.wrap_up_now = True
+            elif self.question_time_left(now) <= 0:
+                self.time_up = True
+
+    def answer_for_llm(self, now: float) -> bool:
+        """A candidate turn, when an LLM answers it: one answer plus follow-ups per question.
+
+        The scripted interviewer moves the cursor itself (:meth:`ScriptedInterviewer.reply`);
+        an LLM is told where the plan is (:meth:`InterviewMode.plan_guidance`) and the cursor
+        moves as it was told to. Returns whether this reply closes the interview.
+        """
+        if self.phase == "closed":
+            return True
+        if self.phase == "wrap_up":
+            self.answers += 1
+            if self.answers > 1:
+                self.advance(now)
+                return True
+            return False
+        if self.wrap_up_now:
+            self.phase = "closed"
+            return True
+        q = self.question
+        if q is None:
+            return False
+        self.answers += 1
+        if self.answers > 1:
+            if self.time_up or self.follow_ups_used >= q.max_follow_ups:
+                self.advance(now)
+            else:
+                self.follow_ups_used += 1
+        return False
+
     def box_s(self) -> float:
         """The open question's time box, scaled."""
         q = self.question

@@ -107,15 +107,10 @@ class InterviewConductor(FrameProcessor):
     async def _before_reply(self) -> None:
         now = self._clock()
         cursor = self._cursor
-        if cursor.started_at == 0:
-            cursor.start(now)
-        elif cursor.phase == "questions":
-            if cursor.total_time_left(now) <= 0:
-                cursor.wrap_up_now = True
-            elif cursor.question_time_left(now) <= 0:
-                cursor.time_up = True
+        cursor.check_clock(now)
         if self._llm_guided:
-            self._advance_for_llm(now)
+            if cursor.answer_for_llm(now):
+                self._awaiting_close = True
             guidance = cursor.mode.plan_guidance(cursor, now)
             await self.push_frame(
                 LLMUpdateSettingsFrame(
@@ -123,32 +118,6 @@ class InterviewConductor(FrameProcessor):
                 )
             )
             await self.push_frame(RTVIServerMessageFrame(data=cursor.progress(now)))
-
-    def _advance_for_llm(self, now: float) -> None:
-        """Move the cursor as the LLM is told to: one answer plus follow-ups per question."""
-        cursor = self._cursor
-        if cursor.phase == "closed":
-            self._awaiting_close = True
-            return
-        if cursor.phase == "wrap_up":
-            cursor.answers += 1
-            if cursor.answers > 1:
-                cursor.advance(now)
-                self._awaiting_close = True
-            return
-        if cursor.wrap_up_now:
-            cursor.phase = "closed"
-            self._awaiting_close = True
-            return
-        q = cursor.question
-        if q is None:
-            return
-        cursor.answers += 1
-        if cursor.answers > 1:
-            if cursor.time_up or cursor.follow_ups_used >= q.max_follow_ups:
-                cursor.advance(now)
-            else:
-                cursor.follow_ups_used += 1
 
     async def _cap_after(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
