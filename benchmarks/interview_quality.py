@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.latency import ServerProcess, _pct  # noqa: E402
+from benchmarks.latency import ServerProcess, _breakdown, _pct  # noqa: E402
 from candidate.scenario import Scenario, all_scenarios  # noqa: E402
 from candidate.session_client import CandidateSession  # noqa: E402
 from interviewer.audio import load_pcm16, synthesize  # noqa: E402
@@ -50,9 +50,10 @@ def _gaps(times: list[int], start: int, end: int) -> list[int]:
     return [d - chunk for d in diffs if d - chunk >= GAP_MIN_MS]
 
 
-async def _session(url: str, mode: str, turns: list[bytes]) -> list[dict]:
+async def _session(url: str, mode: str, turns: list[bytes], parts: list[dict]) -> list[dict]:
     async with CandidateSession(url, mode) as s:
         await s.interview(turns, timeout_s=90, ready_s=120)
+    parts += [m for m in s.log.server_messages if m.get("type") == "latency"]
     rows, asked, answer = [], "", ""
     for t in s.log.turns:
         if t.role == "candidate":
@@ -83,10 +84,11 @@ async def bench_brain(brain: str, workload, db: str) -> dict:
     ready = server.wait_ready(300)
     print(f"\n== LLM={brain} (server ready in {ready:.1f} s) ==")
     rows: list[dict] = []
+    parts: list[dict] = []
     cpu0 = server.cpu_s()
     try:
         for name, mode, turns in workload:
-            got = await _session(server.url, mode, turns)
+            got = await _session(server.url, mode, turns, parts)
             rows += got
             print(f"  {name}")
             for r in got:
@@ -110,6 +112,7 @@ async def bench_brain(brain: str, workload, db: str) -> dict:
         "cpu_s": cpu,
         "rss_mb": rss,
     }
+    print("  breakdown (median ms): " + ", ".join(f"{k} {v}" for k, v in _breakdown(parts).items()))
     print(
         f"  replies {out['replies']}; refer to the answer {out['refers']:.0%}; single question {out['question']:.0%}; "
         f"words/reply {out['words']:.1f}; first audio p50 {out['p50']} ms p95 {out['p95']} ms; "

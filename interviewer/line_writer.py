@@ -114,6 +114,10 @@ class LineWriter:
         else:
             self._schedule_prefill()
 
+    def resumed(self) -> None:
+        """The candidate speaks again: a line written for the pause is not needed."""
+        self._drop_speculation()
+
     async def _speculate(self, task: Task, question: str, answer: str) -> str | None:
         # After any prefill still reading this slot (it is a prefix of this prompt).
         await self._await_prefill()

@@ -367,3 +367,34 @@ async def test_scenarios_hold_with_the_local_model(local_server, models, name):
     scenario = Scenario.load(SCENARIO_DIR / f"{name}.yaml")
     result = await run_scenario(local_server.url, scenario, models.piper_voice)
     assert not result.failures, "\n".join(result.failures)
+
+
+async def test_a_line_written_during_a_pause_is_used_or_dropped():
+    """A stretch that reads as finished gets its line at once; it is the turn's line if the turn
+    ends there, and is dropped (its request cancelled) when the candidate speaks again."""
+    import time
+
+    standin = await OpenAIStandIn(_line_for).start()
+    try:
+        client = AsyncOpenAI(api_key="sk-test", base_url=standin.url, max_retries=0, timeout=10)
+        writer = LineWriter(client, "standin-1", "system", slot=0)
+        q = "Tell me about a project."
+        writer.expect_answer(q, "follow_up")
+        writer.heard("We rebuilt search on Elasticsearch.")  # finished: written at once
+        line = await writer.write(
+            "follow_up", q, "We rebuilt search on Elasticsearch.", time.monotonic() + 5
+        )
+        assert line and writer.stats.speculated == 1 and writer.stats.speculation_used == 1
+        streamed = [r for r in standin.requests if r["body"].get("stream")]
+        assert len(streamed) == 1  # the turn's line is the one written during the pause
+
+        writer.expect_answer(q, "follow_up")
+        writer.heard("We rebuilt search on Elasticsearch.")
+        writer.resumed()  # ... and the candidate goes on
+        writer.heard("It took two months, and")  # dangling: prefilled, not written
+        answer = "We rebuilt search on Elasticsearch. It took two months, and it was worth it."
+        assert await writer.write("follow_up", q, answer, time.monotonic() + 5)
+        assert writer.stats.speculated == 2 and writer.stats.speculation_used == 1
+        await writer.close()
+    finally:
+        await standin.stop()
