@@ -69,7 +69,8 @@ class LineWriter:
         self._heard: list[str] = []
         self._prefill_task: asyncio.Task | None = None
         self._prefill_wanted = False
-        # A line written during a pause: (task, question, answer's words) and its task.
+        # A line being written during a pause: the turn it is for (task, question, the answer's
+        # words) and the asyncio task writing it.
         self._speculation: tuple[tuple, asyncio.Task] | None = None
         self.stats = LineStats()
         self.last_timings: dict | None = None  # llama.cpp's figures for the last line
@@ -109,6 +110,8 @@ class LineWriter:
             task = asyncio.get_running_loop().create_task(
                 self._speculate(self._task, self._question, answer)
             )
+            # A failure is reported by write() if the line is used; otherwise it is of no interest.
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
             self._speculation = (key, task)
             self.stats.speculated += 1
         else:
