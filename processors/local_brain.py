@@ -57,9 +57,8 @@ class LocalBrainProcessor(ScriptedBrainProcessor):
         self._gap_secs = gap_secs
         self._on_cleanup = on_cleanup
         self._asked = ""  # the question the candidate is answering, as it was said
-        self.lines: list[
-            dict
-        ] = []  # every model line asked for: task, answer, line (None: scripted)
+        # Every model line asked for: task, question, answer, line (None: the scripted one was said).
+        self.lines: list[dict] = []
 
     @property
     def writer(self) -> LineWriter:
