@@ -17,122 +17,16 @@ import {
 } from "@pipecat-ai/client-js";
 import { WebSocketTransport } from "@pipecat-ai/websocket-transport";
 import { Avatar, EMOTIONS, EXPRESSIONS, type Emotion, type Expression } from "./avatar";
+import { hooks, logEvent, mark, type State } from "./hooks";
 import { InterviewMediaManager } from "./media";
+import { Progress } from "./progress";
+import { Transcript } from "./transcript";
+import { ui } from "./ui";
 import "./style.css";
 
-// ---------------------------------------------------------------------------
-// Types and test hooks
-
-type State = "idle" | "connecting" | "loading" | "listening" | "thinking" | "speaking" | "ended" | "error";
-type Role = "candidate" | "interviewer";
-
-interface TranscriptEntry {
-  role: Role;
-  text: string;
-  /** Interim (not yet final) candidate words, shown while they speak. */
-  interim?: string;
-}
-
-interface LatencyEntry {
-  /** Voice-to-voice as the server measured it (latency message). */
-  server_ms?: number;
-  /** End of the candidate's speech (user-stopped-speaking) to the first bot audio here. */
-  client_ms?: number;
-}
-
-interface InterviewerHooks {
-  transcript: TranscriptEntry[];
-  botAudioChunks: number;
-  botAudioDropped: number;
-  /** Times the page cut bot audio that was playing (barge-in). */
-  bargeIns: number;
-  /** Highest microphone level seen (0..1). */
-  micLevelMax: number;
-  remoteLevelSamples: number;
-  states: State[];
-  latencies: LatencyEntry[];
-  serverMessages: unknown[];
-  errors: string[];
-  /** performance.now() marks (ms since page load). */
-  timing: Record<string, number>;
-  /** Timeline of RTVI events, cuts and audible bot audio: [ms since page load, name]. */
-  events: [number, string][];
-}
-
-declare global {
-  interface Window {
-    __interviewer: InterviewerHooks;
-  }
-}
-
-const hooks: InterviewerHooks = {
-  transcript: [],
-  botAudioChunks: 0,
-  botAudioDropped: 0,
-  bargeIns: 0,
-  micLevelMax: 0,
-  remoteLevelSamples: 0,
-  states: [],
-  latencies: [],
-  serverMessages: [],
-  errors: [],
-  timing: {},
-  events: [],
-};
-window.__interviewer = hooks;
-
-let lastAudibleLog = 0;
-
-function logEvent(name: string) {
-  const t = Math.round(performance.now());
-  if (name === "audible") {
-    // One entry per 100 ms of audible bot audio is enough.
-    if (t - lastAudibleLog < 100) return;
-    lastAudibleLog = t;
-  }
-  hooks.events.push([t, name]);
-  if (hooks.events.length > 5000) hooks.events.splice(0, 1000);
-}
-
-function mark(name: string) {
-  if (!(name in hooks.timing)) hooks.timing[name] = Math.round(performance.now());
-}
-
-// ---------------------------------------------------------------------------
-// Elements
-
-function $<T extends HTMLElement>(id: string): T {
-  const node = document.getElementById(id);
-  if (!node) throw new Error(`missing #${id}`);
-  return node as T;
-}
-
-const ui = {
-  status: $<HTMLParagraphElement>("status"),
-  stateLabel: $<HTMLParagraphElement>("state-label"),
-  avatar: $<HTMLDivElement>("avatar"),
-  progress: $<HTMLElement>("progress"),
-  timeLeft: $<HTMLElement>("time-left"),
-  latency: $<HTMLElement>("latency"),
-  micMeter: $<HTMLDivElement>("mic-meter"),
-  micBar: $<HTMLDivElement>("mic-bar"),
-  notice: $<HTMLDivElement>("notice"),
-  error: $<HTMLDivElement>("error"),
-  report: $<HTMLParagraphElement>("report"),
-  reportLink: $<HTMLAnchorElement>("report-link"),
-  form: $<HTMLFormElement>("setup"),
-  fields: $<HTMLFieldSetElement>("fields"),
-  mode: $<HTMLSelectElement>("mode"),
-  name: $<HTMLInputElement>("name"),
-  role: $<HTMLInputElement>("role"),
-  jobDescription: $<HTMLTextAreaElement>("job_description"),
-  resume: $<HTMLTextAreaElement>("resume"),
-  start: $<HTMLButtonElement>("start"),
-  stop: $<HTMLButtonElement>("stop"),
-  transcript: $<HTMLOListElement>("transcript"),
-};
-
 const avatar = new Avatar(ui.avatar);
+const transcript = new Transcript();
+const progress = new Progress();
 
 // ---------------------------------------------------------------------------
 // State
@@ -187,173 +81,6 @@ function showNotice(text: string) {
 
 function setExpression(expression: Expression) {
   avatar.setExpression(expression);
-}
-
-// ---------------------------------------------------------------------------
-// Transcript
-
-interface Line {
-  entry: TranscriptEntry;
-  li: HTMLLIElement;
-  textEl: HTMLSpanElement;
-  interimEl: HTMLSpanElement;
-  open: boolean;
-  segments: Map<string, string>;
-}
-
-const lines: Line[] = [];
-let botLineNeeded = true;
-let segmentCounter = 0;
-
-function addLine(role: Role): Line {
-  for (const l of lines) l.open = false;
-  const entry: TranscriptEntry = { role, text: "" };
-  hooks.transcript.push(entry);
-  const li = document.createElement("li");
-  li.className = role;
-  const who = document.createElement("span");
-  who.className = "who";
-  who.textContent = role === "candidate" ? "You" : "Interviewer";
-  const textEl = document.createElement("span");
-  textEl.className = "text";
-  const interimEl = document.createElement("span");
-  interimEl.className = "interim";
-  li.append(who, textEl, interimEl);
-  ui.transcript.appendChild(li);
-  const line: Line = { entry, li, textEl, interimEl, open: true, segments: new Map() };
-  lines.push(line);
-  return line;
-}
-
-function scrollTranscript() {
-  ui.transcript.scrollTop = ui.transcript.scrollHeight;
-}
-
-function openLine(role: Role): Line {
-  const last = lines[lines.length - 1];
-  if (last && last.open && last.entry.role === role) return last;
-  return addLine(role);
-}
-
-function onUserTranscript(data: TranscriptData) {
-  const text = typeof data?.text === "string" ? data.text.trim() : "";
-  const line = openLine("candidate");
-  if (data.final) {
-    if (text) line.entry.text = `${line.entry.text} ${text}`.trim();
-    line.entry.interim = undefined;
-    line.textEl.textContent = line.entry.text;
-    line.interimEl.textContent = "";
-  } else {
-    line.entry.interim = text;
-    line.interimEl.textContent = text ? (line.entry.text ? ` ${text}` : text) : "";
-  }
-  if (!line.entry.text && !line.entry.interim) {
-    // Nothing to show (an empty final): drop the empty line again.
-    line.li.remove();
-    lines.splice(lines.indexOf(line), 1);
-    hooks.transcript.splice(hooks.transcript.indexOf(line.entry), 1);
-    return;
-  }
-  scrollTranscript();
-}
-
-function onBotOutput(data: BotOutputData) {
-  if (!data || typeof data.text !== "string") return;
-  const last = lines[lines.length - 1];
-  const line = botLineNeeded || !last || last.entry.role !== "interviewer" ? addLine("interviewer") : last;
-  botLineNeeded = false;
-  const key = data.segment_id !== undefined && data.segment_id !== null ? String(data.segment_id) : `n${segmentCounter++}`;
-  let text = data.text;
-  if (data.spoken_status === "in-progress") {
-    // Word-level progress of a segment we have (or will have) in full.
-    if (line.segments.has(key)) return;
-    const p = data.spoken_progress;
-    if (p) text = `${p.accumulated_text ?? ""} ${p.remaining_text ?? ""}`;
-  }
-  line.segments.set(key, text.replace(/\s+/g, " ").trim());
-  line.entry.text = [...line.segments.values()].filter(Boolean).join(" ");
-  line.textEl.textContent = line.entry.text;
-  scrollTranscript();
-}
-
-// ---------------------------------------------------------------------------
-// Progress, time and latency
-
-const PHASE_TEXT: Record<string, string> = {
-  intro: "Introduction",
-  wrap_up: "Wrapping up",
-  closed: "Closed",
-};
-
-let deadline: number | null = null;
-let timer: number | undefined;
-
-function formatSeconds(total: number): string {
-  const s = Math.max(0, Math.round(total));
-  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
-}
-
-function tickTime() {
-  if (deadline === null) return;
-  ui.timeLeft.textContent = formatSeconds((deadline - Date.now()) / 1000);
-}
-
-function onProgress(msg: Record<string, unknown>) {
-  const q = Number(msg.question);
-  const total = Number(msg.total);
-  const phase = typeof msg.phase === "string" ? msg.phase : "";
-  if (phase === "questions" && Number.isFinite(q) && Number.isFinite(total) && total > 0) {
-    ui.progress.textContent = `Question ${q} of ${total}`;
-  } else if (phase in PHASE_TEXT) {
-    const extra = Number.isFinite(total) && total > 0 ? ` · ${total} questions` : "";
-    ui.progress.textContent = `${PHASE_TEXT[phase]}${phase === "intro" ? extra : ""}`;
-  } else if (Number.isFinite(q) && Number.isFinite(total) && total > 0) {
-    ui.progress.textContent = `Question ${q} of ${total}`;
-  }
-  const left = Number(msg.time_left_s);
-  if (Number.isFinite(left)) {
-    deadline = Date.now() + left * 1000;
-    tickTime();
-    if (timer === undefined) timer = window.setInterval(tickTime, 1000);
-  }
-}
-
-function renderLatency() {
-  const last = hooks.latencies[hooks.latencies.length - 1];
-  if (!last) {
-    ui.latency.textContent = "–";
-    return;
-  }
-  const main = last.server_ms ?? last.client_ms ?? 0;
-  const details: string[] = [];
-  if (last.server_ms === undefined) details.push("measured here");
-  else if (last.client_ms !== undefined) details.push(`${Math.round(last.client_ms)} ms after turn end here`);
-  const all = hooks.latencies
-    .map((l) => l.server_ms ?? l.client_ms)
-    .filter((v): v is number => v !== undefined);
-  if (all.length > 1) details.push(`avg ${Math.round(all.reduce((a, b) => a + b, 0) / all.length)} ms over ${all.length}`);
-  const small = document.createElement("small");
-  small.textContent = details.join(" · ");
-  ui.latency.replaceChildren(document.createTextNode(`${Math.round(main)} ms`), small);
-}
-
-let userStoppedAt: number | null = null;
-let currentLatency: LatencyEntry | null = null;
-
-function measureReply() {
-  if (userStoppedAt === null) return;
-  const ms = performance.now() - userStoppedAt;
-  userStoppedAt = null;
-  currentLatency = { client_ms: ms };
-  hooks.latencies.push(currentLatency);
-  renderLatency();
-}
-
-function onServerLatency(ms: number) {
-  // The server reports the reply that just started: attach it to the latest measurement.
-  if (currentLatency && currentLatency.server_ms === undefined) currentLatency.server_ms = ms;
-  else hooks.latencies.push((currentLatency = { server_ms: ms }));
-  renderLatency();
 }
 
 // ---------------------------------------------------------------------------
@@ -417,11 +144,11 @@ function onServerMessage(data: unknown) {
       break;
     }
     case "progress":
-      onProgress(msg);
+      progress.onProgress(msg);
       break;
     case "latency": {
       const ms = Number(msg.ms);
-      if (Number.isFinite(ms) && ms >= 0) onServerLatency(ms);
+      if (Number.isFinite(ms) && ms >= 0) progress.serverLatency(ms);
       break;
     }
     case "interview":
@@ -532,24 +259,15 @@ async function startSession() {
   }
 
   // Reset per-session views.
-  ui.transcript.replaceChildren();
-  lines.length = 0;
-  hooks.transcript.length = 0;
-  hooks.latencies.length = 0;
-  botLineNeeded = true;
-  userStoppedAt = null;
-  currentLatency = null;
-  deadline = null;
-  ui.progress.textContent = "Starting";
-  ui.timeLeft.textContent = "–";
-  renderLatency();
+  transcript.clear();
+  progress.reset();
 
   // 16 kHz mono, 32 ms chunks (1024 bytes): what the server's VAD works with.
   const media = new InterviewMediaManager(1024, 16000);
   media.onBotAudio = () => {
     hooks.botAudioChunks += 1;
     mark("firstBotAudio");
-    if (userStoppedAt !== null) measureReply();
+    progress.botAudio();
   };
   media.onBotAudioDropped = () => {
     hooks.botAudioDropped += 1;
@@ -592,21 +310,21 @@ async function startSession() {
         if (session !== s) return;
         media.holdBotAudio = true;
         bargeIn();
-        userStoppedAt = null;
+        progress.userStopped(null);
         if (!s.ended) setState("listening");
       },
       onUserStoppedSpeaking: () => {
         if (session !== s) return;
         media.holdBotAudio = false;
-        userStoppedAt = performance.now();
+        progress.userStopped(performance.now());
         if (!s.ended) setState("thinking");
       },
       onBotStartedSpeaking: () => {
         if (session !== s) return;
         s.botSpeaking = true;
         media.holdBotAudio = false;
-        botLineNeeded = true;
-        if (userStoppedAt !== null) measureReply();
+        transcript.newBotLine();
+        progress.botAudio();
         if (!s.ended) setState("speaking");
       },
       onBotStoppedSpeaking: () => {
@@ -617,10 +335,10 @@ async function startSession() {
         else setExpression("idle"); // the interview is over: the server sends no more faces
       },
       onUserTranscript: (data: TranscriptData) => {
-        if (session === s) onUserTranscript(data);
+        if (session === s) transcript.onUserTranscript(data);
       },
       onBotOutput: (data: BotOutputData) => {
-        if (session === s) onBotOutput(data);
+        if (session === s) transcript.onBotOutput(data);
       },
       onServerMessage: (data: unknown) => {
         if (session === s) onServerMessage(data);
@@ -708,10 +426,7 @@ function onSessionGone() {
   void s.media.flushBotAudio().catch(() => undefined);
   avatar.setLevel(0);
   setExpression("idle");
-  if (deadline !== null) {
-    window.clearInterval(timer);
-    timer = undefined;
-  }
+  progress.stop();
   if (s.ended || s.stoppedByUser) {
     setState("ended");
     if (s.stoppedByUser) setStatus("You ended the interview. Press Start again to begin a new one.");

@@ -1,0 +1,108 @@
+/** Interview progress (question n of m, time left) and reply latency, as the page shows them. */
+import { hooks, type LatencyEntry } from "./hooks";
+import { ui } from "./ui";
+
+const PHASE_TEXT: Record<string, string> = {
+  intro: "Introduction",
+  wrap_up: "Wrapping up",
+  closed: "Closed",
+};
+
+export function formatSeconds(total: number): string {
+  const s = Math.max(0, Math.round(total));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
+export class Progress {
+  private deadline: number | null = null;
+  private timer: number | undefined;
+  private userStoppedAt: number | null = null;
+  private currentLatency: LatencyEntry | null = null;
+
+  /** Reset for a new session. */
+  reset() {
+    hooks.latencies.length = 0;
+    this.userStoppedAt = null;
+    this.currentLatency = null;
+    this.deadline = null;
+    ui.progress.textContent = "Starting";
+    ui.timeLeft.textContent = "–";
+    this.renderLatency();
+  }
+
+  /** The session is over: stop the clock. */
+  stop() {
+    if (this.deadline !== null) {
+      window.clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  /** The candidate stopped speaking (or started again: ``null``). */
+  userStopped(at: number | null) {
+    this.userStoppedAt = at;
+  }
+
+  private tick() {
+    if (this.deadline === null) return;
+    ui.timeLeft.textContent = formatSeconds((this.deadline - Date.now()) / 1000);
+  }
+
+  /** A progress message: question n of m, phase, time left. */
+  onProgress(msg: Record<string, unknown>) {
+    const q = Number(msg.question);
+    const total = Number(msg.total);
+    const phase = typeof msg.phase === "string" ? msg.phase : "";
+    if (phase === "questions" && Number.isFinite(q) && Number.isFinite(total) && total > 0) {
+      ui.progress.textContent = `Question ${q} of ${total}`;
+    } else if (phase in PHASE_TEXT) {
+      const extra = Number.isFinite(total) && total > 0 ? ` · ${total} questions` : "";
+      ui.progress.textContent = `${PHASE_TEXT[phase]}${phase === "intro" ? extra : ""}`;
+    } else if (Number.isFinite(q) && Number.isFinite(total) && total > 0) {
+      ui.progress.textContent = `Question ${q} of ${total}`;
+    }
+    const left = Number(msg.time_left_s);
+    if (Number.isFinite(left)) {
+      this.deadline = Date.now() + left * 1000;
+      this.tick();
+      if (this.timer === undefined) this.timer = window.setInterval(() => this.tick(), 1000);
+    }
+  }
+
+  private renderLatency() {
+    const last = hooks.latencies[hooks.latencies.length - 1];
+    if (!last) {
+      ui.latency.textContent = "–";
+      return;
+    }
+    const main = last.server_ms ?? last.client_ms ?? 0;
+    const details: string[] = [];
+    if (last.server_ms === undefined) details.push("measured here");
+    else if (last.client_ms !== undefined) details.push(`${Math.round(last.client_ms)} ms after turn end here`);
+    const all = hooks.latencies
+      .map((l) => l.server_ms ?? l.client_ms)
+      .filter((v): v is number => v !== undefined);
+    if (all.length > 1) details.push(`avg ${Math.round(all.reduce((a, b) => a + b, 0) / all.length)} ms over ${all.length}`);
+    const small = document.createElement("small");
+    small.textContent = details.join(" · ");
+    ui.latency.replaceChildren(document.createTextNode(`${Math.round(main)} ms`), small);
+  }
+
+  /** The first bot audio of a reply arrived: time it from the end of the candidate's speech. */
+  botAudio() {
+    if (this.userStoppedAt === null) return;
+    const ms = performance.now() - this.userStoppedAt;
+    this.userStoppedAt = null;
+    this.currentLatency = { client_ms: ms };
+    hooks.latencies.push(this.currentLatency);
+    this.renderLatency();
+  }
+
+  /** The server's voice-to-voice figure for the reply that just started. */
+  serverLatency(ms: number) {
+    // The server reports the reply that just started: attach it to the latest measurement.
+    if (this.currentLatency && this.currentLatency.server_ms === undefined) this.currentLatency.server_ms = ms;
+    else hooks.latencies.push((this.currentLatency = { server_ms: ms }));
+    this.renderLatency();
+  }
+}
