@@ -81,7 +81,9 @@ class LineWriter:
         return self._slot
 
     def _extra(self) -> dict:
-        extra: dict = {"cache_prompt": True}
+        # A fixed seed: the same answer gets the same line (temperature 0.2 still varies wording
+        # across answers), so replays and tests are repeatable.
+        extra: dict = {"cache_prompt": True, "seed": 7}
         if self._slot is not None:
             extra["id_slot"] = self._slot
         return extra

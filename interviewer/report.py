@@ -237,6 +237,7 @@ async def local_scores(
                 temperature=0,
                 max_tokens=200,
                 response_format={"type": "json_object", "schema": SCORE_SCHEMA},
+                seed=7,
             )
             item = json.loads(resp.choices[0].message.content or "{}")
             score = max(1, min(5, int(item.get("score"))))
