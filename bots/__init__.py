@@ -15,9 +15,14 @@ MODES: dict[str, InterviewMode] = {mode_id: bot.MODE for mode_id, bot in _BOTS.i
 
 
 def pipeline_for(mode_id: str) -> Callable:
-    """The bot file's ``pipeline(stages)`` for this mode."""
+    """The bot file's ``pipeline(stages)`` for this mode.
+
+    A mode registered in MODES as data alone (no bot file of its own, as tests do) runs the
+    stages the built-in bots run.
+    """
     get_mode(mode_id)  # a clear KeyError for an unknown mode
-    return _BOTS[mode_id].pipeline
+    bot = _BOTS.get(mode_id, technical)
+    return bot.pipeline
 
 
 def get_mode(mode_id: str) -> InterviewMode:
