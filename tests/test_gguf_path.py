@@ -125,7 +125,9 @@ async def test_gguf_tokens_stream_through_the_pipeline(settings, models, gguf_pa
     # The model's tokens streamed through the LLM service, the TTS and the transport.
     assert len(llm_text.split()) >= 3, llm_text
     assert s.log.bot_audio_ms > 500
-    assert ttfb and 0 < ttfb[0] < 10  # the LLM's time to first token, as pipecat measured it
+    # pipecat measured the LLM's time to first token. No speed bound: the greeting arrived within
+    # hear_greeting's timeout, and the figure is printed below (speed is for benchmarks).
+    assert ttfb and ttfb[0] > 0
     print(
         f"\nGGUF (gemma3 270m q4_k_m) direct: first token {direct['first_token_s']:.2f}s, "
         f"{direct['tokens_per_s']:.1f} tok/s; pipeline: LLM TTFB {ttfb[0]:.2f}s, first bot audio "
