@@ -33,6 +33,7 @@ _NO_QUESTIONS = re.compile(r"\b(no(pe)?|not really|nothing|i'?m good|that'?s all
 FILLERS = re.compile(r"\b(um+|uh+|er+|erm|hmm+|you know|kind of|sort of)\b", re.I)
 
 _ACKS = ("Thanks.", "Got it.", "Okay, thank you.", "Great, thanks.", "I see.", "Understood.")
+OVER_GREETING_ACK = "Okay."  # fits a hello, a "can you hear me?" or an early start alike
 _GENERIC_PROBE = "Could you walk me through a specific example of that?"
 
 
@@ -117,6 +118,30 @@ class ScriptedInterviewer:
             f"{self.mode.questions[0].text}"
         )
         return Reply(text=text, emotion="encouraging", question_index=0)
+
+    def first_question_missed(self, spoken: str) -> bool:
+        """Whether the candidate talked over the opening before its first question was said.
+
+        ``spoken`` is what was actually said of the interviewer's last reply (the assistant
+        context, cut where the candidate interrupted). True while the first question is open,
+        unanswered, and its words were never said in full.
+        """
+        cursor = self.cursor
+        if cursor.phase != "questions" or cursor.index != 0 or cursor.answers:
+            return False
+        question = " ".join(answer_words(self.mode.questions[0].text)).lower()
+        return question not in " ".join(answer_words(spoken)).lower()
+
+    def ask_first_again(self) -> Reply:
+        """A short acknowledgement of what was said over the greeting, then the first question.
+
+        The candidate's words are not an answer: the cursor stays on the first question, whose
+        clock starts again now that it is heard.
+        """
+        self.cursor.question_started_at = self._clock()
+        ack = OVER_GREETING_ACK
+        body = self.mode.questions[0].text
+        return self._reply(f"{ack} {body}", "encouraging", ack=ack, body=body)
 
     def snapshot(self) -> tuple:
         """State to take a reply back with :meth:`restore` (the cursor object stays shared)."""

@@ -7,6 +7,7 @@ import time
 
 from loguru import logger
 from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
     Frame,
     LLMContextFrame,
     LLMFullResponseEndFrame,
@@ -54,6 +55,9 @@ class ScriptedBrainProcessor(FrameProcessor):
         self._before_last_reply: tuple | None = None
         self._last_answer = ""
         self._last_reply: Reply | None = None
+        # Whether the bot's voice has started since the opening (then an empty context means
+        # the candidate talked over its very first words).
+        self._voice_started = False
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         """Answer non-speculative context frames; pass everything else on."""
@@ -63,6 +67,8 @@ class ScriptedBrainProcessor(FrameProcessor):
                 return  # we answer confirmed turns only; speculation buys nothing here
             await self._respond(frame)
         else:
+            if isinstance(frame, BotStartedSpeakingFrame):
+                self._voice_started = True
             await self.push_frame(frame, direction)
 
     def _cut_off_early(self, spoken: str) -> bool:
@@ -83,6 +89,11 @@ class ScriptedBrainProcessor(FrameProcessor):
                 return
             reply = self._interviewer.move_on()  # the conductor asked to move on after silence
             self._last_reply = None
+        elif (spoken or self._voice_started) and self._interviewer.first_question_missed(spoken):
+            # They talked over the greeting before its question: not an answer; ask it now.
+            logger.debug(f"{self}: opening cut off after {spoken!r}; asking the first question")
+            reply = self._interviewer.ask_first_again()
+            self._before_last_reply = self._last_reply = None
         else:
             answer = user_text
             if self._cut_off_early(spoken):

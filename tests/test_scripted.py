@@ -73,3 +73,39 @@ def test_candidate_context_is_cleaned_and_limited():
         {"name": "  Ada  ", "resume": "x" * 10_000, "role": 42, "evil": "y"}
     )
     assert ctx.name == "Ada" and len(ctx.resume) == CandidateContext.MAX_FIELD and ctx.role == ""
+
+
+def test_a_greeting_cut_before_its_question_gets_the_question_again_not_an_answer():
+    mode = get_mode("technical")
+    brain = ScriptedInterviewer(mode, CandidateContext(name="Ada"))
+    opening = brain.opening().text
+    cut = opening[: opening.index(mode.questions[0].text)]  # heard up to the question
+    assert brain.first_question_missed(cut) and brain.first_question_missed("")
+    assert not brain.first_question_missed(opening)
+    # Word-timed voices record words without the question's punctuation or case.
+    assert not brain.first_question_missed(opening.replace(",", "").lower())
+    again = brain.ask_first_again()
+    assert again.text.endswith(mode.questions[0].text) and again.text != mode.questions[0].text
+    assert again.question_index == 0 and brain.cursor.answers == 0 and not again.finished
+    assert not brain.first_question_missed(again.text)
+    # The answer after it is the first answer to question 1, as if the greeting had been heard.
+    fresh = ScriptedInterviewer(mode, CandidateContext(name="Ada"))
+    fresh.opening()
+    expected = fresh.reply(LONG)
+    first = brain.reply(LONG)
+    assert (first.kind, first.question_index, first.body) == (
+        expected.kind,
+        expected.question_index,
+        expected.body,
+    )
+    assert (brain.index, brain.cursor.answers) == (fresh.index, fresh.cursor.answers)
+    assert not brain.first_question_missed("Thanks.")  # answered: later cut replies are not it
+
+
+def test_only_the_first_question_unanswered_can_be_missed():
+    mode = get_mode("behavioral")
+    brain = ScriptedInterviewer(mode)
+    assert not brain.first_question_missed("")  # not started
+    brain.opening()
+    brain.reply("Could we skip this one?")
+    assert brain.index == 1 and not brain.first_question_missed("No problem.")
