@@ -254,6 +254,24 @@ class FlakyVoice:
         return self._voice.synthesize(text)
 
 
+async def _until(condition, timeout_s: float) -> bool:
+    """Poll ``condition`` until it holds (True) or ``timeout_s`` passes (False)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
+
+
+def _reply_over(session, since: int) -> bool:
+    """Since event ``since``: the TTS started and stopped (as often) and the bot is not speaking."""
+    kinds = [kind for _, kind, _ in session.log.events[since:]]
+    tts = kinds.count("bot-tts-started")
+    speaking = kinds.count("bot-started-speaking") - kinds.count("bot-stopped-speaking")
+    return tts >= 1 and kinds.count("bot-tts-stopped") == tts and speaking == 0
+
+
 @pytest.mark.slow
 async def test_a_failing_tts_does_not_hang_the_session(settings, models):
     from candidate.session_client import CandidateSession
@@ -269,9 +287,13 @@ async def test_a_failing_tts_does_not_hang_the_session(settings, models):
             await s.hear_greeting()
             greeting_ms = s.log.bot_audio_ms
             flaky.fail = True  # the reply to the next answer cannot be spoken
+            since = len(s.log.events)
             s.speak(pcm)
             await s.drain()
-            await asyncio.sleep(6)
+            # Wait for that reply to be over (its TTS failed and stopped), not a fixed time.
+            assert await _until(lambda: flaky.failed >= 1 and _reply_over(s, since), 30), (
+                "the reply whose speech failed never ended"
+            )
             flaky.fail = False
             failed_ms = s.log.bot_audio_ms
             await s.answer(pcm)
