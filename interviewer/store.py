@@ -1,22 +1,27 @@
 """Persistence with SQLAlchemy: SQLite by default, PostgreSQL when DATABASE_URL says so.
 
 Every turn is written as it happens, in its own transaction, so a dropped connection or a
-killed server loses nothing already said. Interviews and reports are looked up by their
-random token; ids are internal.
+killed server loses nothing already said. A turn's ``seq`` is unique within its interview (a
+unique index); a writer that loses the race for a number takes the next one. Interviews and
+reports are looked up by their random token; ids are internal.
 """
 
 from __future__ import annotations
 
+import random
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from loguru import logger
 from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -25,6 +30,7 @@ from sqlalchemy import (
     func,
     select,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -56,10 +62,15 @@ class InterviewRow(Base):
     )
 
 
+SEQ_INDEX = "uq_turns_interview_seq"
+SEQ_ATTEMPTS = 100  # a writer retries while others take the numbers it read; one wins each round
+
+
 class TurnRow(Base):
     """One turn of an interview's transcript."""
 
     __tablename__ = "turns"
+    __table_args__ = (Index(SEQ_INDEX, "interview_id", "seq", unique=True),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     interview_id: Mapped[str] = mapped_column(
         ForeignKey("interviews.id", ondelete="CASCADE"), index=True
@@ -122,6 +133,14 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
+def _seq_taken(error: IntegrityError) -> bool:
+    """Whether ``error`` is another turn holding the seq (not, say, a missing interview)."""
+    orig = error.orig
+    return getattr(orig, "sqlstate", None) == "23505" or (
+        "unique" in str(orig).lower() and "seq" in str(orig).lower()
+    )
+
+
 def _aware(value: datetime | None) -> datetime | None:
     # SQLite hands back naive datetimes; everything here is stored in UTC.
     if value is not None and value.tzinfo is None:
@@ -148,7 +167,26 @@ class Store:
                 cur.close()
 
         Base.metadata.create_all(self.engine)
+        self._ensure_seq_index()
         self._session = sessionmaker(self.engine, expire_on_commit=False)
+
+    def _ensure_seq_index(self) -> None:
+        """Add the unique (interview_id, seq) index to a database created before it existed.
+
+        ``create_all`` makes it with a new table, never on an existing one. An old database whose
+        turns already share a seq cannot take it: that is logged, and the server starts anyway.
+        """
+        try:
+            with self.engine.begin() as conn:
+                conn.exec_driver_sql(
+                    f"CREATE UNIQUE INDEX IF NOT EXISTS {SEQ_INDEX} ON turns (interview_id, seq)"
+                )
+        except IntegrityError as e:
+            logger.warning(
+                "Some interviews in this database have turns with duplicate seq numbers, so the "
+                f"unique index {SEQ_INDEX} could not be added; concurrent writes to one interview "
+                f"may number turns twice until those are renumbered ({e.orig})"
+            )
 
     def create_interview(self, mode: str, candidate: dict, llm: str) -> tuple[str, str]:
         """A new interview; returns (id, token)."""
@@ -177,30 +215,40 @@ class Store:
         interrupted: bool = False,
         question_index: int | None = None,
     ) -> int:
-        """Append one turn (committed at once); returns its sequence number."""
-        with self._session.begin() as s:
-            seq = (
-                s.scalar(
-                    select(func.count())
-                    .select_from(TurnRow)
-                    .where(TurnRow.interview_id == interview_id)
-                )
-                or 0
-            )
-            s.add(
-                TurnRow(
-                    interview_id=interview_id,
-                    seq=seq,
-                    role=role,
-                    text=text,
-                    started_at=started_at,
-                    ended_at=ended_at,
-                    latency_ms=latency_ms,
-                    interrupted=interrupted,
-                    question_index=question_index,
-                )
-            )
-        return seq
+        """Append one turn (committed at once); returns its sequence number.
+
+        The number is one past the interview's highest. Two writers may read the same highest
+        at once; the unique index lets only one of them have it, and the other tries again.
+        """
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                with self._session.begin() as s:
+                    seq = s.scalar(
+                        select(func.coalesce(func.max(TurnRow.seq) + 1, 0)).where(
+                            TurnRow.interview_id == interview_id
+                        )
+                    )
+                    s.add(
+                        TurnRow(
+                            interview_id=interview_id,
+                            seq=seq,
+                            role=role,
+                            text=text,
+                            started_at=started_at,
+                            ended_at=ended_at,
+                            latency_ms=latency_ms,
+                            interrupted=interrupted,
+                            question_index=question_index,
+                        )
+                    )
+                return seq
+            except IntegrityError as e:
+                if attempt >= SEQ_ATTEMPTS or not _seq_taken(e):
+                    raise
+                logger.debug(f"Turn {seq} of interview {interview_id} was taken; trying again")
+                time.sleep(random.uniform(0, 0.002 * min(attempt, 10)))  # let the winner commit
 
     def finish(self, interview_id: str, status: str, report: dict | None = None) -> None:
         """Mark the interview ended (or dropped) and store its report."""

@@ -9,6 +9,9 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
+
+import pytest
 
 
 def _free_port() -> int:
@@ -65,6 +68,21 @@ class TempPostgres:
         )
         return self
 
+    def database(self) -> str:
+        """A fresh, empty database on this server; returns its URL."""
+        name = f"t{uuid.uuid4().hex[:12]}"
+        self._run(
+            f"{self.bin}/createdb",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "interviewer",
+            name,
+        )
+        return self.url.rsplit("/", 1)[0] + f"/{name}"
+
     def stop(self) -> None:
         try:
             self._run(
@@ -78,3 +96,19 @@ class TempPostgres:
         finally:
             time.sleep(0.2)
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """A throwaway PostgreSQL server for the module's tests."""
+    pg = TempPostgres().start()
+    yield pg
+    pg.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """A fresh database's URL: a SQLite file, then one on the module's PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/interviews.db"
+    return request.getfixturevalue("postgres").database()
