@@ -16,7 +16,7 @@ from loguru import logger
 from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
 from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADParams
-from pipecat.frames.frames import LLMRunFrame
+from pipecat.frames.frames import InterruptionFrame, LLMRunFrame, TTSSpeakFrame
 from pipecat.observers.user_bot_latency_observer import MeasuredFrom, UserBotLatencyObserver
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
@@ -39,6 +39,8 @@ from interviewer.scripted import ScriptedInterviewer
 from interviewer.store import Store
 from processors.answer_prefill import AnswerPrefillProcessor
 from processors.avatar_expressions import AvatarExpressionProcessor
+from processors.client_audio_watch import ClientAudioWatch
+from processors.frames import InterviewClosedFrame
 from processors.interview_closer import InterviewCloser
 from processors.interview_conductor import InterviewConductor
 from processors.llm_fallback import LLMFallbackProcessor
@@ -65,6 +67,12 @@ class Interview:
     worker: PipelineWorker
     cursor: PlanCursor
     recorder: TranscriptRecorder | None
+
+    async def say_goodbye(self, line: str) -> None:
+        """Stop what is being said, say ``line``, and end the session once it has been played."""
+        await self.worker.queue_frames(
+            [InterruptionFrame(), TTSSpeakFrame(line), InterviewClosedFrame()]
+        )
 
 
 @dataclass
@@ -142,6 +150,10 @@ class InterviewStages:
         )
 
     # --- the stages, in pipeline order ---------------------------------------------------
+
+    def client_watch(self) -> FrameProcessor:
+        """A connected client that sends no audio for ``CLIENT_IDLE_SECS`` hears a nudge, then a goodbye."""
+        return ClientAudioWatch(self.settings.client_idle_secs)
 
     def stt(self) -> FrameProcessor:
         """Whisper on each stretch of speech (the model is loaded once per process)."""

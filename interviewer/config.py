@@ -39,6 +39,38 @@ class Settings(BaseSettings):
     )
     max_message_bytes: int = Field(256_000, alias="MAX_MESSAGE_BYTES", ge=1024)
     session_token_ttl_s: int = Field(120, alias="SESSION_TOKEN_TTL_S", ge=5)
+    max_pending_starts: int = Field(
+        50,
+        alias="MAX_PENDING_STARTS",
+        ge=1,
+        description="tokens granted by /start and not yet used; past it the oldest is dropped",
+    )
+    start_rate_per_s: float = Field(
+        10.0,
+        alias="START_RATE_PER_S",
+        gt=0,
+        description="/start calls a second over all callers (one address behind a proxy); more get 429",
+    )
+    start_burst: int = Field(30, alias="START_BURST", ge=1, description="/start calls saved up")
+    client_idle_secs: float = Field(
+        60.0,
+        alias="CLIENT_IDLE_SECS",
+        gt=0,
+        description="a connected client that sends no audio this long hears a nudge, then a goodbye",
+    )
+    client_write_timeout_secs: float = Field(
+        10.0,
+        alias="CLIENT_WRITE_TIMEOUT_SECS",
+        gt=0,
+        description="a client that stops reading this long is dropped",
+    )
+    shutdown_grace_secs: float = Field(
+        8.0,
+        alias="SHUTDOWN_GRACE_SECS",
+        gt=0,
+        le=60,
+        description="on SIGTERM: time for goodbyes, transcripts and reports before the process exits",
+    )
 
     # Speech to text
     stt_model: str = Field(

@@ -304,18 +304,26 @@ def _templates():
 
 
 async def finalize(
-    store, interview_id: str, mode: InterviewMode, status: str, settings, local_llm=None
+    store,
+    interview_id: str,
+    mode: InterviewMode,
+    status: str,
+    settings,
+    local_llm=None,
+    score: bool = True,
 ) -> dict | None:
     """Close an interview in the database and store its report.
 
-    LLM-scored when an LLM is configured; with ``LLM=local``, by the local model ``local_llm``.
+    LLM-scored when an LLM is configured and ``score``; with ``LLM=local``, by the local model
+    ``local_llm``. Without ``score`` (the server is shutting down) the report has no scores.
     """
     await asyncio.to_thread(store.finish, interview_id, status)
     interview = await asyncio.to_thread(store.get, interview_id)
     if interview is None:
         return None
     scores, scored_by = None, "the configured LLM"
-    if settings.llm_kind == "openai" and any(t.role == "candidate" for t in interview.turns):
+    answered = score and any(t.role == "candidate" for t in interview.turns)
+    if settings.llm_kind == "openai" and answered:
         from openai import AsyncOpenAI
 
         client = AsyncOpenAI(
@@ -324,11 +332,7 @@ async def finalize(
             timeout=30,
         )
         scores = await llm_scores(interview, mode, client, settings.openai_model)
-    elif (
-        settings.llm_kind == "local"
-        and local_llm is not None
-        and any(t.role == "candidate" for t in interview.turns)
-    ):
+    elif settings.llm_kind == "local" and local_llm is not None and answered:
         from openai import AsyncOpenAI
 
         client = AsyncOpenAI(

@@ -7,7 +7,7 @@ import bots
 from interviewer.plan import InterviewMode, Question
 
 ORDER = [
-    "input", "stt", "answer_prefill", "user_turn", "conductor", "brain", "fallback",
+    "input", "client_watch", "stt", "answer_prefill", "user_turn", "conductor", "brain", "fallback",
     "avatar", "tts", "output", "assistant_turn", "closer",
 ]  # fmt: skip
 

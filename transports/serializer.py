@@ -12,6 +12,8 @@ from pipecat.frames.frames import Frame, InputAudioRawFrame, InputTransportMessa
 from pipecat.frames.protobufs import frames_pb2
 from pipecat.serializers.protobuf import ProtobufFrameSerializer
 
+from interviewer.rate import TokenBucket
+
 MAX_AUDIO_RATE = 48_000
 MIN_AUDIO_RATE = 8_000
 RTVI_LABEL = "rtvi-ai"
@@ -28,24 +30,6 @@ REPORT_EVERY_S = 2.0
 ANSWER_FIRST = 50
 
 Notify = Callable[[dict], Awaitable[None]]
-
-
-class _Bucket:
-    """Token bucket: ``rate`` tokens a second, at most ``burst`` saved up."""
-
-    def __init__(self, rate: float, burst: float):
-        self.rate, self.burst = rate, burst
-        self.tokens = burst
-        self.t = time.monotonic()
-
-    def take(self, n: float) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.t) * self.rate)
-        self.t = now
-        if self.tokens < n:
-            return False
-        self.tokens -= n
-        return True
 
 
 class ClientFrameSerializer(ProtobufFrameSerializer):
@@ -67,8 +51,8 @@ class ClientFrameSerializer(ProtobufFrameSerializer):
         self._out_rate = audio_in_rate
         self._resampler: SOXRStreamAudioResampler | None = None
         self._resampler_rate = 0
-        self._messages = _Bucket(MSG_RATE, MSG_BURST)
-        self._audio = _Bucket(AUDIO_RATE, AUDIO_BURST_S)
+        self._messages = TokenBucket(MSG_RATE, MSG_BURST)
+        self._audio = TokenBucket(AUDIO_RATE, AUDIO_BURST_S)
         self.notify: Notify | None = None
         self.rejected = 0
         self.resampled = 0

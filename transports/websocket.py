@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+
 from fastapi import WebSocket
+from loguru import logger
 from pipecat.frames.frames import OutputTransportMessageUrgentFrame
 from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
 
@@ -36,3 +40,33 @@ def websocket_transport(websocket: WebSocket, settings: Settings) -> FastAPIWebs
 
     serializer.notify = notify
     return transport
+
+
+def bound_writes(
+    websocket: WebSocket, timeout_s: float, on_stuck: Callable[[], Awaitable[None]]
+) -> None:
+    """Make writes to a client that stopped reading give up after ``timeout_s``, once.
+
+    A send to such a client waits forever once the socket's buffers are full, and with it
+    the whole output of the interview. The first send that waits ``timeout_s`` calls
+    ``on_stuck`` (which ends the session); every later send is dropped at once.
+    """
+    stuck = False
+
+    def bounded(send: Callable[[bytes | str], Awaitable[None]]):
+        async def send_within(data: bytes | str) -> None:
+            nonlocal stuck
+            if stuck:
+                return
+            try:
+                await asyncio.wait_for(send(data), timeout_s)
+            except TimeoutError:
+                stuck = True
+                logger.warning(f"The client read nothing for {timeout_s:g} s; dropping it")
+                await on_stuck()
+
+        return send_within
+
+    # Our own WebSocket object: the transport only calls these two to write.
+    websocket.send_bytes = bounded(websocket.send_bytes)  # type: ignore[method-assign]
+    websocket.send_text = bounded(websocket.send_text)  # type: ignore[method-assign]

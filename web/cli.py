@@ -38,7 +38,7 @@ class LocalServer:
     def __init__(self, settings: Settings | None = None, models=None):
         import uvicorn
 
-        from web.server import create_app
+        from web.server import create_app, uvicorn_config
 
         port = _free_port()
         self.settings = (settings or load_settings()).model_copy(
@@ -46,14 +46,7 @@ class LocalServer:
         )
         self.app = create_app(self.settings, models=models)
         self.url = f"http://127.0.0.1:{port}"
-        config = uvicorn.Config(
-            self.app,
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            ws_max_size=self.settings.ws_max_size,
-        )
-        self._server = uvicorn.Server(config)
+        self._server = uvicorn.Server(uvicorn_config(self.app, self.settings, log_level="warning"))
         self._task: asyncio.Task | None = None
 
     async def __aenter__(self) -> LocalServer:

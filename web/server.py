@@ -12,6 +12,7 @@ import dataclasses
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -19,9 +20,10 @@ from loguru import logger
 
 from interviewer.config import Settings, load_settings
 from interviewer.models import ModelBank
+from interviewer.rate import TokenBucket
 from interviewer.store import Store
 from web.reports import router as reports_router
-from web.sessions import SessionRegistry
+from web.sessions import SessionRegistry, drain
 from web.sessions import router as sessions_router
 
 CLIENT_DIST = Path(__file__).parent / "client" / "dist"
@@ -64,7 +66,13 @@ def create_app(settings: Settings | None = None, models: ModelBank | None = None
     app = FastAPI(title="Interviewer", lifespan=lifespan)
     app.state.settings = settings
     app.state.models = models
-    app.state.sessions = SessionRegistry(settings.session_token_ttl_s, settings.max_sessions)
+    app.state.sessions = SessionRegistry(
+        settings.session_token_ttl_s, settings.max_sessions, settings.max_pending_starts
+    )
+    app.state.start_limit = TokenBucket(settings.start_rate_per_s, settings.start_burst)
+    app.state.live = {}  # token -> running Interview
+    app.state.draining = False
+    app.state.none_live = asyncio.Event()  # set whenever the last live interview ends
     app.state.store = Store(settings.database_url)
     app.include_router(sessions_router)
     app.include_router(reports_router)
@@ -82,19 +90,71 @@ def create_app(settings: Settings | None = None, models: ModelBank | None = None
     return app
 
 
+class GracefulServer:
+    """uvicorn, with a first SIGTERM or Ctrl+C that lets live interviews end well.
+
+    The first signal starts :func:`web.sessions.drain` (goodbyes; transcripts and reports
+    written); uvicorn's own shutdown follows when the sessions have ended or
+    ``SHUTDOWN_GRACE_SECS`` have passed. A second signal shuts down at once.
+    """
+
+    def __init__(self, app: FastAPI, config: uvicorn.Config):
+        self.app = app
+        self.server = uvicorn.Server(config)
+        self._handle_exit = self.server.handle_exit
+        self.server.handle_exit = self.handle_exit  # type: ignore[method-assign]
+        self._drain: asyncio.Task | None = None
+
+    def handle_exit(self, sig: int, frame) -> None:
+        """Called by uvicorn's signal handler, in the event loop's thread."""
+        if self._drain is not None or not getattr(self.app.state, "live", None):
+            self._handle_exit(sig, frame)
+            return
+        loop = asyncio.get_event_loop()
+        settings: Settings = self.app.state.settings
+
+        async def drain_then_exit() -> None:
+            try:
+                await drain(self.app, settings.shutdown_grace_secs)
+            finally:
+                self._handle_exit(sig, frame)
+
+        def start() -> None:
+            self._drain = loop.create_task(drain_then_exit())
+
+        self._drain = asyncio.Future(loop=loop)  # a second signal exits at once
+        loop.call_soon_threadsafe(start)  # wakes the loop, which may be waiting on sockets
+
+    def run(self) -> None:
+        """Serve until shut down."""
+        self.server.run()
+
+
 def serve(settings: Settings | None = None) -> None:
     """Run the server with uvicorn (models load before the first session)."""
-    import uvicorn
-
     settings = settings or load_settings()
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level="info",
-        access_log=False,  # WebSocket URLs carry session tokens
-        ws_max_size=settings.ws_max_size,
-    )
+    app = create_app(settings)
+    GracefulServer(app, uvicorn_config(app, settings, log_level="info")).run()
+
+
+def uvicorn_config(app: FastAPI, settings: Settings, **overrides) -> uvicorn.Config:
+    """How uvicorn serves the app: frame size, and pings that find a client that stopped reading.
+
+    A ping every half ``CLIENT_WRITE_TIMEOUT_SECS``, answered within the other half, or the
+    connection closes (and with it the session): a client that reads nothing is gone within
+    that time even when its socket's buffers still take the interviewer's audio.
+    """
+    half = settings.client_write_timeout_secs / 2
+    options = {
+        "host": settings.host,
+        "port": settings.port,
+        "access_log": False,  # WebSocket URLs carry session tokens
+        "ws_max_size": settings.ws_max_size,
+        "ws_ping_interval": half,
+        "ws_ping_timeout": half,
+        "timeout_graceful_shutdown": 2,  # after our own drain (SHUTDOWN_GRACE_SECS)
+    }
+    return uvicorn.Config(app, **{**options, **overrides})
 
 
 def main() -> None:

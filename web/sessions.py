@@ -9,7 +9,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import math
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -17,6 +19,7 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request, WebSocket
 from loguru import logger
+from pipecat.frames.frames import OutputTransportMessageUrgentFrame
 from pipecat.workers.runner import WorkerRunner
 from starlette.requests import HTTPConnection
 
@@ -24,11 +27,14 @@ from bots import MODES, get_mode
 from bots.pipeline import Interview, SessionRecord, build_interview
 from interviewer.config import Settings
 from interviewer.plan import CandidateContext
+from interviewer.rate import TokenBucket
 from interviewer.report import finalize
 from interviewer.store import Store
-from transports.websocket import websocket_transport
+from transports.serializer import RTVI_LABEL, ClientFrameSerializer
+from transports.websocket import bound_writes, websocket_transport
 
-MAX_START_BYTES = 128 * 1024  # a /start body: mode, name, role, job description, resume
+MAX_START_BYTES = 128 * 1024
+AT_CAPACITY = "The interviewer is at capacity; try again in a minute."  # a /start body: mode, name, role, job description, resume
 
 router = APIRouter()
 
@@ -42,40 +48,79 @@ class PendingSession:
     expires: float
 
 
+class AtCapacity(Exception):
+    """Every interview slot is running."""
+
+
 @dataclass
 class SessionRegistry:
-    """Per-app session bookkeeping (no module-level state)."""
+    """Per-app session bookkeeping (no module-level state).
+
+    Capacity counts what costs: running interviews. A token granted by /start is cheap and
+    holds no slot; at most ``max_pending`` wait to be used (the oldest is dropped first), so
+    tokens requested and never used cannot lock anyone out. The cap is checked again when
+    the WebSocket connects.
+    """
 
     ttl_s: float
     max_sessions: int
-    pending: dict[str, PendingSession] = field(default_factory=dict)
-    active: set[str] = field(default_factory=set)
+    max_pending: int = 50
+    pending: dict[str, PendingSession] = field(default_factory=dict)  # oldest first
+    active: set[str] = field(default_factory=set)  # running interviews
+    evicted: int = 0
 
     def grant(self, mode_id: str, candidate: CandidateContext) -> str:
-        """Reserve a slot and return its random token."""
+        """A random single-use token for a new session; :class:`AtCapacity` when all slots run."""
         self._expire()
-        if len(self.active) + len(self.pending) >= self.max_sessions:
-            raise HTTPException(503, "The interviewer is at capacity; try again in a minute.")
+        if self.free <= 0:
+            raise AtCapacity
+        while len(self.pending) >= self.max_pending:
+            del self.pending[next(iter(self.pending))]
+            self.evicted += 1
         token = secrets.token_urlsafe(24)
         self.pending[token] = PendingSession(mode_id, candidate, time.monotonic() + self.ttl_s)
         return token
 
     def claim(self, token: str | None) -> PendingSession | None:
-        """Use a token once; None when unknown, used or expired."""
+        """Use a token once and take a slot; None when unknown, used or expired.
+
+        Raises :class:`AtCapacity` (the token is used up) when every slot is running.
+        """
         self._expire()
         session = self.pending.pop(token or "", None)
-        if session:
-            self.active.add(token)
+        if session is None:
+            return None
+        if self.free <= 0:
+            raise AtCapacity
+        self.active.add(token)
         return session
 
     def release(self, token: str) -> None:
-        """Free the slot of a finished session."""
+        """Free the slot of a finished session (again is harmless)."""
         self.active.discard(token)
+
+    @property
+    def free(self) -> int:
+        """Slots not running an interview."""
+        return max(0, self.max_sessions - len(self.active))
+
+    def counts(self) -> dict[str, int]:
+        """Running, pending and free, for /status."""
+        self._expire()
+        return {"running": len(self.active), "pending": len(self.pending), "free": self.free}
 
     def _expire(self) -> None:
         now = time.monotonic()
         for token in [t for t, s in self.pending.items() if s.expires < now]:
             del self.pending[token]
+
+
+def _at_capacity() -> HTTPException:
+    return HTTPException(
+        503,
+        AT_CAPACITY,
+        headers={"Retry-After": "30"},
+    )
 
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
@@ -119,9 +164,11 @@ async def status(request: Request):
     """Readiness and load: the page waits for ``ready``."""
     state = request.app.state
     sessions: SessionRegistry = state.sessions
+    counts = sessions.counts()
     return {
         "ready": state.models is not None,
-        "active_sessions": len(sessions.active),
+        **counts,
+        "active_sessions": counts["running"],
         "max_sessions": sessions.max_sessions,
         "llm": state.settings.llm_kind,
         "tts": state.settings.tts,
@@ -143,6 +190,14 @@ async def start(request: Request):
     # would otherwise reserve slots), whatever it can or cannot read of the answer.
     if not origin_allowed(request, settings):
         raise HTTPException(403, "This origin may not start interviews here")
+    limit: TokenBucket = app.state.start_limit
+    if not limit.take():
+        wait = max(1, math.ceil(limit.wait_s()))
+        raise HTTPException(
+            429,
+            "Too many interviews started at once; try again shortly.",
+            {"Retry-After": str(wait)},
+        )
     raw = bytearray()
     async for (
         chunk
@@ -180,12 +235,18 @@ async def start(request: Request):
         raise HTTPException(400, f"Unknown mode; choose one of {', '.join(sorted(MODES))}")
     if app.state.models is None:
         raise HTTPException(503, "Models are still loading; try again in a few seconds.")
-    token = app.state.sessions.grant(mode_id, CandidateContext.from_dict(body))
+    if app.state.draining:
+        raise HTTPException(503, "The server is shutting down; try again in a minute.")
+    sessions: SessionRegistry = app.state.sessions
+    try:
+        token = sessions.grant(mode_id, CandidateContext.from_dict(body))
+        # A Daily room starts its interview now; a WebSocket session when it connects.
+        pending = sessions.claim(token) if transport == "daily" else None
+    except AtCapacity:
+        raise _at_capacity() from None
     if transport == "daily":
         from transports.daily import DailyRoomError, DailySessions, daily_transport, open_room
 
-        sessions: SessionRegistry = app.state.sessions
-        pending = sessions.claim(token)
         try:
             room = await open_room(settings, pending.candidate.name)
         except DailyRoomError as e:
@@ -231,8 +292,10 @@ async def run_interview(
     interview_id: str | None,
 ):
     """Run an opened interview to its end; free its slot; write its status and report."""
+    live: dict[str, Interview] = app.state.live
     try:
         if interview is not None:
+            live[token] = interview
             runner = WorkerRunner(handle_sigint=False)
             await runner.add_workers(interview.worker)
             await runner.run()
@@ -243,7 +306,10 @@ async def run_interview(
         if interview_id is not None:
             if interview and interview.recorder:
                 await interview.recorder.flush()
-            status = "ended" if interview and interview.cursor.phase == "closed" else "dropped"
+            if interview and interview.cursor.phase == "closed":
+                status = "ended"
+            else:
+                status = "stopped" if app.state.draining else "dropped"
             try:
                 await finalize(
                     app.state.store,
@@ -252,9 +318,60 @@ async def run_interview(
                     status,
                     app.state.settings,
                     local_llm=app.state.models.llm,
+                    score=not app.state.draining,  # shutting down: the transcript's report, now
                 )
             except Exception:
                 logger.exception(f"Could not write the report of interview {interview_id}")
+        live.pop(token, None)
+        if not live:
+            app.state.none_live.set()
+
+
+SHUTDOWN_GOODBYE = (
+    "I'm sorry, the interview server is restarting, so we have to stop here. "
+    "Your answers so far are saved. Thank you, goodbye."
+)
+
+
+async def drain(app: FastAPI, grace_s: float) -> None:
+    """Shut down gently: refuse new sessions, say goodbye in each live one, wait for them.
+
+    Each session ends after its goodbye has been played, and writes its transcript and
+    report as any ending session does; whatever is still running after ``grace_s`` is left
+    to the server's own shutdown (which drops it, with its transcript and report written).
+    """
+    app.state.draining = True
+    live: dict[str, Interview] = app.state.live
+    logger.info(f"Shutting down: saying goodbye in {len(live)} interview(s)")
+    for interview in list(live.values()):
+        try:
+            await interview.say_goodbye(SHUTDOWN_GOODBYE)
+        except Exception:
+            logger.exception("Could not say goodbye")
+    if live:
+        app.state.none_live.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(app.state.none_live.wait(), grace_s)
+    if live:
+        logger.warning(
+            f"{len(live)} interview(s) still running after {grace_s:.0f}s; dropping them"
+        )
+
+
+async def refuse_at_capacity(websocket: WebSocket, settings: Settings) -> None:
+    """Tell a client that connected with a valid token while every slot runs, then close."""
+    logger.warning("Refused a connection: every interview slot is running")
+    await websocket.accept()
+    message = {
+        "label": RTVI_LABEL,
+        "type": "error",
+        "data": {"error": AT_CAPACITY, "fatal": True},
+    }
+    serializer = ClientFrameSerializer(max_message_bytes=settings.max_message_bytes)
+    data = await serializer.serialize(OutputTransportMessageUrgentFrame(message=message))
+    if data:
+        await websocket.send_bytes(data)
+    await websocket.close(code=1013, reason="at capacity; try again in a minute")
 
 
 @router.websocket("/ws-client")
@@ -265,12 +382,20 @@ async def ws_client(websocket: WebSocket):
     if not origin_allowed(websocket, settings):
         await websocket.close(code=1008, reason="origin not allowed")
         return
+    if app.state.draining:
+        await websocket.close(code=1012, reason="the server is shutting down")
+        return
     token = websocket.query_params.get("token")
-    pending = sessions.claim(token)
+    try:
+        pending = sessions.claim(token)
+    except AtCapacity:
+        await refuse_at_capacity(websocket, settings)
+        return
     if pending is None:
         await websocket.close(code=1008, reason="unknown or expired session token")
         return
     interview, interview_id = None, None
+    ending: set[asyncio.Task] = set()
     try:
         await websocket.accept()
         transport = websocket_transport(websocket, settings)
@@ -280,8 +405,17 @@ async def ws_client(websocket: WebSocket):
         @transport.event_handler("on_client_disconnected")
         async def on_client_disconnected(_transport, _ws):
             logger.info("Client disconnected; ending its session")
+            sessions.release(token)  # the slot is free now; the pipeline winds down behind it
             await worker.cancel(reason="client disconnected")
 
+        async def on_stuck() -> None:
+            sessions.release(token)
+            # Called from inside the pipeline's output: cancel it from outside.
+            task = asyncio.create_task(worker.cancel(reason="client stopped reading"))
+            ending.add(task)
+            task.add_done_callback(ending.discard)
+
+        bound_writes(websocket, settings.client_write_timeout_secs, on_stuck)
     except Exception:
         logger.exception("Session could not start")
     await run_interview(app, token, pending, interview, interview_id)
