@@ -8,7 +8,7 @@ import pytest
 
 import bots
 from candidate.session_client import CandidateSession
-from interviewer.audio import synthesize
+from interviewer.audio import SAMPLE_RATE, synthesize
 from interviewer.plan import FollowUp, InterviewMode, Question
 from processors.interview_conductor import CAP_LINE, NUDGE_LINE
 from web.cli import LocalServer
@@ -81,8 +81,14 @@ async def test_conductor_keeps_time(settings, models, monkeypatch):
             said = await _wait_for_words(s, n, "How do you write tests?", timeout_s=30)
             assert NUDGE_LINE.split(",")[0] in said and "How do you write tests?" in said, said
             # 3. The 6 s time box of the testing question runs out while they answer: no follow-up.
+            # The box opened no later than the question was heard: an answer begun at begin_ms
+            # (or now, if later) ends at least a second after the box closed, on any machine.
             n = len(s.log.turns)
-            await asyncio.sleep(2)
+            asked = next(t for t in reversed(s.log.turns) if "How do you write tests?" in t.text)
+            box_ms = SHORT.questions[2].time_box_s * settings.time_scale * 1000
+            answer_ms = 1000 * len(tests_answer) / 2 / SAMPLE_RATE  # PCM16
+            begin_ms = asked.start_ms + box_ms - answer_ms + 1000
+            await asyncio.sleep(max(0.0, begin_ms - s.now_ms()) / 1000)
             await s.answer(tests_answer)
             said = _said(s, n)
             assert "What would you improve at work?" in said and "stop paying off" not in said, said
