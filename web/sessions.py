@@ -328,8 +328,7 @@ async def run_interview(
 
 
 SHUTDOWN_GOODBYE = (
-    "I'm sorry, the interview server is restarting, so we have to stop here. "
-    "Your answers so far are saved. Thank you, goodbye."
+    "Sorry, the server is restarting, so we must stop here. Your answers are saved. Goodbye."
 )
 
 
