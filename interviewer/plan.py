@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from interviewer.turn_text import words
+
 
 @dataclass(frozen=True)
 class FollowUp:
@@ -248,6 +250,24 @@ class PlanCursor:
             else:
                 self.follow_ups_used += 1
         return False
+
+    def asked_in(self, spoken: str) -> bool:
+        """Whether ``spoken``, what was said of a reply before the candidate cut in, asked the open question.
+
+        It did if a question was said to its question mark, or the planned question's opening
+        words were said (a quarter of it, at least three words), as the plan has them.
+        """
+        if self.phase == "questions" and self.question:
+            asked = self.question.text
+        elif self.phase == "wrap_up":
+            asked = self.mode.wrap_up
+        else:
+            return True  # past the plan: nothing left to put to the candidate
+        said = [w.lower() for w in words(spoken)]
+        opening = [w.lower() for w in words(asked)]
+        opening = opening[: max(3, len(opening) // 4)]
+        n = len(opening)
+        return "?" in spoken or any(said[i : i + n] == opening for i in range(len(said) - n + 1))
 
     def box_s(self) -> float:
         """The open question's time box, scaled."""

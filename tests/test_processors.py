@@ -1,25 +1,45 @@
 """Our processors, driven with pipecat's own run_test helper."""
 
+import math
+
+import pytest
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     EndWorkerFrame,
+    Frame,
+    InterruptionFrame,
     LLMContextFrame,
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
+    LLMRunFrame,
     LLMTextFrame,
+    ProposedUserStartedSpeakingFrame,
+    ProposedUserStoppedSpeakingFrame,
+    TranscriptionFrame,
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
 )
+from pipecat.observers.user_bot_latency_observer import UserBotLatencyObserver
+from pipecat.pipeline.pipeline import Pipeline
 from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.aggregators.llm_response_universal import (
+    LLMContextAggregatorPair,
+    LLMUserAggregatorParams,
+)
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.processors.frameworks.rtvi.frames import RTVIServerMessageFrame
-from pipecat.tests.utils import run_test
+from pipecat.tests.utils import SleepFrame, run_test
+from pipecat.turns.user_turn_strategies import ExternalUserTurnStrategies
 
 from bots import get_mode
+from interviewer.plan import PlanCursor
 from interviewer.scripted import ScriptedInterviewer
+from interviewer.store import Store
 from processors.avatar_expressions import AvatarExpressionProcessor
 from processors.frames import AvatarEmotionFrame, InterviewClosedFrame
 from processors.interview_closer import InterviewCloser
 from processors.scripted_brain import ScriptedBrainProcessor
+from processors.transcript_recorder import TranscriptRecorder
 
 
 def _context(*messages):
@@ -132,3 +152,118 @@ async def test_avatar_follows_turn_taking_and_emotion():
     assert [m["expression"] for m in messages] == ["listening", "thinking", "thinking", "speaking"]
     assert messages[-1]["emotion"] == "encouraging"
     assert not any(isinstance(f, AvatarEmotionFrame) for f in down)
+
+
+class _Voice(FrameProcessor):
+    """Stands where the TTS and the speaker are: reply ``n`` is heard up to ``heard[n]`` words.
+
+    The rest of that reply waits, unsaid, until the candidate cuts in (an interruption drops it).
+    """
+
+    def __init__(self, heard: dict[int, int]):
+        super().__init__()
+        self._heard = heard
+        self._reply = -1
+        self._said = 0
+        self._holding = False
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        await super().process_frame(frame, direction)
+        if isinstance(frame, InterruptionFrame):
+            self._holding = False
+        elif isinstance(frame, LLMFullResponseStartFrame):
+            self._reply, self._said = self._reply + 1, 0
+        elif isinstance(frame, (LLMTextFrame, LLMFullResponseEndFrame)):
+            if not self._holding and isinstance(frame, LLMTextFrame):
+                self._holding = self._said >= self._heard.get(self._reply, math.inf)
+                self._said += 1
+            if self._holding:
+                return
+        await self.push_frame(frame, direction)
+
+
+def _candidate_says(text: str) -> list[Frame]:
+    """One stretch of the candidate's speech, its transcript, and time for the reply to start."""
+    return [
+        ProposedUserStartedSpeakingFrame(),
+        TranscriptionFrame(text, "candidate", ""),
+        SleepFrame(0.1),
+        ProposedUserStoppedSpeakingFrame(),
+        SleepFrame(1.0),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("words_heard", "continued_question"),
+    [
+        (1, 0),  # only "Thanks." was said: the candidate was still answering the first question
+        (10, 1),  # "Thanks. Tell me about the hardest bug you've tracked down.": the second
+    ],
+)
+async def test_a_merged_answer_keeps_the_question_it_answered(
+    tmp_path, words_heard, continued_question
+):
+    """The candidate goes on talking over the reply that moved to the next question."""
+    mode = get_mode("technical")
+    store = Store(f"sqlite:///{tmp_path}/t.db")
+    interview_id, _ = store.create_interview(mode.id, {}, "scripted")
+    cursor = PlanCursor(mode)
+    aggregators = LLMContextAggregatorPair(
+        LLMContext(),
+        user_params=LLMUserAggregatorParams(user_turn_strategies=ExternalUserTurnStrategies()),
+    )
+    recorder = TranscriptRecorder(store, interview_id, cursor)
+    recorder.attach(aggregators, UserBotLatencyObserver())
+    pipeline = Pipeline(
+        [
+            aggregators.user(),
+            ScriptedBrainProcessor(ScriptedInterviewer(mode, cursor=cursor)),
+            _Voice({1: words_heard}),  # reply 1 (after the greeting) is cut off
+            aggregators.assistant(),
+        ]
+    )
+    first = "I wrote the billing service in Go and it runs every invoice for the company."
+    more = "and I still look after it today with two colleagues."
+    await run_test(
+        pipeline,
+        frames_to_send=[
+            LLMRunFrame(),
+            SleepFrame(0.5),
+            *_candidate_says(first),
+            *_candidate_says(more),
+        ],
+    )
+    await recorder.flush()
+
+    turns = [
+        (t.role, t.text, t.interrupted, t.question_index) for t in store.get(interview_id).turns
+    ]
+    reply = f"Thanks. {mode.questions[1].text}"
+    heard = " ".join(reply.split()[:words_heard])
+    assert turns[1:4] == [
+        ("candidate", first, False, 0),
+        ("interviewer", heard, True, continued_question),
+        ("candidate", more, False, continued_question),
+    ]
+    assert (
+        turns[0][0] == "interviewer" and turns[0][3] == 0 and mode.questions[0].text in turns[0][1]
+    )
+    assert len(turns) == 5 and turns[4][0] == "interviewer" and not turns[4][2]
+    assert turns[4][3] == cursor.index  # the reply to the whole answer asked the open question
+
+
+@pytest.mark.parametrize(
+    ("phase", "spoken", "asked"),
+    [
+        ("questions", "Thanks.", False),
+        ("questions", "Thanks. Tell me", False),
+        ("questions", "Thanks. Tell me about", True),  # the question's opening words
+        ("questions", "Great. So what was the nastiest bug you chased?", True),  # in its own words
+        ("wrap_up", "Got it. Before we", False),
+        ("wrap_up", "Got it. Before we finish, do", True),
+        ("closed", "", True),
+    ],
+)
+def test_a_reply_cut_off_asked_its_question_only_if_it_got_to_it(phase, spoken, asked):
+    cursor = PlanCursor(get_mode("technical"), phase=phase, index=1)
+    assert cursor.asked_in(spoken) is asked
