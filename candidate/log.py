@@ -47,6 +47,25 @@ class SessionLog:
         """Texts of all turns of ``role``."""
         return [t.text.strip() for t in self.turns if t.role == role]
 
+    def replies(self) -> list[tuple[Turn, Turn]]:
+        """(candidate turn, interviewer reply) pairs; the greeting is never a reply.
+
+        In each, the candidate's words were transcribed, and the interviewer's next turn was
+        heard (its audio arrived after the candidate spoke) and said something (its text was
+        reported spoken).
+        """
+        pairs = []
+        for before, after in zip(self.turns, self.turns[1:], strict=False):
+            if (
+                before.role == "candidate"
+                and before.text.strip()
+                and after.role == "interviewer"
+                and after.text.strip()
+                and after.start_ms >= before.start_ms
+            ):
+                pairs.append((before, after))
+        return pairs
+
 
 def join_text(a: str, b: str) -> str:
     """Join two pieces of transcript with one space between words."""

@@ -329,6 +329,9 @@ async def test_bad_input_on_a_live_session_while_another_talks(server, models):
     )
     assert good_reply_ms > 1000, "the other session was answered during the bad input"
     assert bad_reply_ms > 1000, "the misbehaving session survived and was answered"
+    # Those were replies to the candidates' own words, heard (not the greeting's tail).
+    assert "recipes" in good.log.replies()[-1][0].text.lower(), good.log.turns
+    assert "payment" in bad.log.replies()[-1][0].text.lower(), bad.log.turns
     # Every bad input was answered: an RTVI error-response to an RTVI message with an id,
     # an RTVI error event to anything else.
     assert len(errors) + responses.get("n", 0) >= len(BAD_INPUTS)
@@ -344,6 +347,7 @@ async def test_bad_input_on_a_live_session_while_another_talks(server, models):
 @pytest.mark.slow
 async def test_a_message_over_the_websocket_limit_closes_only_that_socket(server, models):
     from candidate.session_client import CandidateSession
+    from interviewer.audio import synthesize
 
     async with CandidateSession(server.url, "technical") as good:
         await asyncio.wait_for(good.bot_ready.wait(), 30)
@@ -365,8 +369,13 @@ async def test_a_message_over_the_websocket_limit_closes_only_that_socket(server
             code = ws.close_code
             print(f"17 MiB message: closed with {code} after {time.monotonic() - t:.2f} s")
             assert code == 1009  # message too big: a clean close, not a crash
+        # The other candidate is still heard and answered: a reply to their words, heard.
         await good.wait_bot_done(timeout_s=60)
-        assert not good.closed.is_set() and good.log.bot_audio_ms > 1000
+        pcm = synthesize(models.piper_voice, "I spent three years building payment systems.")
+        assert await good.answer(pcm, timeout_s=60)
+        replies = good.log.replies()
+        assert not good.closed.is_set() and replies, good.log.turns
+        assert "payment" in replies[-1][0].text.lower()
     assert (await _status(server.url))["ready"]
 
 

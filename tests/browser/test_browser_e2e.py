@@ -51,8 +51,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
-# Done when: a candidate line holds beckett's words, an interviewer line follows it,
-# bot audio played, and the avatar has been listening, thinking and speaking.
+# Done when: a candidate line holds beckett's words, an interviewer line follows it, a reply
+# was heard (the page's player was audible after the interviewer started speaking again,
+# after the candidate's speech: not the greeting), and the avatar has been listening,
+# thinking and speaking.
 DONE_JS = """
 () => {
   const i = window.__interviewer, h = window.__avatarHistory || [];
@@ -63,7 +65,11 @@ DONE_JS = """
   if (!/tried/i.test(said) || !/fail/i.test(said)) return false;
   const idx = t.findIndex(e => e.role === 'candidate' && /tried|fail/i.test(e.text));
   const answered = t.slice(idx + 1).some(e => e.role === 'interviewer' && e.text.trim().length > 0);
-  return answered && i.botAudioChunks > 0
+  const ev = i.events;
+  const stop = ev.find(e => e[1] === 'user-stopped-speaking');
+  const reply = stop && ev.find(e => e[1] === 'bot-started-speaking' && e[0] > stop[0]);
+  const replyHeard = !!reply && ev.some(e => e[1] === 'audible' && e[0] > reply[0]);
+  return answered && replyHeard
     && ['listening', 'thinking', 'speaking'].every(x => h.includes(x));
 }
 """
