@@ -4,6 +4,7 @@ clients are let go, a burst leaves no memory behind, and /start floods get 429."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import struct
 import time
@@ -337,3 +338,69 @@ async def test_start_floods_get_429_with_retry_after(settings, models):
             assert 1 <= wait <= 2
             await asyncio.sleep(wait)
             assert (await http.post(f"{srv.url}/start", json={"body": {}})).status_code == 200
+
+
+async def _burst(url: str, port: int) -> dict:
+    """What the issue saw lock a server: tokens never used, sessions opened and dropped
+    mid-greeting (closed or reset), a client that never reads and one that sends no audio."""
+    async with httpx.AsyncClient(timeout=30) as http:
+        unused = [await http.post(f"{url}/start", json={"body": {}}) for _ in range(100)]
+
+    async def dropped(i: int) -> bool:
+        ws = await _connect((await _start(url)).json())
+        await ws.send(client_ready("burst"))
+        heard = await _greeted(ws)
+        await (ws.close() if i % 2 else _rst(ws))
+        return heard
+
+    async def never_reads() -> None:
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        info = (await _start(url)).json()
+        ws = await websockets.connect(
+            f"{info['wsUrl']}?token={info['token']}", sock=sock, max_queue=1
+        )
+        await ws.send(client_ready("never-reads"))
+        await asyncio.sleep(3)
+        ws.transport.abort()
+
+    async def silent() -> None:
+        ws = await _connect((await _start(url)).json())
+        await ws.send(client_ready("no-audio"))
+        with contextlib.suppress(websockets.ConnectionClosed):
+            async for _ in ws:
+                pass
+
+    results = await asyncio.gather(
+        *(dropped(i) for i in range(6)), never_reads(), asyncio.wait_for(silent(), 60)
+    )
+    return {"unused": [r.status_code for r in unused], "greeted": results[:6]}
+
+
+@pytest.mark.slow
+async def test_a_second_burst_is_served_and_leaves_no_memory(settings, models):
+    from tests.test_load import rss_mb
+    from web.cli import LocalServer
+
+    local = settings.model_copy(
+        update={
+            "max_sessions": 8,
+            "start_rate_per_s": 1000.0,
+            "client_idle_secs": 1.0,
+            "client_write_timeout_secs": 1.0,
+        }
+    )
+    async with LocalServer(local, models=models) as srv:
+        port = int(srv.url.rsplit(":", 1)[1])
+        rss = [rss_mb()]
+        bursts = []
+        for _ in range(2):
+            bursts.append(await _burst(srv.url, port))
+            assert await _until(lambda: _running_is(srv.url, 0), 30, every_s=0.1) is not None
+            rss.append(rss_mb())
+        status = await _status(srv.url)
+    print(f"RSS before, after burst 1, after burst 2: {[round(r) for r in rss]} MiB")
+    for burst in bursts:
+        assert set(burst["unused"]) == {200} and all(burst["greeted"]), burst
+    assert status["free"] == 8 and status["pending"] <= local.max_pending_starts
+    assert rss[2] - rss[1] < 50, rss
