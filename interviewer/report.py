@@ -289,7 +289,13 @@ def to_markdown(report: dict) -> str:
 
 def to_html(report: dict, token: str) -> str:
     """The report page, from ``interviewer/templates/report.html`` (every value escaped)."""
-    return _templates().get_template("report.html").render(report=report, token=token)
+    from interviewer.report_charts import charts
+
+    return (
+        _templates()
+        .get_template("report.html")
+        .render(report=report, token=token, charts=charts(report))
+    )
 
 
 @functools.cache
