@@ -183,9 +183,9 @@ class Store:
                 )
         except IntegrityError as e:
             logger.warning(
-                "Some interviews in this database have turns with duplicate seq numbers, so the "
-                f"unique index {SEQ_INDEX} could not be added; concurrent writes to one interview "
-                f"may number turns twice until those are renumbered ({e.orig})"
+                f"Could not add the unique index {SEQ_INDEX} on turns (interview_id, seq): "
+                f"{e.orig}. Old turns that share a seq number prevent it; until they are "
+                "renumbered, two turns written at once to one interview may share a seq."
             )
 
     def create_interview(self, mode: str, candidate: dict, llm: str) -> tuple[str, str]:
@@ -301,6 +301,62 @@ class Store:
                 }
                 for r in rows
             ]
+
+    def search(
+        self,
+        mode: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 200,
+    ) -> list[dict]:
+        """Interviews for reviewers, newest first, filtered; with length, scores and report token.
+
+        ``since`` and ``until`` bound the start time (``until`` exclusive).
+        """
+        query = select(InterviewRow).order_by(InterviewRow.started_at.desc()).limit(limit)
+        if mode:
+            query = query.where(InterviewRow.mode == mode)
+        if status:
+            query = query.where(InterviewRow.status == status)
+        if since:
+            query = query.where(InterviewRow.started_at >= since)
+        if until:
+            query = query.where(InterviewRow.started_at < until)
+        with self._session() as s:
+            rows = s.scalars(query).all()
+            out = []
+            for r in rows:
+                started, ended = _aware(r.started_at), _aware(r.ended_at)
+                scores = {
+                    c["name"]: c["score"]
+                    for c in (r.report or {}).get("competencies", [])
+                    if isinstance(c, dict) and "score" in c
+                }
+                out.append(
+                    {
+                        "id": r.id,
+                        "token": r.token,
+                        "mode": r.mode,
+                        "status": r.status,
+                        "candidate": (r.candidate or {}).get("name", ""),
+                        "role": (r.candidate or {}).get("role", ""),
+                        "started_at": started,
+                        "seconds": (ended - started).total_seconds() if ended else None,
+                        "scores": scores,
+                        "has_report": r.report is not None,
+                    }
+                )
+            return out
+
+    def delete(self, interview_id: str) -> bool:
+        """Delete an interview with its transcript and report; False when there was none."""
+        with self._session.begin() as s:
+            row = s.get(InterviewRow, interview_id)
+            if row is None:
+                return False
+            s.delete(row)  # its turns go with it (cascade)
+        return True
 
     @staticmethod
     def _read(row: InterviewRow) -> StoredInterview:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from loguru import logger
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from interviewer.store import Store, now_utc
 from tests.pg import db_url, postgres  # noqa: F401  (fixtures)
@@ -98,6 +100,20 @@ def test_an_old_database_with_duplicate_seqs_still_starts(db_url):  # noqa: F811
         store = Store(db_url)  # does not fail start-up
     finally:
         logger.remove(sink)
-    assert any("duplicate" in w and "seq" in w for w in warnings), warnings
+    assert any("uq_turns_interview_seq" in w and "share a seq" in w for w in warnings), warnings
     assert store.add_turn(iid, "interviewer", "Next.", t, t) == 2  # after the highest, not count(*)
     assert [x.seq for x in store.get(iid).turns] == [0, 1, 1, 2]
+
+
+def test_a_turn_of_no_interview_fails_at_once(db_url):  # noqa: F811
+    store = Store(db_url)
+    retries: list[str] = []
+    sink = logger.add(
+        lambda m: retries.append(str(m)), level="DEBUG", filter=lambda r: "taken" in r["message"]
+    )
+    try:
+        with pytest.raises(IntegrityError):
+            store.add_turn("no-such-interview", "candidate", "Hi.", now_utc(), now_utc())
+    finally:
+        logger.remove(sink)
+    assert not retries  # a missing interview is not a seq someone else took
