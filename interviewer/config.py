@@ -72,6 +72,14 @@ class Settings(BaseSettings):
         description="on SIGTERM: time for goodbyes, transcripts and reports before the process exits",
     )
 
+    review_token: str | None = Field(
+        None,
+        alias="REVIEW_TOKEN",
+        repr=False,
+        min_length=12,
+        description="the reviewers' page /review: off unless set; the HTTP Basic password",
+    )
+
     # Speech to text
     stt_model: str = Field(
         "tiny.en", alias="STT_MODEL", description="tiny.en | base | /path/to/ct2-folder"

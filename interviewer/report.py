@@ -287,6 +287,11 @@ def to_markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_template(name: str, **context) -> str:
+    """A page from ``interviewer/templates`` (every value escaped)."""
+    return _templates().get_template(name).render(**context)
+
+
 def to_html(report: dict, token: str) -> str:
     """The report page, from ``interviewer/templates/report.html`` (every value escaped)."""
     from interviewer.report_charts import charts

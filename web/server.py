@@ -23,6 +23,7 @@ from interviewer.models import ModelBank
 from interviewer.rate import TokenBucket
 from interviewer.store import Store
 from web.reports import router as reports_router
+from web.review import router as review_router
 from web.sessions import SessionRegistry, drain
 from web.sessions import router as sessions_router
 
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None, models: ModelBank | None = None
     app.state.store = Store(settings.database_url)
     app.include_router(sessions_router)
     app.include_router(reports_router)
+    app.include_router(review_router)
 
     if CLIENT_DIST.is_dir():
         app.mount("/", StaticFiles(directory=CLIENT_DIST, html=True), name="client")
