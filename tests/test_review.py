@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -19,21 +19,28 @@ TOKEN = "review-secret-0123456789"
 def populate(store: Store) -> dict[str, str]:
     """Three interviews on three days: technical ended and scored, behavioral dropped, technical live."""
     ids = {}
-    for key, mode, name, day in (
-        ("old", "technical", "Ada <b>Lovelace</b>", datetime(2026, 11, 20, 10, tzinfo=UTC)),
-        ("mid", "behavioral", "Grace Hopper", datetime(2026, 11, 25, 9, tzinfo=UTC)),
-        ("new", "technical", "Alan Turing", datetime(2026, 11, 30, 15, tzinfo=UTC)),
+    for key, mode, name in (
+        ("old", "technical", "Ada <b>Lovelace</b>"),
+        ("mid", "behavioral", "Grace Hopper"),
+        ("new", "technical", "Alan Turing"),
     ):
         iid, _ = store.create_interview(mode, {"name": name, "role": "SRE"}, "local")
         t = now_utc()
         store.add_turn(iid, "interviewer", "Tell me about a project.", t, t, question_index=0)
         store.add_turn(iid, "candidate", f"{name} built things.", t, t, question_index=0)
-        with store._session.begin() as s:
-            s.execute(update(InterviewRow).where(InterviewRow.id == iid).values(started_at=day))
         ids[key] = iid
     report = {"competencies": [{"name": "debugging", "score": 4, "evidence": []}]}
     store.finish(ids["old"], "ended", report)
     store.finish(ids["mid"], "dropped")
+    for key, day, minutes in (("old", 20, 24.5), ("mid", 25, 3), ("new", 30, None)):
+        start = datetime(2026, 11, day, 10, tzinfo=UTC)
+        end = start + timedelta(minutes=minutes) if minutes else None
+        with store._session.begin() as s:
+            s.execute(
+                update(InterviewRow)
+                .where(InterviewRow.id == ids[key])
+                .values(started_at=start, ended_at=end)
+            )
     return ids
 
 
@@ -86,6 +93,7 @@ async def test_the_list_is_newest_first_filtered_and_escaped(site):
         assert order == sorted(order)
         assert "Ada &lt;b&gt;Lovelace&lt;/b&gt;" in page.text and "<b>Lovelace" not in page.text
         assert 'title="debugging">4</span>' in page.text  # the scored one shows its score
+        assert "24:30" in page.text and "3:00" in page.text and "running" in page.text  # lengths
 
         def listed(text: str) -> set[str]:
             return {k for k, i in ids.items() if f'data-id="{i}"' in text}
