@@ -72,6 +72,29 @@ class Settings(BaseSettings):
         description="on SIGTERM: time for goodbyes, transcripts and reports before the process exits",
     )
 
+    # Recording (only with the candidate's consent, asked by the page before the interview)
+    recording: Literal["on", "off"] = Field(
+        "on",
+        alias="RECORDING",
+        description="on: the page asks the candidate; with consent both sides' audio is kept. off: never asked, never recorded",
+    )
+    recordings_dir: Path = Field(
+        Path("recordings"),
+        alias="RECORDINGS_DIR",
+        description="where recordings are written, one Ogg/Opus file per interview",
+    )
+    recording_retention_days: int = Field(
+        0,
+        alias="RECORDING_RETENTION_DAYS",
+        ge=0,
+        description="recordings older than this many days are deleted (checked at start-up and hourly); 0 keeps them",
+    )
+
+    public_url: str | None = Field(
+        None,
+        alias="PUBLIC_URL",
+        description="where browsers reach this process (https://box2.example.com): /start points the page's WebSocket there; unset: the host the request came to",
+    )
     review_token: str | None = Field(
         None,
         alias="REVIEW_TOKEN",
@@ -186,7 +209,7 @@ class Settings(BaseSettings):
             raise ValueError(f"no such voice file: {v}")
         return v
 
-    @field_validator("openai_base_url", "daily_api_url", "daily_room_url")
+    @field_validator("openai_base_url", "daily_api_url", "daily_room_url", "public_url")
     @classmethod
     def _http_url(cls, v: str | None) -> str | None:
         if v is not None and not v.startswith(("http://", "https://")):

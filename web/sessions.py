@@ -173,6 +173,7 @@ async def status(request: Request):
         "llm": state.settings.llm_kind,
         "tts": state.settings.tts,
         "stt": state.settings.stt_model,
+        "recording": state.settings.recording == "on",  # the page asks for consent only then
     }
 
 
@@ -265,9 +266,21 @@ async def start(request: Request):
             run_interview(app, token, pending, interview, interview_id),
         )
         return room.start_response()
+    return {"wsUrl": ws_url_for(request, settings), "token": token}
+
+
+def ws_url_for(request: Request, settings: Settings) -> str:
+    """The WebSocket of this process: a token is good only on the process that granted it.
+
+    With several processes behind one proxy, ``PUBLIC_URL`` names this one (or the proxy keeps
+    each page on one process: a sticky route); otherwise the host the request came to.
+    """
+    if settings.public_url:
+        base = urlsplit(settings.public_url)
+        scheme = "wss" if base.scheme == "https" else "ws"
+        return f"{scheme}://{base.netloc}{base.path.rstrip('/')}/ws-client"
     scheme = "wss" if request.url.scheme == "https" else "ws"
-    ws_url = f"{scheme}://{request.url.netloc}/ws-client"
-    return {"wsUrl": ws_url, "token": token}
+    return f"{scheme}://{request.url.netloc}/ws-client"
 
 
 async def open_interview(app: FastAPI, pending: PendingSession, transport) -> tuple[Interview, str]:

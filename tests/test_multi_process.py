@@ -1,0 +1,123 @@
+"""Two server processes, one PostgreSQL: an interview on each, both reports read from the other."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from candidate.session_client import CandidateSession
+from interviewer.audio import synthesize
+from tests.pg import _free_port, postgres  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class ServerProcess:
+    """``python -m web.server`` on its own port, with its own PUBLIC_URL."""
+
+    def __init__(self, db_url: str, log: Path):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": db_url,
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+            "PUBLIC_URL": self.url,
+        }
+        self.log = log
+        self.proc = None
+
+    async def start(self) -> ServerProcess:
+        with self.log.open("wb") as out:
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "web.server", cwd=ROOT, env=self.env, stdout=out, stderr=out
+            )
+        return self
+
+    async def ready(self, timeout_s: float = 180) -> None:
+        deadline = time.monotonic() + timeout_s
+        async with httpx.AsyncClient(timeout=2) as http:
+            while time.monotonic() < deadline:
+                assert self.proc.returncode is None, self.log.read_text()[-2000:]
+                try:
+                    if (await http.get(f"{self.url}/status")).json().get("ready"):
+                        return
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.3)
+        pytest.fail(f"{self.url} never became ready")
+
+    async def stop(self) -> None:
+        if self.proc and self.proc.returncode is None:
+            self.proc.terminate()
+            try:
+                await asyncio.wait_for(self.proc.wait(), 15)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+
+
+async def _interview(url: str, pcm: bytes) -> tuple[str, list[str]]:
+    """One short interview; its report link and what the candidate was heard to say."""
+    async with CandidateSession(url, "technical", {"name": f"Candidate at {url}"}) as s:
+        assert await s.hear_greeting(timeout_s=90, ready_s=60)
+        assert await s.answer(pcm, timeout_s=90)
+        assert s.log.replies(), s.log.turns  # answered, not only greeted
+        started = [m for m in s.log.server_messages if m.get("state") == "started"]
+    return started[0]["report_url"], s.log.texts("candidate")
+
+
+async def _report(url: str, link: str, timeout_s: float = 60) -> dict:
+    """The report once it is written (the session ends when its client leaves)."""
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient(timeout=10) as http:
+        while time.monotonic() < deadline:
+            r = await http.get(f"{url}{link}.json")
+            if r.status_code == 200 and r.json().get("status") != "active":
+                return r.json()
+            await asyncio.sleep(0.3)
+    pytest.fail(f"no report at {url}{link}")
+
+
+async def test_two_processes_one_database_reports_from_either(postgres, models, tmp_path):  # noqa: F811
+    db_url = postgres.database()
+    a = ServerProcess(db_url, tmp_path / "a.log")
+    b = ServerProcess(db_url, tmp_path / "b.log")
+    try:
+        await a.start()
+        await b.start()
+        await asyncio.gather(a.ready(), b.ready())
+
+        # A /start that came through a proxy still points the page at the process that granted it.
+        async with httpx.AsyncClient(timeout=10) as http:
+            granted = await http.post(
+                f"{a.url}/start", json={"body": {}}, headers={"Host": "proxy.example"}
+            )
+        assert granted.json()["wsUrl"] == f"ws://127.0.0.1:{a.port}/ws-client"
+
+        pcm_a = synthesize(models.piper_voice, "I led the payments migration to PostgreSQL.")
+        pcm_b = synthesize(models.piper_voice, "I built the search service for our recipes.")
+        (link_a, said_a), (link_b, said_b) = await asyncio.gather(
+            _interview(a.url, pcm_a), _interview(b.url, pcm_b)
+        )
+        # Each report, from the other process.
+        report_a = await _report(b.url, link_a)
+        report_b = await _report(a.url, link_b)
+    finally:
+        await asyncio.gather(a.stop(), b.stop())
+
+    assert report_a["candidate"]["name"] == f"Candidate at {a.url}"
+    assert report_b["candidate"]["name"] == f"Candidate at {b.url}"
+    text_a = " ".join(t["text"] for t in report_a["transcript"] if t["role"] == "candidate")
+    text_b = " ".join(t["text"] for t in report_b["transcript"] if t["role"] == "candidate")
+    assert "payments" in text_a.lower() and "recipes" in text_b.lower()
+    assert text_a.strip() == " ".join(said_a).strip() and text_b.strip() == " ".join(said_b).strip()
+    assert report_a["interview_id"] != report_b["interview_id"]
