@@ -43,7 +43,7 @@ from processors.client_audio_watch import ClientAudioWatch
 from processors.frames import InterviewClosedFrame
 from processors.interview_closer import InterviewCloser
 from processors.interview_conductor import InterviewConductor
-from processors.llm_fallback import LLMFallbackProcessor
+from processors.llm_fallback import REPLY_BUDGET_S, BudgetedOpenAILLMService, LLMFallbackProcessor
 from processors.local_brain import LocalBrainProcessor
 from processors.local_services import (
     SharedPiperTTSService,
@@ -196,17 +196,17 @@ class InterviewStages:
                 on_cleanup=lambda: server.release_slot(writer.slot),
             )
         if settings.llm_kind == "openai":
-            from pipecat.services.openai.llm import OpenAILLMService
-
             if settings.llm_gguf and not settings.openai_base_url:
                 raise RuntimeError(
                     "LLM_GGUF is set but its local server is not running (it starts with the app)"
                 )
             # A GGUF file (LLM_GGUF) is served on loopback at start-up and reached this same way.
-            return OpenAILLMService(
+            # Its requests time out with the fallback's budget (see fallback()).
+            return BudgetedOpenAILLMService(
+                budget_s=REPLY_BUDGET_S,
                 api_key=settings.openai_api_key or "not-needed",
                 base_url=settings.openai_base_url,
-                settings=OpenAILLMService.Settings(
+                settings=BudgetedOpenAILLMService.Settings(
                     model=settings.openai_model, system_instruction=mode.system_prompt(candidate)
                 ),
             )
@@ -217,8 +217,12 @@ class InterviewStages:
         return self._brain
 
     def fallback(self) -> FrameProcessor:
-        """A failed, cut or stalled reply becomes a short spoken apology, never silence."""
-        return LLMFallbackProcessor(self._brain)
+        """A failed, cut or stalled reply becomes a short spoken apology, never silence.
+
+        A reply not started within ``REPLY_BUDGET_S`` is apologised for; the OpenAI client's
+        request gives up at the same budget, so it does not run on after the apology.
+        """
+        return LLMFallbackProcessor(self._brain, timeout_s=REPLY_BUDGET_S)
 
     def avatar(self) -> FrameProcessor:
         """Avatar expression messages for the page (listening, thinking, speaking, emotion)."""

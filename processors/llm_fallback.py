@@ -15,8 +15,13 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.services.llm_service import LLMService
+from pipecat.services.openai.llm import OpenAILLMService
 
 from processors.frames import InterviewClosedFrame
+
+# How long a reply may take to start before the candidate hears the apology instead: the one
+# setting for both the fallback's watch and the OpenAI client's request timeout.
+REPLY_BUDGET_S = 8.0
 
 APOLOGY = "Sorry, I lost my train of thought for a moment. Could you say that again?"
 FAREWELL = (
@@ -55,7 +60,7 @@ class LLMFallbackProcessor(FrameProcessor):
         self,
         llm: FrameProcessor | None = None,
         *,
-        timeout_s: float = 8.0,
+        timeout_s: float = REPLY_BUDGET_S,
         max_failures: int = 3,
         apology: str = APOLOGY,
         farewell: str = FAREWELL,
@@ -188,3 +193,22 @@ class LLMFallbackProcessor(FrameProcessor):
         """Stop the watch timer."""
         await super().cleanup()
         await self._cancel_timer()
+
+
+class BudgetedOpenAILLMService(OpenAILLMService):
+    """pipecat's OpenAI-compatible LLM whose requests give up when the fallback does.
+
+    The openai client waits up to 600 s for a response and retries twice, so a stalled request
+    would go on long after the apology, holding the LLM and the next turn queued behind it.
+    Here every wait of a request (connect, response, each streamed chunk) is bounded by
+    ``budget_s``, and a failed request is not retried: the apology asks the candidate again.
+    """
+
+    def __init__(self, *, budget_s: float = REPLY_BUDGET_S, **kwargs):
+        self.budget_s = budget_s  # before super().__init__, which creates the client
+        super().__init__(**kwargs)
+
+    def create_client(self, *args, **kwargs):
+        """The client pipecat builds, with the budget as its timeout and no retries."""
+        client = super().create_client(*args, **kwargs)
+        return client.with_options(timeout=self.budget_s, max_retries=0)

@@ -333,3 +333,59 @@ async def test_a_client_vanishing_mid_sentence_frees_its_slot(server, models):
     async with CandidateSession(server.url, "technical") as s2:
         await s2.hear_greeting()
     assert s2.log.bot_audio_ms > 1000
+
+
+# --- the OpenAI client gives up with the fallback ------------------------------------
+
+
+async def test_a_stalled_request_ends_at_the_fallbacks_budget_and_frees_the_llm(
+    settings, monkeypatch
+):
+    """The bot's own factories: the apology and the client's timeout come at the same budget.
+
+    The stalled request must not run on after the apology (the openai client would wait 600 s
+    and retry twice), or the candidate's next turn waits behind it in silence.
+    """
+    import bots.pipeline as pipeline_module
+    from bots import get_mode
+    from bots.pipeline import InterviewStages
+    from tests.standins.openai_server import OpenAIStandIn
+
+    class StallFirst(OpenAIStandIn):
+        async def _completions(self, request):
+            self.mode = "ok" if self.requests else "stall"
+            return await super()._completions(request)
+
+    budget_s = 1.0
+    monkeypatch.setattr(pipeline_module, "REPLY_BUDGET_S", budget_s)
+    standin = await StallFirst().start()
+    try:
+        llm_settings = settings.model_copy(
+            update={
+                "llm": "auto",
+                "openai_api_key": "sk-test",
+                "openai_base_url": standin.url,
+                "openai_model": "standin-1",
+            }
+        )
+        stages = InterviewStages(get_mode("technical"), None, None, llm_settings)
+        fallback = stages.fallback()
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        run = run_test(
+            Pipeline([stages.brain(), fallback]),
+            frames_to_send=[_ctx(), SleepFrame(sleep=0.2), _ctx(), SleepFrame(sleep=budget_s + 2)],
+        )
+        # Without the budget the run never ends: its end waits behind the stalled request.
+        down, _ = await asyncio.wait_for(run, timeout=budget_s + 15)
+        elapsed = loop.time() - t0
+    finally:
+        await standin.stop()
+    print(f"stalled for {standin.stalled_for}, run {elapsed:.1f} s, said {_spoken(down)!r}")
+    assert fallback.apologies == 1 and _spoken(down).startswith(APOLOGY)
+    # The stalled client hung up at the budget (not 600 s later, and not retried).
+    assert len(standin.stalled_for) == 1
+    assert 0.8 * budget_s <= standin.stalled_for[0] <= budget_s + 1.0
+    assert len(standin.requests) == 2
+    # ... so the next turn was answered by the LLM at once.
+    assert _spoken(down) == f"{APOLOGY}Thanks for sharing. What was the hardest part?"

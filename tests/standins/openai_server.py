@@ -2,7 +2,8 @@
 
 Speaks the real wire format so the real ``openai`` client inside pipecat's
 OpenAILLMService runs unchanged. Modes: "ok" streams a reply, "error" answers HTTP 500,
-"midstream" breaks the stream after a few chunks, "stall" never answers.
+"midstream" breaks the stream after a few chunks, "stall" never answers (and records, in
+``stalled_for``, how long each stalled client waited before it hung up).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ class OpenAIStandIn(LoopbackHTTPServer):
 
     def __init__(self, reply_for=None, mode: str = "ok"):
         self.requests: list[dict] = []
+        self.stalled_for: list[float] = []  # seconds until each stalled request's client left
         self.mode = mode
         self._reply_for = reply_for or (
             lambda messages: "Thanks for sharing. What was the hardest part?"
@@ -37,7 +39,8 @@ class OpenAIStandIn(LoopbackHTTPServer):
                 {"error": {"message": "boom", "type": "server_error"}}, status=500
             )
         if self.mode == "stall":
-            await asyncio.sleep(3600)
+            await self._stall(request)
+            return web.Response(status=504)  # nobody is left to read it
         text = self._reply_for(body.get("messages", []))
         if not body.get("stream"):
             return web.json_response(
@@ -89,3 +92,15 @@ class OpenAIStandIn(LoopbackHTTPServer):
         await resp.write(b"data: [DONE]\n\n")
         await resp.write_eof()
         return resp
+
+    async def _stall(self, request: web.Request, limit_s: float = 3600.0) -> None:
+        """Never answer; note how long the client waited before it closed the connection."""
+        start = time.monotonic()
+        try:
+            while time.monotonic() - start < limit_s:
+                transport = request.transport
+                if transport is None or transport.is_closing():
+                    break
+                await asyncio.sleep(0.02)
+        finally:  # the client left (or aiohttp cancelled this handler when it did)
+            self.stalled_for.append(time.monotonic() - start)
