@@ -27,6 +27,7 @@ def pipeline(s: InterviewStages) -> Pipeline:
             s.avatar(),  # listening, thinking, speaking, emotion for the page
             s.tts(),  # Piper | Cartesia
             s.transport.output(),  # the interviewer's voice, paced in real time
+            *s.recorder(),  # with the candidate's consent: both sides' audio, into a file
             s.assistant_turn(),  # what was actually said (cut where interrupted) into the context
             s.closer(),  # ends the session after the closing words
         ]

@@ -35,6 +35,7 @@ from interviewer.line_writer import LineWriter
 from interviewer.lines import LINE_ACKS, system_prompt
 from interviewer.models import ModelBank
 from interviewer.plan import CandidateContext, InterviewMode, PlanCursor
+from interviewer.recordings import RecordingStore
 from interviewer.scripted import ScriptedInterviewer
 from interviewer.store import Store
 from processors.answer_prefill import AnswerPrefillProcessor
@@ -51,6 +52,7 @@ from processors.local_services import (
     SharedWhisperSTTService,
 )
 from processors.patient_turn_stop import PatientTurnStopStrategy
+from processors.recording_writer import RecordingWriter, recording_buffer
 from processors.scripted_brain import ScriptedBrainProcessor
 from processors.transcript_recorder import TranscriptRecorder
 
@@ -245,6 +247,24 @@ class InterviewStages:
                 **kwargs,
             )
         return SharedPiperTTSService(voice=self.models.piper_voice, lock=self.models.piper_lock)
+
+    def recorder(self) -> list[FrameProcessor]:
+        """With the candidate's consent and ``RECORDING=on``: both sides' audio, into a file.
+
+        Pipecat's ``AudioBufferProcessor`` after the output hears the candidate's audio and
+        the interviewer's as it is played; the writer streams it to the interview's recording
+        (listed in the database). Without consent: no stage, nothing written.
+        """
+        if not (self.candidate.record and self.settings.recording == "on" and self.record):
+            return []
+        recordings = RecordingStore(self.record.store, self.settings.recordings_dir)
+        interview_id = self.record.interview_id
+        writer = RecordingWriter(
+            recordings.path_for(interview_id), recordings.listing(interview_id)
+        )
+        buffer = recording_buffer()
+        writer.attach(buffer)
+        return [buffer]
 
     def assistant_turn(self) -> FrameProcessor:
         """What the interviewer actually said (cut where the candidate interrupted) into the context."""

@@ -38,6 +38,7 @@ class CandidateContext:
     role: str = ""
     job_description: str = ""
     resume: str = ""
+    record: bool = False  # consent to record this interview's audio (the page asks; off by default)
 
     MAX_FIELD = 4000
 
@@ -55,6 +56,7 @@ class CandidateContext:
             role=clean("role", 120),
             job_description=clean("job_description", cls.MAX_FIELD),
             resume=clean("resume", cls.MAX_FIELD),
+            record=data.get("record") is True,  # only an explicit yes
         )
 
     def terms(self) -> list[str]:
@@ -68,6 +70,7 @@ class CandidateContext:
             "role": self.role,
             "job_description": self.job_description,
             "resume": self.resume,
+            "record": self.record,
         }
 
 

@@ -8,7 +8,7 @@ from interviewer.plan import InterviewMode, Question
 
 ORDER = [
     "input", "client_watch", "stt", "answer_prefill", "user_turn", "conductor", "brain", "fallback",
-    "avatar", "tts", "output", "assistant_turn", "closer",
+    "avatar", "tts", "output", "recorder", "assistant_turn", "closer",
 ]  # fmt: skip
 
 
@@ -33,7 +33,7 @@ class RecordingStages:
         return IdentityFilter(name=name)
 
     def __getattr__(self, name):
-        if name == "answer_prefill":
+        if name in ("answer_prefill", "recorder"):  # stages that may be absent: lists
             return lambda: [self._stage(name)]
         return lambda: self._stage(name)
 
