@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse
 
 from bots import get_mode
+from interviewer.recordings import RecordingInfo, RecordingStore
 from interviewer.report import build_report, to_html, to_markdown
 from interviewer.store import Store
 
@@ -36,6 +37,26 @@ async def report_json(token: str, request: Request):
 async def report_md(token: str, request: Request):
     """The report as Markdown."""
     return to_markdown(await asyncio.to_thread(_report, request.app.state.store, token))
+
+
+def _recording(request: Request, token: str) -> RecordingInfo:
+    interview = _interview_or_404(request.app.state.store, token)
+    recordings = RecordingStore(request.app.state.store, request.app.state.settings.recordings_dir)
+    found = recordings.for_interview(interview.id)
+    if found is None:
+        raise HTTPException(404, "This interview has no recording")
+    return found
+
+
+@router.get("/report/{token}/recording")
+async def report_recording(token: str, request: Request):
+    """The interview's audio (Ogg/Opus; candidate left, interviewer right), with Range support."""
+    found = await asyncio.to_thread(_recording, request, token)
+    return FileResponse(
+        found.path,
+        media_type=found.media_type,
+        headers={"Cache-Control": "private, no-store"},  # the link is the credential
+    )
 
 
 @router.get("/report/{token}", response_class=HTMLResponse)

@@ -21,6 +21,7 @@ from loguru import logger
 from interviewer.config import Settings, load_settings
 from interviewer.models import ModelBank
 from interviewer.rate import TokenBucket
+from interviewer.recordings import RecordingStore, keep_for
 from interviewer.store import Store
 from web.reports import router as reports_router
 from web.review import router as review_router
@@ -55,10 +56,16 @@ def create_app(settings: Settings | None = None, models: ModelBank | None = None
             local_llm.apply_to(settings)
         app.state.local_llm = local_llm
         app.state.models = models_loaded  # ready (see /status) only once the LLM is up too
+        # Recordings past RECORDING_RETENTION_DAYS go now and then hourly (the table is made here).
+        recordings = RecordingStore(app.state.store, settings.recordings_dir)
+        days = settings.recording_retention_days
+        retention = asyncio.create_task(keep_for(recordings, days)) if days else None
         logger.info(f"Interviewer ready on http://{settings.host}:{settings.port}")
         try:
             yield
         finally:
+            if retention is not None:
+                retention.cancel()
             if getattr(app.state, "daily_sessions", None) is not None:
                 await app.state.daily_sessions.stop_all()
             if local_llm is not None:
