@@ -17,6 +17,7 @@ import {
 } from "@pipecat-ai/client-js";
 import { WebSocketTransport } from "@pipecat-ai/websocket-transport";
 import { Avatar, EMOTIONS, EXPRESSIONS, type Emotion, type Expression } from "./avatar";
+import { loadConsent, recordConsent } from "./consent";
 import { hooks, logEvent, mark, type State } from "./hooks";
 import { InterviewMediaManager } from "./media";
 import { Progress } from "./progress";
@@ -399,6 +400,7 @@ async function startSession() {
           role,
           job_description: ui.jobDescription.value.trim(),
           resume: ui.resume.value.trim(),
+          record: recordConsent(),
         },
       },
       timeout: 20000,
@@ -515,3 +517,4 @@ window.addEventListener("pagehide", () => {
 setState("idle");
 mark("pageReady");
 void loadModes();
+void loadConsent();

@@ -26,6 +26,8 @@ export const ui = {
   role: $<HTMLInputElement>("role"),
   jobDescription: $<HTMLTextAreaElement>("job_description"),
   resume: $<HTMLTextAreaElement>("resume"),
+  consent: $<HTMLDivElement>("consent"),
+  record: $<HTMLInputElement>("record"),
   start: $<HTMLButtonElement>("start"),
   stop: $<HTMLButtonElement>("stop"),
   transcript: $<HTMLOListElement>("transcript"),
