@@ -1,22 +1,54 @@
-"""pipecat's local model services, fed with the process-wide shared models.
+"""pipecat's speech services as the interviewer uses them: shared models, voices that keep talking.
 
 pipecat's Whisper, Piper and smart-turn classes load their model in ``__init__``. These
 subclasses take the already-loaded model from the :class:`~interviewer.models.ModelBank`
 instead, so building a session costs no model load; all inference still runs through
 pipecat's own code (segmenting, resampling, metrics, interruption handling).
+
+A sentence the voice fails to say would be silence, and the candidate might miss the question.
+pipecat's TTS services report such a failure as an ``ErrorFrame`` in the sentence's audio
+context (Piper yields it from ``run_tts``; Cartesia's server sends an ``error`` message for the
+context), which the service pushes upstream and to its ``on_error`` handlers; the sentence's
+text still reaches the assistant context. Here Piper retries the sentence once, then says
+:data:`REPHRASE` and the sentence clause by clause; Cartesia retries the failed context's
+unvoiced sentences once on a fresh context. What is still unsaid after that is reported as
+before, and the page is sent :data:`UNSPOKEN_NOTICE`. (Every reach into pipecat's internals is
+in this file and listed in tests/test_pipecat_internals.py.)
 """
 
 from __future__ import annotations
 
+import base64
+import json
+import re
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from typing import Any
 
+from loguru import logger
 from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn, SmartTurnParams
 from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
+from pipecat.frames.frames import ErrorFrame, Frame
+from pipecat.processors.frameworks.rtvi.frames import RTVIServerMessageFrame
+from pipecat.services.cartesia.tts import CartesiaTTSService
 from pipecat.services.piper.tts import PiperTTSService
 from pipecat.services.tts_service import TTSService
 from pipecat.services.whisper.stt import WhisperSTTService
+
+REPHRASE = "Sorry, let me put that another way."
+UNSPOKEN_NOTICE = (
+    "The interviewer's voice failed on part of what it said; the transcript shows the words."
+)
+
+
+def unspoken_notice() -> RTVIServerMessageFrame:
+    """The page's notice that some words were not spoken (they are in the transcript)."""
+    return RTVIServerMessageFrame(data={"type": "notice", "text": UNSPOKEN_NOTICE})
+
+
+def clauses(text: str) -> list[str]:
+    """``text`` in pieces at its commas, semicolons, colons and dashes (each said on its own)."""
+    return [p for p in (part.strip() for part in re.split(r"(?<=[,;:])\s+|\s+[-–—]\s+", text)) if p]
 
 
 class _TunedWhisper:
@@ -102,6 +134,50 @@ class SharedPiperTTSService(PiperTTSService):
         )
         self._voice = _LockedVoice(voice, lock)
 
+    async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:
+        """Say ``text`` with pipecat's Piper code; retry once, then replace it if it fails again.
+
+        The replacement is :data:`REPHRASE` and the sentence clause by clause, so a question is
+        still heard when one part of it cannot be synthesised. Whatever stays unsaid is
+        reported (pipecat's ``ErrorFrame``) and the page gets a notice.
+        """
+        errors: list[ErrorFrame] = []
+        for attempt in (1, 2):
+            failed_before = len(errors)
+            async for frame in self._attempt(text, context_id, errors):
+                yield frame
+            if len(errors) == failed_before:
+                if attempt > 1:
+                    logger.info(f"{self}: said [{text}] on the second try")
+                return
+            logger.warning(f"{self}: could not say [{text}] ({errors[-1].error}), try {attempt}")
+        unsaid = []
+        for piece in (REPHRASE, *clauses(text)):
+            failed_before = len(errors)
+            async for frame in self._attempt(piece, context_id, errors):
+                yield frame
+            if len(errors) > failed_before:
+                unsaid.append(piece)
+        if unsaid:
+            logger.error(f"{self}: could not say {unsaid} of [{text}]")
+            yield errors[-1]  # pipecat reports it (upstream, on_error, the page's RTVI error)
+            yield unspoken_notice()
+        else:
+            logger.warning(f"{self}: said [{text}] clause by clause after {REPHRASE!r}")
+
+    async def _attempt(
+        self, text: str, context_id: str, errors: list[ErrorFrame]
+    ) -> AsyncGenerator[Frame, None]:
+        """One synthesis of ``text`` by pipecat's Piper code: its frames; a failure into ``errors``."""
+        try:
+            async for frame in super().run_tts(text, context_id):
+                if isinstance(frame, ErrorFrame):
+                    errors.append(frame)
+                else:
+                    yield frame
+        except Exception as e:  # pipecat yields its errors; this catches any it would not
+            errors.append(ErrorFrame(error=f"Piper failed: {e}"))
+
 
 class SharedSmartTurnAnalyzer(LocalSmartTurnAnalyzerV3):
     """Smart-turn v3 end-of-turn model on an ONNX session shared by all sessions."""
@@ -110,3 +186,120 @@ class SharedSmartTurnAnalyzer(LocalSmartTurnAnalyzerV3):
         BaseSmartTurn.__init__(self, params=params)
         self._log_data = False
         self._session = session
+
+
+class _RetryingCartesiaSocket:
+    """Cartesia's WebSocket, on which a context the server fails is retried once.
+
+    Cartesia ends a context it cannot voice with an ``error`` message (``"done": true``). Its
+    requests whose words were not yet voiced (timed) are sent again on a fresh context; that
+    context's messages reach pipecat under the original id, their word times shifted past the
+    audio already received, and pipecat's later requests for the original id go to it. If the
+    retry fails too, its error reaches pipecat as the original context's.
+    """
+
+    def __init__(self, ws: Any, on_given_up: Callable[[str], Awaitable[None]]):
+        self._ws = ws
+        self._on_given_up = on_given_up
+        self._requests: dict[str, list[dict]] = {}  # generation requests sent, per context
+        self._words: dict[str, int] = {}  # words voiced (timed) so far, per context
+        self._seconds: dict[str, float] = {}  # audio received so far, per context
+        self._offset: dict[str, float] = {}  # where a retry's audio starts in its context
+        self._retry: dict[str, str] = {}  # context -> its retry
+        self._original: dict[str, str] = {}  # retry -> its context
+        self._gave_up: set[str] = set()  # contexts whose retry failed too (retried only once)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ws, name)
+
+    async def send(self, message: str) -> None:
+        """Send ``message``, to the retry of its context if there is one."""
+        msg = json.loads(message)
+        ctx = msg.get("context_id", "")
+        if "transcript" in msg:
+            self._requests.setdefault(ctx, []).append(msg)
+        if ctx in self._retry:
+            message = json.dumps({**msg, "context_id": self._retry[ctx]})
+        await self._ws.send(message)
+
+    def __aiter__(self):
+        return self._receive()
+
+    async def _receive(self):
+        async for raw in self._ws:
+            msg = json.loads(raw)
+            ctx = msg.get("context_id", "")
+            kind = msg.get("type")
+            if kind == "error" and ctx in self._retry:
+                continue  # more of the failed context, whose requests went to its retry
+            if kind == "error" and ctx in self._requests and ctx not in self._gave_up:
+                if await self._retry_context(ctx, msg):
+                    continue
+            original = self._original.get(ctx)
+            if original is not None:
+                msg["context_id"] = ctx = original
+                if kind == "timestamps":
+                    times = msg["word_timestamps"]
+                    for key in ("start", "end"):
+                        times[key] = [t + self._offset[ctx] for t in times.get(key, [])]
+                raw = json.dumps(msg)
+                if kind == "error":
+                    logger.error(f"Cartesia failed context {ctx} again: {msg}")
+                    self._gave_up.add(ctx)
+                    await self._on_given_up(ctx)
+            self._note(ctx, msg)
+            yield raw
+
+    def _note(self, ctx: str, msg: dict) -> None:
+        """Count the words voiced and the audio received in ``ctx``; forget it once done."""
+        kind = msg.get("type")
+        if kind == "timestamps":
+            self._words[ctx] = self._words.get(ctx, 0) + len(msg["word_timestamps"]["words"])
+        elif kind == "chunk" and ctx in self._requests:
+            rate = self._requests[ctx][0].get("output_format", {}).get("sample_rate") or 24000
+            audio_s = len(base64.b64decode(msg.get("data", ""))) / 2 / rate
+            self._seconds[ctx] = self._seconds.get(ctx, 0.0) + audio_s
+        elif kind in ("done", "error"):
+            for table in (self._requests, self._words, self._seconds, self._offset):
+                table.pop(ctx, None)
+            retry = self._retry.pop(ctx, None)
+            self._original.pop(retry, None)
+
+    async def _retry_context(self, ctx: str, error: dict) -> bool:
+        """Send ``ctx``'s unvoiced requests again on a new context; False if none are left."""
+        voiced, words, pending = self._words.get(ctx, 0), 0, []
+        for msg in self._requests[ctx]:
+            n = len(msg.get("transcript", "").split())
+            if pending or words + n > voiced:
+                pending.append(msg)
+            words += n
+        if not any(m.get("transcript", "").strip() for m in pending):
+            return False
+        retry = f"{ctx}-retry"
+        self._retry[ctx], self._original[retry] = retry, ctx
+        self._offset[ctx] = self._seconds.get(ctx, 0.0)
+        logger.warning(
+            f"Cartesia failed context {ctx} ({error.get('title') or error.get('error')}); "
+            f"sending its {len(pending)} unvoiced requests again as {retry}"
+        )
+        for msg in pending:
+            await self._ws.send(json.dumps({**msg, "context_id": retry}))
+        return True
+
+
+class RetryingCartesiaTTSService(CartesiaTTSService):
+    """pipecat's Cartesia TTS, whose failed sentences are retried once on the same connection.
+
+    A context Cartesia fails is sent again, once, from its first unvoiced sentence (see
+    :class:`_RetryingCartesiaSocket`). A retry that fails is reported by pipecat as before
+    (an ``ErrorFrame``; the words still reach the transcript when the context ends), and the
+    page gets a notice.
+    """
+
+    async def _websocket_connect(self, uri: str, **kwargs):
+        """Open the connection through :class:`_RetryingCartesiaSocket`."""
+        ws = await super()._websocket_connect(uri, **kwargs)
+        return _RetryingCartesiaSocket(ws, self._given_up)
+
+    async def _given_up(self, context_id: str) -> None:
+        await self.push_frame(unspoken_notice())

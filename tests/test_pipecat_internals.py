@@ -1,7 +1,8 @@
 """A tripwire for an upgrade: every private piece of pipecat (and the page's client SDK) we rely on.
 
-pipecat has no public hook for these, so processors/local_services.py and
-processors/patient_turn_stop.py reach into its internals (the list below is all of it). When a
+pipecat has no public hook for these, so processors/local_services.py (shared models, the
+Cartesia retry) and processors/patient_turn_stop.py reach into its internals (the list below is
+all of it). When a
 new pipecat renames or reshapes one, this fails first, naming it, instead of an interview
 misbehaving later. Bump the pin in pyproject.toml only with this green.
 """
@@ -39,6 +40,11 @@ def test_pipecat_is_the_pinned_version():
             "pipecat.services.piper.tts:PiperTTSService",
             "run_tts",
             "SharedPiperTTSService keeps pipecat's synthesis",
+        ),
+        (
+            "pipecat.services.websocket_service:WebsocketService",
+            "_websocket_connect",
+            "RetryingCartesiaTTSService wraps the socket it opens to retry a failed context",
         ),
         (
             "pipecat.audio.turn.smart_turn.local_smart_turn_v3:LocalSmartTurnAnalyzerV3",
@@ -104,6 +110,20 @@ def test_the_private_fields_we_read_are_still_set_by_pipecat():
 
     # SharedSmartTurnAnalyzer calls BaseSmartTurn.__init__(params=...) to skip the model load.
     assert "params" in inspect.signature(BaseSmartTurn.__init__).parameters
+
+
+def test_cartesia_still_talks_through_the_socket_it_opens():
+    """RetryingCartesiaTTSService wraps the socket from ``_websocket_connect``: pipecat's Cartesia
+    must still open it there, keep it in ``_websocket`` and read and write every message on it."""
+    from pipecat.services.cartesia.tts import CartesiaTTSService
+
+    assert "self._websocket = await self._websocket_connect(" in inspect.getsource(
+        CartesiaTTSService._connect_websocket
+    )
+    assert "self._get_websocket()" in inspect.getsource(CartesiaTTSService._process_messages)
+    assert "return self._websocket" in inspect.getsource(CartesiaTTSService._get_websocket)
+    # A context's failure arrives as an "error" message naming the context.
+    assert 'msg["type"] == "error"' in inspect.getsource(CartesiaTTSService._process_messages)
 
 
 def test_the_page_reaches_only_the_client_internals_listed_here():

@@ -8,6 +8,10 @@ answers per context with ``{"type": "chunk", "data": <base64 PCM>}``, ``{"type":
 ``"continue": false`` has been spoken, ``{"type": "done", "done": true}``. The audio is a
 quiet tone whose length follows the words (no speech model needed). Every handshake header
 and request is recorded for the test to check.
+
+To fail a sentence, ``fail_on`` names a word: the first ``fail_times`` requests whose transcript
+has it get Cartesia's ``{"type": "error", "done": true, ...}`` for their context instead of audio,
+and that context is over (its later requests get the same error), as when generation fails.
 """
 
 from __future__ import annotations
@@ -31,13 +35,30 @@ def tone(seconds: float, rate: int, freq: float = 180.0) -> bytes:
     )
 
 
+def _error(ctx: str, status: int, title: str, message: str) -> str:
+    """Cartesia's error message for a context (which ends it)."""
+    return json.dumps(
+        {
+            "type": "error",
+            "done": True,
+            "status_code": status,
+            "context_id": ctx,
+            "title": title,
+            "message": message,
+        }
+    )
+
+
 class CartesiaStandIn:
     """Serve Cartesia's TTS WebSocket on 127.0.0.1; record headers, requests and audio sent."""
 
-    def __init__(self):
+    def __init__(self, fail_on: str | None = None, fail_times: int = 1):
         self.handshakes: list[dict[str, str]] = []
         self.requests: list[dict] = []
         self.cancelled: list[str] = []
+        self.failed: list[str] = []  # contexts ended with an error
+        self.fail_on = fail_on
+        self.fail_times = fail_times
         self.audio_bytes_sent = 0
         self.url = ""
         self._server = None
@@ -57,6 +78,16 @@ class CartesiaStandIn:
     def transcripts(self) -> list[str]:
         """The non-empty texts the service asked to speak, in order."""
         return [r["transcript"] for r in self.requests if r.get("transcript")]
+
+    def _fails(self, ctx: str, text: str) -> bool:
+        """Whether this request fails: its context already did, or it is one chosen to fail."""
+        if ctx in self.failed:
+            return True
+        if self.fail_on and self.fail_on in text and self.fail_times > 0:
+            self.fail_times -= 1
+            self.failed.append(ctx)
+            return True
+        return False
 
     async def _handle(self, ws: ServerConnection) -> None:
         headers = ws.request.headers
@@ -81,17 +112,11 @@ class CartesiaStandIn:
             rate = int(msg.get("output_format", {}).get("sample_rate") or 24000)
             if "voice" not in msg or msg.get("output_format", {}).get("encoding") != "pcm_s16le":
                 await ws.send(
-                    json.dumps(
-                        {
-                            "type": "error",
-                            "done": True,
-                            "status_code": 400,
-                            "context_id": ctx,
-                            "title": "Invalid request",
-                            "message": "voice and pcm_s16le are required",
-                        }
-                    )
+                    _error(ctx, 400, "Invalid request", "voice and pcm_s16le are required")
                 )
+                continue
+            if self._fails(ctx, text):
+                await ws.send(_error(ctx, 500, "Generation failed", "injected failure"))
                 continue
             words = text.split()
             if words:

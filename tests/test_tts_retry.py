@@ -1,0 +1,194 @@
+"""A sentence the voice fails to say is said again, or replaced, never left as silence.
+
+The real TTS services in a pipecat pipeline (pipecat's run_test): Piper with the bundled voice,
+wrapped to fail on a chosen sentence, and Cartesia's service against the loopback stand-in in
+a mode that fails one sentence's context with Cartesia's error message.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from pipecat.frames.frames import (
+    ErrorFrame,
+    Frame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+    LLMTextFrame,
+    TTSAudioRawFrame,
+    TTSTextFrame,
+)
+from pipecat.processors.frameworks.rtvi.frames import RTVIServerMessageFrame
+from pipecat.tests.utils import SleepFrame, run_test
+
+from processors.local_services import (
+    REPHRASE,
+    UNSPOKEN_NOTICE,
+    RetryingCartesiaTTSService,
+    SharedPiperTTSService,
+    clauses,
+)
+from tests.standins.cartesia_server import CartesiaStandIn
+
+FIRST = "Thanks for walking me through that."
+QUESTION = "Looking back, what was the hardest part of the migration?"
+
+
+def _reply(*sentences: str, wait_s: float = 0.5) -> list[Frame]:
+    """One LLM reply of ``sentences``, then time for the TTS to finish."""
+    text = [LLMTextFrame(f"{s} ") for s in sentences]
+    return [LLMFullResponseStartFrame(), *text, LLMFullResponseEndFrame(), SleepFrame(wait_s)]
+
+
+def _audio_s(down) -> float:
+    return sum(len(f.audio) / 2 / f.sample_rate for f in down if isinstance(f, TTSAudioRawFrame))
+
+
+def _said(down) -> str:
+    return " ".join(f.text.strip() for f in down if isinstance(f, TTSTextFrame))
+
+
+def _notices(down) -> list[str]:
+    return [
+        f.data.get("text")
+        for f in down
+        if isinstance(f, RTVIServerMessageFrame) and f.data.get("type") == "notice"
+    ]
+
+
+def test_clauses_split_where_a_sentence_pauses():
+    assert clauses(QUESTION) == ["Looking back,", "what was the hardest part of the migration?"]
+    assert clauses("No pause here?") == ["No pause here?"]
+
+
+# --- Piper --------------------------------------------------------------------------------
+
+
+class FailingVoice:
+    """The real Piper voice, except that synthesising ``fail_on`` raises (``times`` times)."""
+
+    def __init__(self, voice, fail_on: str | None, times: int = 1):
+        self._voice = voice
+        self.config = voice.config
+        self.fail_on = fail_on
+        self.times = times
+        self.calls: list[str] = []
+
+    def synthesize(self, text: str):
+        self.calls.append(text.strip())
+        if self.times > 0 and self.fail_on in (text.strip(), "*"):
+            self.times -= 1
+            raise RuntimeError(f"injected Piper failure on {text!r}")
+        return self._voice.synthesize(text)
+
+
+@pytest.fixture(scope="module")
+def piper_voice(settings):
+    from piper import PiperVoice
+
+    from interviewer.models import piper_voice_path
+
+    return PiperVoice.load(str(piper_voice_path(settings)))
+
+
+async def _piper(voice) -> tuple[list[Frame], list[Frame]]:
+    tts = SharedPiperTTSService(voice=voice, lock=threading.Lock())
+    down, up = await run_test(tts, frames_to_send=_reply(FIRST, QUESTION))
+    return list(down), list(up)
+
+
+async def test_piper_says_a_failed_sentence_on_the_second_try(piper_voice):
+    reference, _ = await _piper(FailingVoice(piper_voice, None))
+    voice = FailingVoice(piper_voice, QUESTION, times=1)
+    down, up = await _piper(voice)
+    assert voice.calls == [FIRST, QUESTION, QUESTION]
+    assert not [f for f in up if isinstance(f, ErrorFrame)]
+    # The question is heard: as much audio as without the failure (Piper varies a little).
+    print(f"audio: {_audio_s(down):.2f} s, without the failure {_audio_s(reference):.2f} s")
+    assert _audio_s(down) >= 0.85 * _audio_s(reference)
+    assert _said(down) == f"{FIRST} {QUESTION}" and not _notices(down)
+
+
+async def test_piper_replaces_a_sentence_that_fails_twice_and_still_asks_it(piper_voice):
+    reference, _ = await _piper(FailingVoice(piper_voice, None))
+    voice = FailingVoice(piper_voice, QUESTION, times=99)  # this exact text never works
+    down, up = await _piper(voice)
+    assert voice.calls == [FIRST, QUESTION, QUESTION, REPHRASE, *clauses(QUESTION)]
+    assert not [f for f in up if isinstance(f, ErrorFrame)]
+    # The apology and the question clause by clause: more audio than the plain reply.
+    print(f"audio: {_audio_s(down):.2f} s, without the failure {_audio_s(reference):.2f} s")
+    assert _audio_s(down) > _audio_s(reference) + 1.0
+    assert _said(down) == f"{FIRST} {QUESTION}"  # the transcript keeps the planned words
+
+
+async def test_a_broken_piper_voice_is_reported_and_the_page_told(piper_voice):
+    voice = FailingVoice(piper_voice, "*", times=99)
+    down, up = await _piper(voice)
+    assert _audio_s(down) == 0
+    assert [f for f in up if isinstance(f, ErrorFrame)]  # pipecat's report, as before
+    assert _notices(down) and _notices(down)[0] == UNSPOKEN_NOTICE
+    assert _said(down) == f"{FIRST} {QUESTION}"  # the words still reach the transcript
+
+
+# --- Cartesia -----------------------------------------------------------------------------
+
+
+def _cartesia_service(standin: CartesiaStandIn) -> RetryingCartesiaTTSService:
+    return RetryingCartesiaTTSService(
+        api_key="ck-test",
+        url=standin.url,
+        settings=RetryingCartesiaTTSService.Settings(voice="voice-standin"),
+    )
+
+
+async def _cartesia(standin: CartesiaStandIn, wait_s: float) -> tuple[list[Frame], list[Frame]]:
+    tts = _cartesia_service(standin)
+    down, up = await run_test(tts, frames_to_send=_reply(FIRST, QUESTION, wait_s=wait_s))
+    return list(down), list(up)
+
+
+def _words(text: str) -> list[str]:
+    return "".join(c.lower() if c.isalnum() or c.isspace() else " " for c in text).split()
+
+
+async def test_cartesia_retries_a_failed_sentence_on_a_fresh_context():
+    standin = await CartesiaStandIn(fail_on="hardest", fail_times=1).start()
+    last = "Then tell me how you tested it."
+    try:
+        tts = _cartesia_service(standin)
+        frames = [
+            LLMFullResponseStartFrame(),
+            *[LLMTextFrame(f"{s} ") for s in (FIRST, QUESTION)],
+            LLMTextFrame("Then "),  # ends the question: it goes to Cartesia and fails
+            SleepFrame(0.3),  # the rest of the reply comes after the retry began
+            LLMTextFrame("tell me how you tested it."),
+            LLMFullResponseEndFrame(),
+            SleepFrame(1.0),
+        ]
+        down, up = await run_test(tts, frames_to_send=frames)
+    finally:
+        await standin.stop()
+    assert len(standin.failed) == 1
+    failed = standin.failed[0]
+    retried = [r for r in standin.requests if r["context_id"] == f"{failed}-retry"]
+    assert [r["transcript"].strip() for r in retried if r["transcript"]] == [QUESTION, last]
+    assert retried[-1]["continue"] is False  # the reply's end is passed on to the retry
+    assert not [f for f in up if isinstance(f, ErrorFrame)]
+    # Every word was voiced once, in order, and all the audio sent reached the pipeline.
+    assert _words(_said(down)) == _words(f"{FIRST} {QUESTION} {last}")
+    assert round(_audio_s(down) * 24000 * 2) == standin.audio_bytes_sent
+    assert not _notices(down)
+
+
+async def test_cartesia_reports_a_retry_that_fails_too_and_keeps_the_words():
+    standin = await CartesiaStandIn(fail_on="hardest", fail_times=2).start()
+    try:
+        # The failed context is given up once it has been quiet for pipecat's 3 s.
+        down, up = await _cartesia(standin, wait_s=4.5)
+    finally:
+        await standin.stop()
+    assert len(standin.failed) == 2  # the context and its retry
+    assert [f for f in up if isinstance(f, ErrorFrame)]
+    assert _notices(down) == [UNSPOKEN_NOTICE]
+    assert _words(_said(down)) == _words(f"{FIRST} {QUESTION}")  # for the transcript
