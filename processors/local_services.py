@@ -188,6 +188,15 @@ class SharedSmartTurnAnalyzer(LocalSmartTurnAnalyzerV3):
         self._session = session
 
 
+def _json_dict(message: str | bytes) -> dict:
+    """A JSON object message as a dict ({} for anything else, which passes through untouched)."""
+    try:
+        msg = json.loads(message)
+    except ValueError:
+        return {}
+    return msg if isinstance(msg, dict) else {}
+
+
 class _RetryingCartesiaSocket:
     """Cartesia's WebSocket, on which a context the server fails is retried once.
 
@@ -212,22 +221,24 @@ class _RetryingCartesiaSocket:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._ws, name)
 
-    async def send(self, message: str) -> None:
+    async def send(self, message: str | bytes) -> None:
         """Send ``message``, to the retry of its context if there is one."""
-        msg = json.loads(message)
+        msg = _json_dict(message)
         ctx = msg.get("context_id", "")
         if "transcript" in msg:
             self._requests.setdefault(ctx, []).append(msg)
         if ctx in self._retry:
             message = json.dumps({**msg, "context_id": self._retry[ctx]})
         await self._ws.send(message)
+        if msg.get("cancel"):  # interrupted: no more word of it is wanted
+            self._forget(ctx)
 
     def __aiter__(self):
         return self._receive()
 
     async def _receive(self):
         async for raw in self._ws:
-            msg = json.loads(raw)
+            msg = _json_dict(raw)
             ctx = msg.get("context_id", "")
             kind = msg.get("type")
             if kind == "error" and ctx in self._retry:
@@ -260,10 +271,14 @@ class _RetryingCartesiaSocket:
             audio_s = len(base64.b64decode(msg.get("data", ""))) / 2 / rate
             self._seconds[ctx] = self._seconds.get(ctx, 0.0) + audio_s
         elif kind in ("done", "error"):
-            for table in (self._requests, self._words, self._seconds, self._offset):
-                table.pop(ctx, None)
-            retry = self._retry.pop(ctx, None)
-            self._original.pop(retry, None)
+            self._forget(ctx)
+
+    def _forget(self, ctx: str) -> None:
+        """Drop what is kept about ``ctx`` (it is done, failed or cancelled)."""
+        for table in (self._requests, self._words, self._seconds, self._offset):
+            table.pop(ctx, None)
+        retry = self._retry.pop(ctx, None)
+        self._original.pop(retry, None)
 
     async def _retry_context(self, ctx: str, error: dict) -> bool:
         """Send ``ctx``'s unvoiced requests again on a new context; False if none are left."""

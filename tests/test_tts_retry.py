@@ -13,6 +13,7 @@ import pytest
 from pipecat.frames.frames import (
     ErrorFrame,
     Frame,
+    InterruptionFrame,
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
     LLMTextFrame,
@@ -192,3 +193,21 @@ async def test_cartesia_reports_a_retry_that_fails_too_and_keeps_the_words():
     assert [f for f in up if isinstance(f, ErrorFrame)]
     assert _notices(down) == [UNSPOKEN_NOTICE]
     assert _words(_said(down)) == _words(f"{FIRST} {QUESTION}")  # for the transcript
+
+
+async def test_an_interruption_cancels_cartesias_retry_of_a_failed_sentence():
+    standin = await CartesiaStandIn(fail_on="hardest", fail_times=1).start()
+    try:
+        tts = _cartesia_service(standin)
+        frames = [
+            LLMFullResponseStartFrame(),
+            *[LLMTextFrame(f"{s} ") for s in (FIRST, QUESTION)],
+            LLMTextFrame("Then "),  # the question goes to Cartesia, fails and is retried
+            SleepFrame(0.3),
+            InterruptionFrame(),  # the candidate talks over it
+            SleepFrame(0.3),
+        ]
+        await run_test(tts, frames_to_send=frames)
+    finally:
+        await standin.stop()
+    assert standin.cancelled == [f"{standin.failed[0]}-retry"]
