@@ -13,6 +13,7 @@ from pipecat.frames.frames import (
     LLMFullResponseStartFrame,
     LLMTextFrame,
 )
+from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.services.llm_service import LLMService
 from pipecat.services.openai.llm import OpenAILLMService
@@ -198,10 +199,11 @@ class LLMFallbackProcessor(FrameProcessor):
 class BudgetedOpenAILLMService(OpenAILLMService):
     """pipecat's OpenAI-compatible LLM whose requests give up when the fallback does.
 
-    The openai client waits up to 600 s for a response and retries twice, so a stalled request
+    The openai client waits up to 600 s for a response (and retries), so a stalled request
     would go on long after the apology, holding the LLM and the next turn queued behind it.
-    Here every wait of a request (connect, response, each streamed chunk) is bounded by
-    ``budget_s``, and a failed request is not retried: the apology asks the candidate again.
+    Here a reply's request, the client's quick retries of a failed attempt included, has
+    ``budget_s`` to start streaming, and each wait for the next streamed chunk is bounded by
+    ``budget_s`` too.
     """
 
     def __init__(self, *, budget_s: float = REPLY_BUDGET_S, **kwargs):
@@ -209,6 +211,12 @@ class BudgetedOpenAILLMService(OpenAILLMService):
         super().__init__(**kwargs)
 
     def create_client(self, *args, **kwargs):
-        """The client pipecat builds, with the budget as its timeout and no retries."""
-        client = super().create_client(*args, **kwargs)
-        return client.with_options(timeout=self.budget_s, max_retries=0)
+        """The client pipecat builds, with the budget as its timeout."""
+        return super().create_client(*args, **kwargs).with_options(timeout=self.budget_s)
+
+    async def get_chat_completions(self, context: LLMContext):
+        """The streamed request pipecat makes, given up (cancelled) once the budget is spent."""
+        try:
+            return await asyncio.wait_for(super().get_chat_completions(context), self.budget_s)
+        except TimeoutError:
+            raise TimeoutError(f"no response within the {self.budget_s:g} s budget") from None

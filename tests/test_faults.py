@@ -389,3 +389,37 @@ async def test_a_stalled_request_ends_at_the_fallbacks_budget_and_frees_the_llm(
     assert len(standin.requests) == 2
     # ... so the next turn was answered by the LLM at once.
     assert _spoken(down) == f"{APOLOGY}Thanks for sharing. What was the hardest part?"
+
+
+async def test_a_quick_failure_is_still_retried_within_the_budget(settings, monkeypatch):
+    """A 500 answered at once is retried by the client, inside the budget: no apology needed."""
+    import bots.pipeline as pipeline_module
+    from bots import get_mode
+    from bots.pipeline import InterviewStages
+    from tests.standins.openai_server import OpenAIStandIn
+
+    class FailFirst(OpenAIStandIn):
+        async def _completions(self, request):
+            self.mode = "ok" if self.requests else "error"
+            return await super()._completions(request)
+
+    monkeypatch.setattr(pipeline_module, "REPLY_BUDGET_S", 4.0)
+    standin = await FailFirst().start()
+    try:
+        llm_settings = settings.model_copy(
+            update={
+                "llm": "auto",
+                "openai_api_key": "sk-test",
+                "openai_base_url": standin.url,
+                "openai_model": "standin-1",
+            }
+        )
+        stages = InterviewStages(get_mode("technical"), None, None, llm_settings)
+        fallback = stages.fallback()
+        down, _ = await run_test(
+            Pipeline([stages.brain(), fallback]), frames_to_send=[_ctx(), SleepFrame(sleep=3.0)]
+        )
+    finally:
+        await standin.stop()
+    assert len(standin.requests) == 2 and fallback.apologies == 0
+    assert _spoken(down) == "Thanks for sharing. What was the hardest part?"
