@@ -352,7 +352,8 @@ def test_a_consented_interview_is_recorded_with_each_voice_on_its_channel(record
         assert mine > 0.2, (turn.role, turn.text, mine)  # (pauses and the wait for a turn's end)
         if end - start > 2.5:  # a short one may overlap the other voice: a talk-over, not a leak
             assert other < 0.15, (turn.role, turn.text, other)
-        assert abs(nearest - start) < 0.5, (turn.role, turn.text, nearest, start)
+        # a candidate turn starts when VAD heard it; within 0.1 s here, 0.3 s for a resumed answer
+        assert abs(nearest - start) < 0.75, (turn.role, turn.text, nearest, start)
     greeting = interview.turns[0]
     assert greeting.role == "interviewer"
     assert (
