@@ -292,14 +292,15 @@ def render_template(name: str, **context) -> str:
     return _templates().get_template(name).render(**context)
 
 
-def to_html(report: dict, token: str) -> str:
-    """The report page, from ``interviewer/templates/report.html`` (every value escaped)."""
+def to_html(report: dict, token: str, player: dict | None = None) -> str:
+    """The report page, from ``interviewer/templates/report.html`` (every value escaped).
+
+    ``player``: the recording's ``url`` and each transcript turn's start in it (``starts``).
+    """
     from interviewer.report_charts import charts
 
-    return (
-        _templates()
-        .get_template("report.html")
-        .render(report=report, token=token, charts=charts(report))
+    return render_template(
+        "report.html", report=report, token=token, charts=charts(report), player=player
     )
 
 

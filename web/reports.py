@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse
@@ -59,7 +60,25 @@ async def report_recording(token: str, request: Request):
     )
 
 
+def _player(request: Request, token: str, report: dict) -> dict | None:
+    """The recording for the report page: its URL and where each turn starts in it (seconds)."""
+    try:
+        found = _recording(request, token)
+    except HTTPException:
+        return None
+    return {
+        "url": f"/report/{token}/recording",
+        "duration_s": found.duration_s,
+        "starts": [
+            round(found.offset_s(datetime.fromisoformat(t["started_at"])), 2)
+            for t in report["transcript"]
+        ],
+    }
+
+
 @router.get("/report/{token}", response_class=HTMLResponse)
 async def report_page(token: str, request: Request):
-    """The report page."""
-    return to_html(await asyncio.to_thread(_report, request.app.state.store, token), token)
+    """The report page (with the recording, the transcript following it, when there is one)."""
+    report = await asyncio.to_thread(_report, request.app.state.store, token)
+    player = await asyncio.to_thread(_player, request, token, report)
+    return to_html(report, token, player)

@@ -23,6 +23,7 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from loguru import logger
 
 from bots import MODES
+from interviewer.recordings import RecordingStore
 from interviewer.report import render_template
 from interviewer.store import Store
 
@@ -121,6 +122,8 @@ async def delete_interview(
     if not _same_origin(request) or not secrets.compare_digest(form_token_, expected):
         raise HTTPException(403, "This form did not come from the reviewers' page")
     store: Store = request.app.state.store
+    recordings = RecordingStore(store, request.app.state.settings.recordings_dir)
+    await asyncio.to_thread(recordings.delete_for_interview, interview_id)  # the file, then the row
     if not await asyncio.to_thread(store.delete, interview_id):
         raise HTTPException(404, "No such interview")
     logger.info(f"Reviewer deleted interview {interview_id}")

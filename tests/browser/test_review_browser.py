@@ -64,17 +64,40 @@ def _scored_interview(store) -> str:
     return iid
 
 
+def _record(recordings, interview, seconds: float) -> Path:
+    """An Ogg/Opus recording of ``seconds`` (quiet noise), listed as the interview's from its start."""
+    import numpy as np
+    import soundfile as sf
+
+    path = recordings.path_for(interview.id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(7)
+    audio = (rng.standard_normal((int(16000 * seconds), 2)) * 0.01).astype("float32")
+    sf.write(path, audio, 16000, format="OGG", subtype="OPUS")
+    recordings.add(interview.id, path, 16000, 2, interview.turns[0].started_at)
+    recordings.finish(interview.id, now_utc(), seconds, path.stat().st_size, [])
+    return path
+
+
 @pytest.fixture(scope="module")
 def review_server(tmp_path_factory, models):
     from interviewer.config import load_settings
+    from interviewer.recordings import RecordingStore
     from tests.conftest import ThreadedServer
 
-    db = tmp_path_factory.mktemp("review") / "r.db"
-    settings = load_settings(DATABASE_URL=f"sqlite:///{db}", REVIEW_TOKEN=TOKEN)
+    tmp = tmp_path_factory.mktemp("review")
+    settings = load_settings(
+        DATABASE_URL=f"sqlite:///{tmp / 'r.db'}",
+        REVIEW_TOKEN=TOKEN,
+        RECORDINGS_DIR=str(tmp / "rec"),
+    )
     server = ThreadedServer(settings, models).start()
-    ids = populate(server.app.state.store)
-    ids["scored"] = _scored_interview(server.app.state.store)
-    yield server, ids
+    store = server.app.state.store
+    ids = populate(store)
+    ids["scored"] = _scored_interview(store)
+    recordings = RecordingStore(store, settings.recordings_dir)
+    files = {k: _record(recordings, store.get(ids[k]), s) for k, s in (("scored", 145), ("old", 5))}
+    yield server, ids, files
     server.stop()
 
 
@@ -92,11 +115,14 @@ def _refused(page, url: str) -> bool:
 def test_the_reviewers_page_in_chromium(review_server):
     from playwright.sync_api import sync_playwright
 
-    server, ids = review_server
+    server, ids, files = review_server
     store = server.app.state.store
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"],
+        )
         try:
             # Without the credential nothing is reachable: the page, the delete route.
             anon = browser.new_context()
@@ -141,6 +167,33 @@ def test_the_reviewers_page_in_chromium(review_server):
             assert page.locator("#timeline line.talked-over").count() == 1
             page.screenshot(path=str(ARTIFACTS / "report_page.png"), full_page=True)
 
+            # The recording plays in the report, and the transcript follows it.
+            page.wait_for_function(
+                "document.querySelector('#recording audio').duration > 140", timeout=15000
+            )
+            starts = [
+                float(v)
+                for v in page.eval_on_selector_all(
+                    "#transcript p[data-start]", "ps => ps.map(p => p.dataset.start)"
+                )
+            ]
+            assert len(starts) == 10 and starts == sorted(starts) and starts[0] == 0.0
+            assert abs(starts[5] - 57) < 0.5  # the turn that began 57 s in, 57 s into the audio
+            for i in (5, 8, 2):
+                page.eval_on_selector(
+                    "#recording audio", f"a => {{ a.currentTime = {starts[i] + 0.5}; }}"
+                )
+                page.wait_for_function(f"document.body.dataset.heard === '{i}'", timeout=5000)
+                assert page.locator("#transcript p.now").count() == 1
+            page.locator("#transcript p[data-start]").nth(3).click()  # a click plays that line
+            page.wait_for_function(
+                f"(() => {{ const a = document.querySelector('#recording audio');"
+                f" return !a.paused && a.currentTime >= {starts[3] - 0.35}; }})()",
+                timeout=10000,
+            )
+            page.wait_for_function("document.body.dataset.heard === '3'", timeout=5000)
+            page.eval_on_selector("#recording audio", "a => a.pause()")
+
             # Delete one, confirming the dialog.
             page.goto(f"{server.url}/review")
             page.once("dialog", lambda d: d.accept())
@@ -151,5 +204,6 @@ def test_the_reviewers_page_in_chromium(review_server):
             assert "were deleted" in page.inner_text("body")
             assert page.locator(f'tr[data-id="{ids["old"]}"]').count() == 0
             assert store.get(ids["old"]) is None and store.get(ids["mid"]) is not None
+            assert not files["old"].exists() and files["scored"].exists()  # its recording too
         finally:
             browser.close()
