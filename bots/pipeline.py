@@ -234,16 +234,17 @@ class InterviewStages:
         """Piper with the shared voice, or Cartesia's streaming WebSocket when configured.
 
         Cartesia's service turns its word timestamps into the bot's text frames, so the
-        transcript follows what was actually heard.
+        transcript follows what was actually heard. Either voice says a sentence again (or
+        otherwise) when it fails once, rather than leaving silence.
         """
         s = self.settings
         if s.tts == "cartesia":
-            from pipecat.services.cartesia.tts import CartesiaTTSService
+            from processors.local_services import RetryingCartesiaTTSService
 
             kwargs = {"url": s.cartesia_url} if s.cartesia_url else {}  # a stand-in or proxy
-            return CartesiaTTSService(
+            return RetryingCartesiaTTSService(
                 api_key=s.cartesia_api_key,
-                settings=CartesiaTTSService.Settings(voice=s.cartesia_voice_id),
+                settings=RetryingCartesiaTTSService.Settings(voice=s.cartesia_voice_id),
                 **kwargs,
             )
         return SharedPiperTTSService(voice=self.models.piper_voice, lock=self.models.piper_lock)

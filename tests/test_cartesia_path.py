@@ -70,3 +70,32 @@ async def test_cartesia_voice_speaks_the_interview(settings, models):
         f"\ncartesia stand-in: {len(standin.requests)} requests, {standin.audio_bytes_sent} audio bytes sent; "
         f"client received {s.log.bot_audio_ms:.0f} ms of bot audio ({received_bytes:.0f} bytes)"
     )
+
+
+async def test_a_sentence_cartesia_fails_is_said_again_in_the_interview(settings, models):
+    """The bot's own voice stage retries: the greeting's question, failed once, is still heard."""
+    standin = await CartesiaStandIn(fail_on="project", fail_times=1).start()
+    try:
+        tts_settings = settings.model_copy(
+            update={
+                "tts": "cartesia",
+                "cartesia_api_key": "ck-test",
+                "cartesia_voice_id": "voice-standin",
+                "cartesia_url": standin.url,
+            }
+        )
+        async with LocalServer(tts_settings, models=models) as server:
+            async with CandidateSession(server.url, "technical", {"name": "Ada"}) as s:
+                assert await s.hear_greeting()
+    finally:
+        await standin.stop()
+    asked = [r for r in standin.requests if "project" in r.get("transcript", "")]
+    assert len(asked) >= 2, standin.requests  # failed once, then sent again...
+    voiced = [r for r in asked if r["context_id"] not in standin.failed]
+    assert voiced and standin.fail_times == 0  # ...on a fresh context, which was voiced
+    said = " ".join(
+        d["text"]
+        for _, kind, d in s.log.events
+        if kind == "bot-output" and d.get("spoken_status") == "completed"
+    )
+    assert "project" in said.lower(), said  # the first question was heard after all
