@@ -171,6 +171,10 @@ async def status(request: Request):
         "active_sessions": counts["running"],
         "max_sessions": sessions.max_sessions,
         "llm": state.settings.llm_kind,
+        "transport": state.settings.transport,  # the default connection for the page
+        "transports": ["websocket", "daily"]
+        if state.settings.transport == "daily"
+        else ["websocket"],
         "tts": state.settings.tts,
         "stt": state.settings.stt_model,
         "recording": state.settings.recording == "on",  # the page asks for consent only then

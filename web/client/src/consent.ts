@@ -7,15 +7,9 @@ import { ui } from "./ui";
 
 let offered = false;
 
-/** Ask the server whether recording is offered and show or hide the question. */
-export async function loadConsent(): Promise<void> {
-  try {
-    const res = await fetch("/status", { headers: { Accept: "application/json" } });
-    const status = res.ok ? ((await res.json()) as { recording?: unknown }) : {};
-    offered = status.recording === true;
-  } catch {
-    offered = false; // no answer: no question, and nothing is recorded
-  }
+/** Show or hide the question, from what GET /status said (null: no answer). */
+export function applyConsent(status: { recording?: unknown } | null): void {
+  offered = status?.recording === true; // no answer: no question, and nothing is recorded
   ui.consent.hidden = !offered;
   ui.consent.dataset.offered = String(offered); // answered (for tests)
   if (!offered) ui.record.checked = false;

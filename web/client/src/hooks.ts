@@ -20,6 +20,8 @@ export interface LatencyEntry {
 }
 
 export interface InterviewerHooks {
+  /** The connection of the last interview started: "websocket" or "daily". */
+  connection: string;
   transcript: TranscriptEntry[];
   botAudioChunks: number;
   botAudioDropped: number;
@@ -45,6 +47,7 @@ declare global {
 }
 
 export const hooks: InterviewerHooks = {
+  connection: "",
   transcript: [],
   botAudioChunks: 0,
   botAudioDropped: 0,

@@ -1,8 +1,9 @@
 /**
- * Interviewer browser client: pipecat RTVI over WebSocket with an animated avatar.
+ * Interviewer browser client: pipecat RTVI with an animated avatar.
  *
  * SDK: @pipecat-ai/client-js (PipecatClient) + @pipecat-ai/websocket-transport
- * (WebSocketTransport with our WavMediaManager subclass, see media.ts).
+ * (WebSocketTransport with our WavMediaManager subclass, see media.ts), or
+ * @pipecat-ai/daily-transport for a Daily room when the server offers one (connection.ts).
  * Every piece of server or user text reaches the page through textContent.
  */
 import {
@@ -15,12 +16,15 @@ import {
   type TranscriptData,
   type TransportState,
 } from "@pipecat-ai/client-js";
+import type { DailyTransport } from "@pipecat-ai/daily-transport";
 import { WebSocketTransport } from "@pipecat-ai/websocket-transport";
 import { Avatar, EMOTIONS, EXPRESSIONS, type Emotion, type Expression } from "./avatar";
-import { loadConsent, recordConsent } from "./consent";
+import { chosenConnection, dailyUnreachable, useLocalConnection, type ConnectionKind } from "./connection";
+import { recordConsent } from "./consent";
 import { hooks, logEvent, mark, type State } from "./hooks";
 import { InterviewMediaManager } from "./media";
 import { Progress } from "./progress";
+import { loadServerOptions } from "./serverOptions";
 import { Transcript } from "./transcript";
 import { ui } from "./ui";
 import "./style.css";
@@ -89,7 +93,9 @@ function setExpression(expression: Expression) {
 
 let session: {
   client: PipecatClient;
-  media: InterviewMediaManager;
+  /** The WebSocket's player (a Daily room plays the bot's audio track itself). */
+  media: InterviewMediaManager | null;
+  kind: ConnectionKind;
   ended: boolean;
   stoppedByUser: boolean;
   botSpeaking: boolean;
@@ -165,7 +171,7 @@ function onServerMessage(data: unknown) {
 
 /** Barge-in: stop the bot's audio at once (see media.ts and README). */
 function bargeIn() {
-  if (!session) return;
+  if (!session?.media) return;
   session.media
     .flushBotAudio()
     .then((cut) => {
@@ -238,6 +244,7 @@ class InterviewTransport extends WebSocketTransport {
 
 async function startSession() {
   clearError();
+  ui.useLocal.hidden = true;
   showNotice("");
   ui.report.hidden = true;
   const mode = ui.mode.value;
@@ -263,30 +270,41 @@ async function startSession() {
   transcript.clear();
   progress.reset();
 
-  // 16 kHz mono, 32 ms chunks (1024 bytes): what the server's VAD works with.
-  const media = new InterviewMediaManager(1024, 16000);
-  media.onBotAudio = () => {
-    hooks.botAudioChunks += 1;
-    mark("firstBotAudio");
-    progress.botAudio();
-  };
-  media.onBotAudioDropped = () => {
-    hooks.botAudioDropped += 1;
-  };
-  const transport = new InterviewTransport({ mediaManager: media, recorderSampleRate: 16000 });
+  const kind = chosenConnection();
+  hooks.connection = kind;
+  let media: InterviewMediaManager | null = null;
+  let transport: InterviewTransport | DailyTransport;
+  if (kind === "daily") {
+    // Loaded only for a Daily room (daily-js is 300 kB): the local page stays light.
+    const daily = await import("@pipecat-ai/daily-transport");
+    transport = new daily.DailyTransport();
+  } else {
+    // 16 kHz mono, 32 ms chunks (1024 bytes): what the server's VAD works with.
+    media = new InterviewMediaManager(1024, 16000);
+    media.onBotAudio = () => {
+      hooks.botAudioChunks += 1;
+      mark("firstBotAudio");
+      progress.botAudio();
+    };
+    media.onBotAudioDropped = () => {
+      hooks.botAudioDropped += 1;
+    };
+    const ws = new InterviewTransport({ mediaManager: media, recorderSampleRate: 16000 });
+    ws.onRawMessage = (msg) => {
+      if (typeof msg.type === "string" && /speaking|interrupted|ready/.test(msg.type)) logEvent(msg.type);
+      if (msg.type === "bot-interrupted") {
+        bargeIn();
+      }
+    };
+    transport = ws;
+  }
   const s: NonNullable<typeof session> = {
     client: null as unknown as PipecatClient,
     media,
+    kind,
     ended: false,
     stoppedByUser: false,
     botSpeaking: false,
-  };
-
-  transport.onRawMessage = (msg) => {
-    if (typeof msg.type === "string" && /speaking|interrupted|ready/.test(msg.type)) logEvent(msg.type);
-    if (msg.type === "bot-interrupted") {
-      bargeIn();
-    }
   };
 
   const client = new PipecatClient({
@@ -309,21 +327,21 @@ async function startSession() {
       },
       onUserStartedSpeaking: () => {
         if (session !== s) return;
-        media.holdBotAudio = true;
+        if (media) media.holdBotAudio = true;
         bargeIn();
         progress.userStopped(null);
         if (!s.ended) setState("listening");
       },
       onUserStoppedSpeaking: () => {
         if (session !== s) return;
-        media.holdBotAudio = false;
+        if (media) media.holdBotAudio = false;
         progress.userStopped(performance.now());
         if (!s.ended) setState("thinking");
       },
       onBotStartedSpeaking: () => {
         if (session !== s) return;
         s.botSpeaking = true;
-        media.holdBotAudio = false;
+        if (media) media.holdBotAudio = false;
         transcript.newBotLine();
         progress.botAudio();
         if (!s.ended) setState("speaking");
@@ -389,26 +407,37 @@ async function startSession() {
   session = s;
 
   setStatus("Connecting to the interviewer…");
+  const requestData = {
+    transport: kind,
+    body: {
+      mode,
+      name,
+      role,
+      job_description: ui.jobDescription.value.trim(),
+      resume: ui.resume.value.trim(),
+      record: recordConsent(),
+    },
+  };
   try {
-    await client.startBotAndConnect({
-      endpoint: "/start",
-      requestData: {
-        transport: "websocket",
-        body: {
-          mode,
-          name,
-          role,
-          job_description: ui.jobDescription.value.trim(),
-          resume: ui.resume.value.trim(),
-          record: recordConsent(),
-        },
-      },
-      timeout: 20000,
-    });
+    if (kind === "daily") {
+      // The room first, then the call engine: /start answers {dailyRoom, dailyToken} and the
+      // transport joins it (the SDK's startBotAndConnect would load the engine first). Devices
+      // are initialised here, not inside connect(), which never settles when that fails.
+      const room = await startDailyRoom(requestData);
+      await client.initDevices();
+      await client.connect(room);
+    } else {
+      await client.startBotAndConnect({ endpoint: "/start", requestData, timeout: 20000 });
+    }
   } catch (e) {
-    if (session !== s) return;
+    // A Daily room that was granted but cannot be joined (offline: daily-js cannot load its
+    // call engine) gets its own message even if the transport has already reported the loss.
+    const dailyFailed = kind === "daily" && !(e instanceof StartBotError);
+    if (session !== s && !dailyFailed) return;
     console.error(e);
-    const text = describeStartError(e);
+    const text = dailyFailed
+      ? dailyUnreachable(e instanceof Error && !(e instanceof TransportStartError) ? e.message : "")
+      : describeStartError(e);
     session = null;
     try {
       await client.disconnect();
@@ -418,17 +447,45 @@ async function startSession() {
     setState("error");
     setStatus("The interview could not start.");
     showError(text);
+    ui.useLocal.hidden = !dailyFailed;
   }
+}
+
+/** POST /start for a Daily room (pipecat runner convention); a failure is a StartBotError. */
+async function startDailyRoom(requestData: object): Promise<{ dailyRoom: string; dailyToken?: string }> {
+  let res: Response;
+  try {
+    res = await fetch("/start", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(requestData),
+      signal: AbortSignal.timeout(20000),
+    });
+  } catch (e) {
+    throw new StartBotError(e instanceof Error ? e.message : String(e));
+  }
+  const answer = (await res.json().catch(() => ({}))) as { detail?: unknown; dailyRoom?: unknown; dailyToken?: unknown };
+  if (!res.ok || typeof answer.dailyRoom !== "string") {
+    throw new StartBotError(typeof answer.detail === "string" ? answer.detail : res.statusText, res.status);
+  }
+  return { dailyRoom: answer.dailyRoom, dailyToken: typeof answer.dailyToken === "string" ? answer.dailyToken : undefined };
 }
 
 function onSessionGone() {
   const s = session;
   if (!s) return;
   session = null;
-  void s.media.flushBotAudio().catch(() => undefined);
+  void s.media?.flushBotAudio().catch(() => undefined);
   avatar.setLevel(0);
   setExpression("idle");
   progress.stop();
+  if (s.kind === "daily" && !hooks.timing.botReady && !s.stoppedByUser) {
+    setState("error");
+    setStatus("The interview could not start.");
+    showError(dailyUnreachable(s.fatalError ?? ""));
+    ui.useLocal.hidden = false;
+    return;
+  }
   if (s.ended || s.stoppedByUser) {
     setState("ended");
     if (s.stoppedByUser) setStatus("You ended the interview. Press Start again to begin a new one.");
@@ -510,6 +567,11 @@ ui.form.addEventListener("submit", (ev) => {
   void startSession();
 });
 ui.stop.addEventListener("click", () => void stopSession("user"));
+ui.useLocal.addEventListener("click", () => {
+  ui.useLocal.hidden = true;
+  useLocalConnection();
+  if (!session) void startSession();
+});
 window.addEventListener("pagehide", () => {
   if (session) void session.client.disconnect();
 });
@@ -517,4 +579,4 @@ window.addEventListener("pagehide", () => {
 setState("idle");
 mark("pageReady");
 void loadModes();
-void loadConsent();
+void loadServerOptions();
