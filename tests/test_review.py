@@ -10,6 +10,7 @@ from sqlalchemy import update
 
 from interviewer.config import load_settings
 from interviewer.store import InterviewRow, Store, now_utc
+from tests.pg import db_url, postgres  # noqa: F401  (fixtures)
 from web.review import form_token
 from web.server import create_app
 
@@ -143,3 +144,29 @@ async def test_delete_needs_the_page_s_form_and_removes_everything(site):
             select(func.count()).select_from(TurnRow).where(TurnRow.interview_id == ids["old"])
         )
     assert left == 0
+
+
+def test_search_and_delete_on_both_databases(db_url, tmp_path):  # noqa: F811
+    """The reviewers' queries, on SQLite and on a real PostgreSQL."""
+    from interviewer.recordings import RecordingStore
+
+    store = Store(db_url)
+    ids = populate(store)
+    newest_first = [r["id"] for r in store.search()]
+    assert newest_first == [ids["new"], ids["mid"], ids["old"]]
+    assert [r["id"] for r in store.search(mode="behavioral")] == [ids["mid"]]
+    assert [r["id"] for r in store.search(status="ended")] == [ids["old"]]
+    since = datetime(2026, 11, 21, tzinfo=UTC)
+    until = datetime(2026, 11, 30, tzinfo=UTC)
+    assert [r["id"] for r in store.search(since=since, until=until)] == [ids["mid"]]
+    old = store.search(status="ended")[0]
+    assert old["seconds"] == 24.5 * 60 and old["scores"] == {"debugging": 4}
+    recordings = RecordingStore(store, tmp_path / "rec")
+    path = recordings.path_for(ids["old"])
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"OggS")
+    recordings.add(ids["old"], path, 16000, 2, now_utc())
+    assert recordings.delete_for_interview(ids["old"]) and not path.exists()
+    assert store.delete(ids["old"]) and store.get(ids["old"]) is None
+    assert not store.delete(ids["old"])
+    assert [r["id"] for r in store.search()] == [ids["new"], ids["mid"]]
