@@ -249,7 +249,7 @@ def test_interview_in_chromium_with_real_speech(server_url, tmp_path):
             f"Start click -> bot ready: {(timing['botReady'] - timing['startClicked']) / 1000:.2f} s"
         )
     print(f"Start click -> all checks passed: {snap['wall']['done_s']:.1f} s")
-    print(f"reply latencies (server ms / client ms): {hooks.get('latencies')}")
+    print(f"reply latencies (voice end here / VAD end here / server, ms): {hooks.get('latencies')}")
     print(
         f"bot audio chunks played: {hooks.get('botAudioChunks')}, dropped on barge-in: "
         f"{hooks.get('botAudioDropped')}, audible level samples: {hooks.get('remoteLevelSamples')}, "
@@ -283,6 +283,10 @@ def test_interview_in_chromium_with_real_speech(server_url, tmp_path):
     assert "tried" in said and "fail" in said, snap["domCandidate"]
     assert snap["domInterviewer"], "no interviewer line in the page"
     assert hooks.get("micLevelMax", 0) > 0.05, "the microphone meter never moved"
+    # The page's own figure: the end of the voice at the microphone to the reply's first sound.
+    voiced = [l["voice_ms"] for l in hooks.get("latencies", []) if "voice_ms" in l]
+    assert voiced and all(0 < ms < 30_000 for ms in voiced), hooks.get("latencies")
+    assert "end of your voice" in snap["latencyText"], snap["latencyText"]
     assert not [c for c in console if c.startswith("pageerror")], console
 
 

@@ -13,6 +13,8 @@ export interface TranscriptEntry {
 }
 
 export interface LatencyEntry {
+  /** The end of the candidate's voice at the microphone to the reply's first audible sound. */
+  voice_ms?: number;
   /** Voice-to-voice as the server measured it (latency message). */
   server_ms?: number;
   /** End of the candidate's speech (user-stopped-speaking) to the first bot audio here. */

@@ -363,12 +363,14 @@ async function startSession() {
         if (session === s) onServerMessage(data);
       },
       onLocalAudioLevel: (level: number) => {
+        progress.micLevel(level, performance.now());
         if (level > hooks.micLevelMax) hooks.micLevelMax = level;
         const pct = Math.round(Math.min(1, Math.sqrt(level)) * 100);
         ui.micBar.style.transform = `scaleX(${pct / 100})`;
         ui.micMeter.setAttribute("aria-valuenow", String(pct));
       },
       onRemoteAudioLevel: (level: number) => {
+        progress.botLevel(level, performance.now());
         if (level > 0.01) {
           hooks.remoteLevelSamples += 1;
           logEvent("audible");

@@ -13,16 +13,27 @@ export function formatSeconds(total: number): string {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
 }
 
+/** Microphone level (0..1) above which the candidate's voice counts as heard. */
+const VOICE_LEVEL = 0.02;
+/** Bot audio level above which the interviewer counts as audible. */
+const AUDIBLE_LEVEL = 0.01;
+
 export class Progress {
   private deadline: number | null = null;
   private timer: number | undefined;
   private userStoppedAt: number | null = null;
   private currentLatency: LatencyEntry | null = null;
+  /** When the candidate's voice was last above VOICE_LEVEL at the microphone. */
+  private lastVoiceAt: number | null = null;
+  /** The voice-end time of a finished turn whose reply has not been heard yet. */
+  private awaitingSince: number | null = null;
 
   /** Reset for a new session. */
   reset() {
     hooks.latencies.length = 0;
     this.userStoppedAt = null;
+    this.lastVoiceAt = null;
+    this.awaitingSince = null;
     this.currentLatency = null;
     this.deadline = null;
     ui.progress.textContent = "Starting";
@@ -41,6 +52,25 @@ export class Progress {
   /** The candidate stopped speaking (or started again: ``null``). */
   userStopped(at: number | null) {
     this.userStoppedAt = at;
+    // The reply is timed from the end of the voice the microphone heard, not the server's VAD.
+    this.awaitingSince = at === null ? null : (this.lastVoiceAt ?? at);
+  }
+
+  /** The microphone's level, as the candidate speaks. */
+  micLevel(level: number, now: number) {
+    if (level > VOICE_LEVEL) this.lastVoiceAt = now;
+  }
+
+  /** The bot's audio level as it plays: the first audible sound of a reply ends the wait. */
+  botLevel(level: number, now: number) {
+    if (level <= AUDIBLE_LEVEL || this.awaitingSince === null) return;
+    const ms = now - this.awaitingSince;
+    this.awaitingSince = null;
+    if (!this.currentLatency || this.currentLatency.voice_ms !== undefined) {
+      hooks.latencies.push((this.currentLatency = {}));
+    }
+    this.currentLatency.voice_ms = ms;
+    this.renderLatency();
   }
 
   private tick() {
@@ -75,12 +105,15 @@ export class Progress {
       ui.latency.textContent = "–";
       return;
     }
-    const main = last.server_ms ?? last.client_ms ?? 0;
+    // The main figure is what the candidate lived: the end of their voice at the microphone to
+    // the interviewer's first audible sound. The server's figure (from its own turn start) and
+    // the VAD-based one are details.
+    const main = last.voice_ms ?? last.client_ms ?? last.server_ms ?? 0;
     const details: string[] = [];
-    if (last.server_ms === undefined) details.push("measured here");
-    else if (last.client_ms !== undefined) details.push(`${Math.round(last.client_ms)} ms after turn end here`);
+    if (last.voice_ms !== undefined) details.push("end of your voice to the first sound");
+    if (last.server_ms !== undefined) details.push(`server ${Math.round(last.server_ms)} ms`);
     const all = hooks.latencies
-      .map((l) => l.server_ms ?? l.client_ms)
+      .map((l) => l.voice_ms ?? l.client_ms ?? l.server_ms)
       .filter((v): v is number => v !== undefined);
     if (all.length > 1) details.push(`avg ${Math.round(all.reduce((a, b) => a + b, 0) / all.length)} ms over ${all.length}`);
     const small = document.createElement("small");
@@ -93,8 +126,10 @@ export class Progress {
     if (this.userStoppedAt === null) return;
     const ms = performance.now() - this.userStoppedAt;
     this.userStoppedAt = null;
-    this.currentLatency = { client_ms: ms };
-    hooks.latencies.push(this.currentLatency);
+    if (!this.currentLatency || this.currentLatency.client_ms !== undefined || this.awaitingSince !== null) {
+      hooks.latencies.push((this.currentLatency = {}));
+    }
+    this.currentLatency.client_ms = ms;
     this.renderLatency();
   }
 
