@@ -37,7 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
-from interviewer.store import Base, Store, now_utc
+from interviewer.store import Base, Store, now_utc, schema_lock
 
 FORMAT = "ogg/opus"
 MEDIA_TYPE = "audio/ogg"
@@ -120,7 +120,9 @@ _tables_made: weakref.WeakSet[Engine] = weakref.WeakSet()
 def _ensure_table(engine: Engine) -> None:
     """Create the recordings table on an engine's database once (it may predate recordings)."""
     if engine not in _tables_made:
-        RecordingRow.__table__.create(engine, checkfirst=True)
+        with engine.begin() as conn:
+            schema_lock(conn)
+            RecordingRow.__table__.create(conn, checkfirst=True)
         _tables_made.add(engine)
 
 

@@ -148,6 +148,19 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
+SCHEMA_LOCK = 7_401_2026  # PostgreSQL advisory lock id: one process at a time creates tables
+
+
+def schema_lock(conn) -> None:
+    """Hold PostgreSQL's schema lock for this transaction.
+
+    Servers starting together on one database would otherwise race to create the same tables
+    (and fail on the loser's side).
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
+
+
 class Store:
     """The interview database. Thread-safe; call from a worker thread in async code."""
 
@@ -166,7 +179,9 @@ class Store:
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.close()
 
-        Base.metadata.create_all(self.engine)
+        with self.engine.begin() as conn:
+            schema_lock(conn)
+            Base.metadata.create_all(conn)
         self._ensure_seq_index()
         self._session = sessionmaker(self.engine, expire_on_commit=False)
 
@@ -178,6 +193,7 @@ class Store:
         """
         try:
             with self.engine.begin() as conn:
+                schema_lock(conn)
                 conn.exec_driver_sql(
                     f"CREATE UNIQUE INDEX IF NOT EXISTS {SEQ_INDEX} ON turns (interview_id, seq)"
                 )

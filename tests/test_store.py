@@ -117,3 +117,23 @@ def test_a_turn_of_no_interview_fails_at_once(db_url):  # noqa: F811
     finally:
         logger.remove(sink)
     assert not retries  # a missing interview is not a seq someone else took
+
+
+def test_servers_starting_together_on_a_new_database_all_start(postgres):  # noqa: F811
+    """Several processes creating the schema at once: the advisory lock lets each in turn."""
+    from interviewer.recordings import RecordingStore
+
+    url = postgres.database()
+    barrier = threading.Barrier(6)
+
+    def start(_):
+        barrier.wait()
+        store = Store(url)
+        RecordingStore(store, "/tmp/unused-recordings")
+        return store
+
+    with ThreadPoolExecutor(6) as pool:
+        stores = list(pool.map(start, range(6)))  # raises if any lost the race
+    iid, _ = stores[0].create_interview("technical", {}, "scripted")
+    assert stores[-1].get(iid) is not None
+    assert {"interviews", "turns", "recordings"} <= set(inspect(stores[1].engine).get_table_names())
