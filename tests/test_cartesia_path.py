@@ -10,6 +10,18 @@ from web.cli import LocalServer
 pytestmark = pytest.mark.slow
 
 
+def _cartesia(settings, standin: CartesiaStandIn):
+    """The settings with Cartesia's voice, reached at the stand-in."""
+    return settings.model_copy(
+        update={
+            "tts": "cartesia",
+            "cartesia_api_key": "ck-test",
+            "cartesia_voice_id": "voice-standin",
+            "cartesia_url": standin.url,
+        }
+    )
+
+
 def _words(text: str) -> list[str]:
     return "".join(c.lower() if c.isalnum() or c.isspace() else " " for c in text).split()
 
@@ -17,14 +29,7 @@ def _words(text: str) -> list[str]:
 async def test_cartesia_voice_speaks_the_interview(settings, models):
     standin = await CartesiaStandIn().start()
     try:
-        tts_settings = settings.model_copy(
-            update={
-                "tts": "cartesia",
-                "cartesia_api_key": "ck-test",
-                "cartesia_voice_id": "voice-standin",
-                "cartesia_url": standin.url,
-            }
-        )
+        tts_settings = _cartesia(settings, standin)
         async with LocalServer(tts_settings, models=models) as server:
             async with CandidateSession(server.url, "technical", {"name": "Ada"}) as s:
                 assert await s.hear_greeting()
@@ -76,14 +81,7 @@ async def test_a_sentence_cartesia_fails_is_said_again_in_the_interview(settings
     """The bot's own voice stage retries: the greeting's question, failed once, is still heard."""
     standin = await CartesiaStandIn(fail_on="project", fail_times=1).start()
     try:
-        tts_settings = settings.model_copy(
-            update={
-                "tts": "cartesia",
-                "cartesia_api_key": "ck-test",
-                "cartesia_voice_id": "voice-standin",
-                "cartesia_url": standin.url,
-            }
-        )
+        tts_settings = _cartesia(settings, standin)
         async with LocalServer(tts_settings, models=models) as server:
             async with CandidateSession(server.url, "technical", {"name": "Ada"}) as s:
                 assert await s.hear_greeting()

@@ -3,66 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 
 from candidate.session_client import CandidateSession
 from interviewer.audio import synthesize
-from tests.pg import _free_port, postgres  # noqa: F401  (fixture)
+from tests.pg import postgres  # noqa: F401  (fixture)
+from tests.server_process import ServerProcess
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[1]
-
-
-class ServerProcess:
-    """``python -m web.server`` on its own port, with its own PUBLIC_URL."""
-
-    def __init__(self, db_url: str, log: Path):
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {
-            **os.environ,
-            "DATABASE_URL": db_url,
-            "HOST": "127.0.0.1",
-            "PORT": str(self.port),
-            "PUBLIC_URL": self.url,
-        }
-        self.log = log
-        self.proc = None
-
-    async def start(self) -> ServerProcess:
-        with self.log.open("wb") as out:
-            self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "web.server", cwd=ROOT, env=self.env, stdout=out, stderr=out
-            )
-        return self
-
-    async def ready(self, timeout_s: float = 180) -> None:
-        deadline = time.monotonic() + timeout_s
-        async with httpx.AsyncClient(timeout=2) as http:
-            while time.monotonic() < deadline:
-                assert self.proc.returncode is None, self.log.read_text()[-2000:]
-                try:
-                    if (await http.get(f"{self.url}/status")).json().get("ready"):
-                        return
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.3)
-        pytest.fail(f"{self.url} never became ready")
-
-    async def stop(self) -> None:
-        if self.proc and self.proc.returncode is None:
-            self.proc.terminate()
-            try:
-                await asyncio.wait_for(self.proc.wait(), 15)
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
 
 
 async def _interview(url: str, pcm: bytes) -> tuple[str, list[str]]:
@@ -89,12 +40,11 @@ async def _report(url: str, link: str, timeout_s: float = 60) -> dict:
 
 async def test_two_processes_one_database_reports_from_either(postgres, models, tmp_path):  # noqa: F811
     db_url = postgres.database()
-    a = ServerProcess(db_url, tmp_path / "a.log")
-    b = ServerProcess(db_url, tmp_path / "b.log")
+    a, b = (ServerProcess(tmp_path / f"{n}.log", DATABASE_URL=db_url) for n in "ab")
+    for server in (a, b):
+        server.env["PUBLIC_URL"] = server.url  # each process names itself
     try:
-        await a.start()
-        await b.start()
-        await asyncio.gather(a.ready(), b.ready())
+        await asyncio.gather(a.start(), b.start())
 
         # A /start that came through a proxy still points the page at the process that granted it.
         async with httpx.AsyncClient(timeout=10) as http:

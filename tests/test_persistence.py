@@ -8,7 +8,6 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from bots import get_mode
@@ -17,6 +16,7 @@ from interviewer.audio import SAMPLE_RATE, synthesize
 from interviewer.scripted import ScriptedInterviewer
 from interviewer.store import Store, now_utc
 from tests.pg import _free_port, db_url, postgres  # noqa: F401  (fixtures)
+from tests.server_process import wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -87,14 +87,7 @@ def test_killed_server_loses_no_completed_turn(db_url, models):  # noqa: F811
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/status", timeout=2).json().get("ready"):
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
+        wait_ready(url, proc)
         answer = synthesize(
             models.piper_voice,
             "I run the payments platform team and I care about reliability above all.",

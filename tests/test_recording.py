@@ -38,6 +38,7 @@ from interviewer.recordings import RecordingInfo, RecordingRow, RecordingStore
 from interviewer.store import Store, now_utc
 from processors.recording_writer import RecordingWriter, recording_buffer
 from tests.pg import _free_port, db_url, postgres  # noqa: F401  (fixtures)
+from tests.server_process import wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEECH = ROOT.parent / "shared" / "audio" / "beckett.wav"  # real speech, 10 s
@@ -437,14 +438,7 @@ def test_a_killed_server_leaves_a_playable_recording(db_url, models, settings, t
     url = f"http://127.0.0.1:{port}"
     answer = load_pcm16(SPEECH)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/status", timeout=2).json().get("ready"):
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
+        wait_ready(url, proc)
 
         async def converse():
             async with CandidateSession(url, "technical", {"record": True}) as session:

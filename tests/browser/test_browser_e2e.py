@@ -26,30 +26,19 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.chromium import ARGS, CHROMIUM, launch, microphone_context
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 AUDIO = ROOT.parent / "shared" / "audio"
 SPEECH = Path(os.environ.get("INTERVIEWER_E2E_WAV", AUDIO / "beckett.wav"))
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 LEAD_SILENCE_S = float(os.environ.get("INTERVIEWER_E2E_LEAD_S", "15"))
 TRAIL_SILENCE_S = 20.0
 WAIT_S = float(os.environ.get("INTERVIEWER_E2E_TIMEOUT_S", "90"))
 SERVER_READY_S = 180.0
 
-CHROMIUM_ARGS = [
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    "--autoplay-policy=no-user-gesture-required",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 # Done when: a candidate line holds beckett's words, an interviewer line follows it, a reply
 # was heard (the page's player was audible after the interviewer started speaking again,
@@ -181,16 +170,9 @@ def _open_interview(server_url: str, wav: Path, done_js: str, timeout_s: float, 
 
     console: list[str] = []
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={wav}"],
-        )
+        browser = launch(pw, mic=wav)
         try:
-            try:
-                context = browser.new_context(permissions=["microphone", "local-network-access"])
-            except Exception:  # an older driver that does not know the permission
-                context = browser.new_context(permissions=["microphone"])
+            context = microphone_context(browser)
             page = context.new_page()
             page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
             page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
@@ -356,7 +338,7 @@ def test_microphone_denied_says_what_to_do(server_url):
     sync_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no Chromium at {CHROMIUM}")
-    args = [a for a in CHROMIUM_ARGS if a != "--use-fake-ui-for-media-stream"]
+    args = [a for a in ARGS if a != "--use-fake-ui-for-media-stream"]
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
         try:

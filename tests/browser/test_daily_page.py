@@ -9,20 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.chromium import launch
 from tests.standins.daily_api import ROOM_DOMAIN, DailyAPIStandIn
 
 ROOT = Path(__file__).resolve().parents[2]
 DIST = ROOT / "web" / "client" / "dist"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    "--autoplay-policy=no-user-gesture-required",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-]
 
 
 def test_the_bundle_carries_both_transports():
@@ -79,7 +70,7 @@ def test_offline_the_page_says_so_and_offers_the_local_connection(daily_server):
 
     server, api, started = daily_server
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = launch(p)
         try:
             page = browser.new_page()
             # This machine has no route to Daily: make that certain and quick.

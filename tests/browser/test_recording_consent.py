@@ -17,19 +17,9 @@ from pathlib import Path
 import pytest
 
 from interviewer.recordings import RecordingStore
+from tests.browser.chromium import CHROMIUM, launch, microphone_context
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    "--autoplay-policy=no-user-gesture-required",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-]
 
 
 def _silent_wav(path: Path, seconds: float = 60.0) -> Path:
@@ -67,16 +57,9 @@ def browser(tmp_path):
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     mic = _silent_wav(tmp_path / "silence.wav")
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[*ARGS, f"--use-file-for-fake-audio-capture={mic}"],
-        )
+        browser = launch(pw, mic=mic)
         try:
-            try:
-                context = browser.new_context(permissions=["microphone", "local-network-access"])
-            except Exception:  # an older driver that does not know the permission
-                context = browser.new_context(permissions=["microphone"])
+            context = microphone_context(browser)
             yield context.new_page()
             context.close()
         finally:

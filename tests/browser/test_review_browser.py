@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy import update
 
 from interviewer.store import InterviewRow, now_utc
+from tests.browser.chromium import launch
 from tests.test_review import TOKEN, populate
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
 
 
 def _scored_interview(store) -> str:
@@ -119,10 +119,7 @@ def test_the_reviewers_page_in_chromium(review_server):
     store = server.app.state.store
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"],
-        )
+        browser = launch(p)
         try:
             # Without the credential nothing is reachable: the page, the delete route.
             anon = browser.new_context()
