@@ -143,7 +143,9 @@ async def _greeted(ws, seconds: float = 30.0) -> bool:
 async def test_unused_tokens_never_lock_candidates_out(settings, models):
     from web.cli import LocalServer
 
-    local = settings.model_copy(update={"max_sessions": 2, "start_rate_per_s": 1000.0})
+    local = settings.model_copy(
+        update={"max_sessions": 2, "start_rate_per_s": 1000.0, "start_burst": 1000}
+    )
     async with LocalServer(local, models=models) as srv:
         # A page calls /start 200 times and never connects.
         starts = [await _start(srv.url) for _ in range(200)]
@@ -386,6 +388,7 @@ async def test_a_second_burst_is_served_and_leaves_no_memory(settings, models):
         update={
             "max_sessions": 8,
             "start_rate_per_s": 1000.0,
+            "start_burst": 1000,  # the flood limit is another test's; this one is about memory
             "client_idle_secs": 1.0,
             "client_write_timeout_secs": 1.0,
         }
