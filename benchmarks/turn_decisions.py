@@ -266,21 +266,9 @@ async def main() -> None:
 
     scorer, server = None, None
     if not args.no_lm:
-        from openai import AsyncOpenAI
+        from interviewer.eot import serve_eot_model
 
-        from interviewer.eot import TextTurnScorer, smollm2_gguf
-        from interviewer.local_llm import LocalLLMServer
-
-        server = LocalLLMServer.serve(
-            smollm2_gguf(settings.model_cache_dir),
-            what="end-of-turn model",
-            ctx=1024,
-            threads=1,
-            slots=1,
-            max_tokens=1,
-        )
-        client = AsyncOpenAI(api_key=server.api_key, base_url=server.base_url, max_retries=0)
-        scorer = TextTurnScorer(client, server.model)
+        server, scorer = serve_eot_model(settings.model_cache_dir)
     t0 = time.perf_counter()
     rows = await labelled_pauses(models, settings, scorer, items)
     elapsed = time.perf_counter() - t0

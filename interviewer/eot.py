@@ -58,6 +58,27 @@ def smollm2_gguf(cache_dir: Path) -> Path:
     )
 
 
+def serve_eot_model(cache_dir: Path, threads: int = 1):
+    """SmolLM2 on a loopback llama.cpp server (one slot, one token per call) and a scorer on it.
+
+    Returns ``(server, scorer)``; stop the server with ``server.stop()``.
+    """
+    from openai import AsyncOpenAI
+
+    from interviewer.local_llm import LocalLLMServer
+
+    server = LocalLLMServer.serve(
+        smollm2_gguf(cache_dir),
+        what="end-of-turn model",
+        ctx=1024,
+        threads=threads,
+        slots=1,
+        max_tokens=1,
+    )
+    client = AsyncOpenAI(api_key=server.api_key, base_url=server.base_url, max_retries=0)
+    return server, TextTurnScorer(client, server.model)
+
+
 class TextTurnScorer:
     """Scores partial transcripts on an OpenAI-compatible llama.cpp server running SmolLM2."""
 

@@ -29,22 +29,10 @@ def test_the_end_probability_counts_sentence_and_turn_ends_only():
 
 @pytest.mark.slow
 async def test_smollm2_reads_unfinished_and_finished_words_apart(settings):
-    from openai import AsyncOpenAI
+    from interviewer.eot import serve_eot_model
 
-    from interviewer.eot import TextTurnScorer, smollm2_gguf
-    from interviewer.local_llm import LocalLLMServer
-
-    server = LocalLLMServer.serve(
-        smollm2_gguf(settings.model_cache_dir),
-        what="end-of-turn model",
-        ctx=1024,
-        threads=1,
-        slots=1,
-        max_tokens=1,
-    )
+    server, scorer = serve_eot_model(settings.model_cache_dir)
     try:
-        client = AsyncOpenAI(api_key=server.api_key, base_url=server.base_url, max_retries=0)
-        scorer = TextTurnScorer(client, server.model)
         q = "Tell me about a technical project you're proud of."
         unfinished = [
             await scorer.score(q, w)
