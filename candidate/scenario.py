@@ -101,8 +101,10 @@ async def run_scenario(base_url: str, scenario: Scenario, voice: Any) -> Scenari
             n_turns = len(session.log.turns)
             barge_at = None
             if turn.barge_in_after_ms is not None:
-                # Talk over the interviewer's reply to the previous turn.
+                # Talk over the interviewer's reply to the previous turn, while it is audible
+                # (a reply may pause while a model writes its next line).
                 await asyncio.sleep(turn.barge_in_after_ms / 1000)
+                await _wait_bot_audible(session, timeout_s=30)
                 barge_at = session.now_ms()
             session.speak(pcm)
             await session.drain()
@@ -131,13 +133,20 @@ async def _wait_bot_reply_started(session: CandidateSession, timeout_s: float) -
         await asyncio.sleep(0.02)
 
 
+async def _wait_bot_audible(session: CandidateSession, timeout_s: float) -> None:
+    """Wait until the interviewer's voice is playing at this moment."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while asyncio.get_running_loop().time() < deadline:
+        if session.bot_audio_times and session.bot_audio_times[-1] > session.now_ms() + 20:
+            return
+        await asyncio.sleep(0.01)
+
+
 def _stop_ms(session: CandidateSession, barge_at: int) -> int | None:
     """How long the interviewer's audio went on after the candidate started talking over it."""
     times = [t for t in session.bot_audio_times if t >= barge_at]
-    if not times:
-        return 0
-    last = times[0]
-    for t in times[1:]:
+    last = barge_at
+    for t in times:
         if t - last > 300:  # a gap: the interrupted reply has ended, the next one began
             break
         last = t

@@ -58,10 +58,16 @@ def silence(seconds: float, sample_rate: int = SAMPLE_RATE) -> bytes:
 
 
 def synthesize(voice, text: str, sample_rate: int = SAMPLE_RATE) -> bytes:
-    """Speak ``text`` with a loaded Piper voice; PCM16 mono at ``sample_rate`` (for scenarios)."""
-    import soxr
+    """Speak ``text`` with a loaded Piper voice; PCM16 mono at ``sample_rate`` (for scenarios).
 
-    chunks = [c.audio_int16_bytes for c in voice.synthesize(text)]
+    Without Piper's sampling noise, so one text is always the same audio: a test or benchmark
+    that replays it hears the same words every run.
+    """
+    import soxr
+    from piper import SynthesisConfig
+
+    steady = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
+    chunks = [c.audio_int16_bytes for c in voice.synthesize(text, steady)]
     samples = np.frombuffer(b"".join(chunks), dtype=np.int16)
     resampled = soxr.resample(samples, voice.config.sample_rate, sample_rate)
     return resampled.astype(np.int16).tobytes()

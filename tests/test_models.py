@@ -125,3 +125,13 @@ def test_the_packaged_interviewer_model_matches_upstream(settings):
     assert path.stat().st_size == INTERVIEWER_LLM_SIZE
     with path.open("rb") as f:
         assert f.read(4) == b"GGUF"
+
+
+def test_synthesized_answers_are_the_same_audio_every_time(models):
+    """Scenario answers replay identically: Piper's sampling noise would change the words heard."""
+    from interviewer.audio import synthesize
+
+    text = "The hard part was latency, since every query had to hit three services."
+    first = synthesize(models.piper_voice, text)
+    assert len(first) > 16000 * 2  # over a second of speech
+    assert synthesize(models.piper_voice, text) == first
