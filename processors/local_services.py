@@ -51,7 +51,7 @@ def clauses(text: str) -> list[str]:
     return [p for p in (part.strip() for part in re.split(r"(?<=[,;:])\s+|\s+[-–—]\s+", text)) if p]
 
 
-class _TunedWhisper:
+class TunedWhisper:
     """A faster-whisper model with the decoding options chosen by measurement."""
 
     def __init__(self, model: Any, beam_size: int):
@@ -85,7 +85,7 @@ class SharedWhisperSTTService(WhisperSTTService):
         hotwords: str | None = None,
         **kwargs,
     ):
-        self._shared_model = _TunedWhisper(model, beam_size)
+        self._shared_model = TunedWhisper(model, beam_size)
         super().__init__(
             settings=WhisperSTTService.Settings(
                 model=model_name, language=language, hotwords=hotwords
@@ -97,16 +97,34 @@ class SharedWhisperSTTService(WhisperSTTService):
         self._model = self._shared_model
 
 
-class _LockedVoice:
-    """A Piper voice whose synthesis steps are serialised across sessions."""
+PHRASE_MAX_WORDS = 4  # "Okay, thank you.": acknowledgements open most replies
+PHRASES_KEPT = 256
 
-    def __init__(self, voice: Any, lock: threading.Lock):
+
+class _LockedVoice:
+    """A Piper voice whose synthesis steps are serialised across sessions.
+
+    Short phrases ("Thanks.", "Got it.") are said once per process and then replayed from
+    ``phrases`` (shared by every session): a reply that opens with one is heard at once.
+    """
+
+    def __init__(self, voice: Any, lock: threading.Lock, phrases: dict[str, list] | None = None):
         self._voice = voice
         self._lock = lock
+        self._phrases = phrases
         self.config = voice.config
 
     def synthesize(self, text: str) -> Iterator[Any]:
         """Yield audio chunks (one per sentence) holding the lock only while computing one."""
+        key = text.strip()
+        short = self._phrases is not None and len(key.split()) <= PHRASE_MAX_WORDS
+        if short:
+            with self._lock:
+                kept = self._phrases.get(key)
+            if kept is not None:
+                yield from kept
+                return
+        chunks = []
         with self._lock:
             it = iter(self._voice.synthesize(text))
         while True:
@@ -114,15 +132,26 @@ class _LockedVoice:
                 try:
                     chunk = next(it)
                 except StopIteration:
-                    return
+                    break
+            chunks.append(chunk)
             yield chunk
+        if short and chunks:
+            with self._lock:
+                if len(self._phrases) < PHRASES_KEPT:
+                    self._phrases[key] = chunks
 
 
 class SharedPiperTTSService(PiperTTSService):
     """pipecat's in-process Piper TTS on a voice loaded once per process (never downloads)."""
 
     def __init__(
-        self, *, voice: Any, lock: threading.Lock, voice_name: str = "en_US-joe-medium", **kwargs
+        self,
+        *,
+        voice: Any,
+        lock: threading.Lock,
+        phrases: dict[str, list] | None = None,
+        voice_name: str = "en_US-joe-medium",
+        **kwargs,
     ):
         # Skip PiperTTSService.__init__ (it loads or downloads a voice); set up as it would.
         TTSService.__init__(
@@ -132,7 +161,7 @@ class SharedPiperTTSService(PiperTTSService):
             settings=PiperTTSService.Settings(model=None, voice=voice_name, language=None),
             **kwargs,
         )
-        self._voice = _LockedVoice(voice, lock)
+        self._voice = _LockedVoice(voice, lock, phrases)
 
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:
         """Say ``text`` with pipecat's Piper code; retry once, then replace it if it fails again.

@@ -25,8 +25,10 @@ def settings(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def models(settings):
-    """The real models, loaded once for the whole test session."""
-    return ModelBank.load(settings)
+    """The real models (the end-of-turn model's server too), loaded once for the whole test session."""
+    bank = ModelBank.load(settings)
+    yield bank
+    bank.close()
 
 
 class ThreadedServer:

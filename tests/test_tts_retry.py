@@ -99,6 +99,27 @@ async def _piper(voice) -> tuple[list[Frame], list[Frame]]:
     return list(down), list(up)
 
 
+async def test_a_short_phrase_is_synthesised_once_and_replayed(piper_voice):
+    """Acknowledgements ("Got it.") are said from the process's phrase store after the first time."""
+    voice = FailingVoice(piper_voice, None)  # the real voice, counting what it is asked
+    phrases: dict[str, list] = {}
+    heard = []
+    rate = 0
+    for _ in range(2):
+        tts = SharedPiperTTSService(voice=voice, lock=threading.Lock(), phrases=phrases)
+        down, _ = await run_test(tts, frames_to_send=_reply("Got it.", QUESTION))
+        frames = [f for f in down if isinstance(f, TTSAudioRawFrame)]
+        rate = frames[0].sample_rate
+        heard.append((_said(down), b"".join(f.audio for f in frames)))
+    assert voice.calls == ["Got it.", QUESTION, QUESTION]  # the long sentence is never kept
+    assert heard[0][0] == heard[1][0] and "Got it." in heard[1][0]
+    assert list(phrases) == ["Got it."]
+    # The phrase's audio is replayed as it was first said (the question differs: Piper's noise).
+    samples = sum(len(c.audio_int16_bytes) // 2 for c in phrases["Got it."])
+    n = 2 * int(0.9 * samples * rate / piper_voice.config.sample_rate)
+    assert n > 2 * rate // 4 and heard[1][1][:n] == heard[0][1][:n]
+
+
 async def test_piper_says_a_failed_sentence_on_the_second_try(piper_voice):
     reference, _ = await _piper(FailingVoice(piper_voice, None))
     voice = FailingVoice(piper_voice, QUESTION, times=1)

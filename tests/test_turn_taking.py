@@ -96,15 +96,18 @@ class FixedVerdict(BaseTurnAnalyzer):
 class Turns:
     """A strategy with the part of pipecat's turn controller these tests need."""
 
-    def __init__(self, complete: bool = True):
-        self.analyzer = FixedVerdict(complete)
-        self.strategy = PatientTurnStopStrategy(
+    def __init__(
+        self, complete: bool = True, analyzer=None, strategy=PatientTurnStopStrategy, **kw
+    ):
+        self.analyzer = analyzer or FixedVerdict(complete)
+        self.strategy = strategy(
             turn_analyzer=self.analyzer,
             min_words=8,
             grace_secs=GRACE,
             sentence_pause_secs=SENTENCE,
             max_pause_secs=MAX_PAUSE,
             pace_cap_secs=PACE_CAP,
+            **kw,
         )
         self.stops: list[float] = []
         self.in_turn = False

@@ -39,8 +39,10 @@ def create_app(settings: Settings | None = None, models: ModelBank | None = None
     async def lifespan(app: FastAPI):
         # Everything heavy starts once per process, before the first session: the models, and
         # with LLM_GGUF the local llama.cpp server (loopback), which sessions reach as OPENAI_BASE_URL.
+        given = app.state.models  # models passed in are their owner's to close
+
         async def load_models():
-            return app.state.models or await asyncio.to_thread(ModelBank.load, settings)
+            return given or await asyncio.to_thread(ModelBank.load, settings)
 
         async def start_local_llm():
             if settings.llm_kind != "local" and not settings.llm_gguf:
@@ -70,6 +72,8 @@ def create_app(settings: Settings | None = None, models: ModelBank | None = None
                 await app.state.daily_sessions.stop_all()
             if local_llm is not None:
                 await asyncio.to_thread(local_llm.stop)
+            if given is None:
+                await asyncio.to_thread(models_loaded.close)
 
     app = FastAPI(title="Interviewer", lifespan=lifespan)
     app.state.settings = settings

@@ -1,0 +1,99 @@
+"""Interim transcripts while the candidate speaks: Whisper on the growing stretch, now and then.
+
+pipecat's segmented Whisper service transcribes a stretch of speech once it has ended, so
+the page shows nothing while the candidate talks. This stage, before it, keeps the audio of
+the stretch being spoken and every ``interval_secs`` re-transcribes it (one decode at a
+time, in a thread), pushing pipecat's ``InterimTranscriptionFrame``: the page shows the
+words live, in italics, until the final transcript replaces them. A decode still running
+when the stretch ends is dropped, so the final transcript is never held behind it for
+long. The VAD frames come upstream from the user aggregator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+from loguru import logger
+from pipecat.frames.frames import (
+    Frame,
+    InputAudioRawFrame,
+    InterimTranscriptionFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.utils.time import time_now_iso8601
+
+PRE_ROLL_SECS = 0.5  # audio kept from before the VAD's start (it starts start_secs late)
+MIN_SECS = 0.8  # a stretch shorter than this is not worth a decode
+WHISPER_RATE = 16_000
+
+
+class InterimTranscriber(FrameProcessor):
+    """Pushes interim transcripts of the stretch being spoken every ``interval_secs``."""
+
+    def __init__(self, whisper, *, interval_secs: float = 1.0, language: str = "en", **kwargs):
+        super().__init__(**kwargs)
+        self._whisper = whisper
+        self._interval = interval_secs
+        self._language = language
+        self._audio = bytearray()
+        self._speaking = False
+        self._stretch = 0  # counts stretches: a decode of an ended one is dropped
+        self._next_at = 0.0  # seconds of stretch audio at which the next decode may start
+        self._decode: asyncio.Task | None = None
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        """Keep the stretch's audio; decode it now and then; pass every frame on."""
+        await super().process_frame(frame, direction)
+        if isinstance(frame, VADUserStartedSpeakingFrame):
+            self._speaking = True
+            self._stretch += 1
+            self._next_at = self._interval
+        elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            self._speaking = False
+            self._audio.clear()
+        elif isinstance(frame, InputAudioRawFrame):
+            self._keep(frame)
+        await self.push_frame(frame, direction)
+
+    def _keep(self, frame: InputAudioRawFrame) -> None:
+        if frame.sample_rate != WHISPER_RATE or frame.num_channels != 1:
+            return  # the pipeline hears 16 kHz mono; anything else is not ours to decode
+        self._audio += frame.audio
+        if not self._speaking:
+            keep = 2 * int(PRE_ROLL_SECS * WHISPER_RATE)
+            del self._audio[:-keep]
+            return
+        secs = len(self._audio) / 2 / WHISPER_RATE
+        if secs >= max(self._next_at, MIN_SECS) and self._decode is None:
+            self._next_at = secs + self._interval
+            self._decode = self.create_task(
+                self._transcribe(bytes(self._audio), self._stretch), f"{self}::interim"
+            )
+
+    async def _transcribe(self, pcm: bytes, stretch: int) -> None:
+        try:
+            text = await asyncio.to_thread(self._run, pcm)
+        except Exception as e:  # interim words are a nicety: never let them stop a session
+            logger.warning(f"{self}: interim transcript failed: {e}")
+            return
+        finally:
+            self._decode = None
+        if text and self._speaking and stretch == self._stretch:
+            await self.push_frame(
+                InterimTranscriptionFrame(text, "", time_now_iso8601(), self._language)
+            )
+
+    def _run(self, pcm: bytes) -> str:
+        audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
+        segments, _ = self._whisper.transcribe(audio, language=self._language)
+        return " ".join(s.text.strip() for s in segments).strip()
+
+    async def cleanup(self):
+        """Stop a decode in flight."""
+        if self._decode is not None:
+            await self.cancel_task(self._decode)
+            self._decode = None
+        await super().cleanup()

@@ -1,0 +1,137 @@
+"""End-of-turn from a score of how finished the candidate's words are.
+
+:class:`~processors.patient_turn_stop.PatientTurnStopStrategy` ends a turn by rules on the
+last transcript. Measured on labelled pauses (``benchmarks/turn_decisions.py``: real
+recordings, the scenarios and synthesized answers with hesitations), a small LM's
+probability that the whole turn's words end here (:mod:`interviewer.eot`, SmolLM2-135M)
+does better, and smart-turn's probability adds nothing to it there (it calls finished
+sentences finished, mid-answer too; it is logged beside the score). At each pause, once
+every stretch is transcribed, the turn ends after ``fast_secs`` of silence when the score
+reaches ``threshold``, else after ``slow_secs``. A question to the interviewer ends after
+``fast_secs``; the candidate's learned pace still holds (see the parent class).
+
+The score takes one call of about 50-90 ms on a loopback server; if it fails or takes
+longer than ``score_budget_secs``, the turn ends after ``slow_secs``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from loguru import logger
+from pipecat.frames.frames import TranscriptionFrame, VADUserStartedSpeakingFrame
+from pipecat.metrics.metrics import MetricsData
+
+from processors.patient_turn_stop import PatientTurnStopStrategy
+
+
+class TurnScorer(Protocol):
+    """How likely the candidate's ``words`` end their answer to ``question`` (0..1)."""
+
+    async def score(self, question: str, words: str) -> float:
+        """P(the answer ends here)."""
+        ...
+
+
+class ScoredTurnStopStrategy(PatientTurnStopStrategy):
+    """Ends a turn after a short silence when its words score finished, a longer one otherwise."""
+
+    def __init__(
+        self,
+        *,
+        scorer: TurnScorer,
+        question: Callable[[], str],
+        threshold: float = 0.15,
+        fast_secs: float = 1.2,
+        slow_secs: float = 1.5,
+        score_budget_secs: float = 0.4,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self._scorer = scorer
+        self._question = question
+        self._threshold = threshold
+        self._fast_secs = fast_secs
+        self._slow_secs = slow_secs
+        self._score_budget_secs = score_budget_secs
+        self._said: list[str] = []  # every transcript of this turn
+        self._smart_p: float | None = None  # smart-turn's probability for the latest stretch
+        self.decisions: list[dict] = []  # one per pause judged: words, scores, wait (for tests)
+
+    # -- evidence ----------------------------------------------------------------------
+
+    async def _reset(self):
+        self._said = []
+        await super()._reset()
+
+    async def _handle_vad_user_started_speaking(self, frame: VADUserStartedSpeakingFrame):
+        self._smart_p = None
+        await super()._handle_vad_user_started_speaking(frame)
+
+    async def _handle_prediction_result(self, result: MetricsData | None):
+        probability = getattr(result, "probability", None)
+        if isinstance(probability, float):
+            self._smart_p = probability
+        await super()._handle_prediction_result(result)
+
+    async def _handle_transcription(self, frame: TranscriptionFrame):
+        if frame.text.strip():
+            self._said.append(frame.text.strip())
+        await super()._handle_transcription(frame)
+
+    # -- decision ----------------------------------------------------------------------
+
+    async def _consider_words(self):
+        """Judge the pause once the candidate is silent and every stretch is transcribed."""
+        if self._vad_user_speaking or not self._vad_stopped or not self._text:
+            return
+        if self._untranscribed == 0:
+            await self._judge()
+
+    async def trigger_user_turn_stopped(self, **kwargs):
+        """Smart-turn's own verdict (or its silence limit) defers to the scored decision."""
+        if self._untranscribed > 0 and not self._timeout_expired:
+            return
+        self._untranscribed = 0
+        await self._judge()
+
+    async def _judge(self):
+        if self._release_task is not None:
+            return  # this pause is being judged, or its release is already set
+        self._release_task = self.task_manager.create_task(
+            self._score_and_release(), f"{self}::score"
+        )
+
+    async def _score_and_release(self):
+        words = " ".join(self._said)
+        smart = self._smart_p
+        t0 = time.perf_counter()
+        text_score: float | None
+        try:
+            text_score = await asyncio.wait_for(
+                self._scorer.score(self._question(), words), self._score_budget_secs
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # a slow or failed score: judge by the sound alone
+            logger.warning(f"{self}: no text score ({type(e).__name__}); judging by the sound")
+            text_score = None
+        ms = 1000 * (time.perf_counter() - t0)
+        asked = words.rstrip().endswith("?")  # a question to us yields the turn
+        finished = text_score is not None and text_score >= self._threshold
+        wait = self._fast_secs if asked or finished else self._slow_secs
+        if not asked:
+            wait = max(wait, self.pace_secs)
+        self.decisions.append({"words": words, "smart": smart, "text": text_score, "wait": wait})
+        logger.debug(
+            f"{self}: turn ends {wait:.2f}s after speech (text score {_fmt(text_score)} in "
+            f"{ms:.0f} ms, smart-turn {_fmt(smart)}): {words[-80:]!r}"
+        )
+        await self._release(self._speech_end + wait)
+
+
+def _fmt(p: float | None) -> str:
+    return "n/a" if p is None else f"{p:.2f}"

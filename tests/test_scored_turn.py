@@ -1,0 +1,111 @@
+"""The scored end of turn: a short wait when words and voice read finished, a longer one else.
+
+Drives ``ScoredTurnStopStrategy`` with pipecat's frames and task manager (the harness of
+tests/test_turn_taking.py), a smart-turn stand-in that reports a probability, and a scorer
+that reads a table: each test controls the evidence. Waits are scaled down. The real
+SmolLM2 scorer is tested in tests/test_eot.py and, in the real pipeline, by every scenario.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from pipecat.audio.turn.base_turn_analyzer import EndOfTurnState
+from pipecat.metrics.metrics import TurnMetricsData
+
+from processors.scored_turn_stop import ScoredTurnStopStrategy
+from tests.test_turn_taking import EARLY, FixedVerdict, Turns
+
+FAST = 0.3
+SLOW = 0.9
+QUESTION = "Tell me about a project you're proud of."
+
+
+class SmartTurnSays(FixedVerdict):
+    """Smart-turn's verdict with the probability it reports in its metrics."""
+
+    def __init__(self, probability: float):
+        super().__init__(complete=probability >= 0.5)
+        self.probability = probability
+
+    async def analyze_end_of_turn(self):
+        state = EndOfTurnState.COMPLETE if self.complete else EndOfTurnState.INCOMPLETE
+        return state, TurnMetricsData(
+            processor="smart-turn",
+            is_complete=self.complete,
+            probability=self.probability,
+            e2e_processing_time_ms=1.0,
+        )
+
+
+class TableScorer:
+    """Scores from a table of words; records what it was asked."""
+
+    def __init__(self, table: dict[str, float], delay: float = 0.0, fail: bool = False):
+        self.table, self.delay, self.fail = table, delay, fail
+        self.asked: list[tuple[str, str]] = []
+
+    async def score(self, question: str, words: str) -> float:
+        self.asked.append((question, words))
+        await asyncio.sleep(self.delay)
+        if self.fail:
+            raise ConnectionError("the scorer is down")
+        return self.table.get(words, 0.0)
+
+
+def scored(smart: float, scorer: TableScorer, **kw) -> Turns:
+    return Turns(
+        analyzer=SmartTurnSays(smart),
+        strategy=ScoredTurnStopStrategy,
+        scorer=scorer,
+        question=lambda: QUESTION,
+        threshold=0.15,
+        fast_secs=FAST,
+        slow_secs=SLOW,
+        score_budget_secs=0.2,
+        **kw,
+    )
+
+
+async def test_words_that_read_finished_end_after_the_short_wait_whatever_smart_turn_says():
+    scorer = TableScorer({"We cut the p99 in half.": 0.6})
+    async with scored(0.1, scorer) as t:
+        end = await t.say("We cut the p99 in half.")
+        assert FAST - EARLY <= await t.waited(end) < SLOW
+        assert scorer.asked == [(QUESTION, "We cut the p99 in half.")]
+        assert t.strategy.decisions[-1]["smart"] == 0.1  # smart-turn's probability, logged
+
+
+async def test_a_finished_sounding_sentence_whose_words_go_on_waits_the_long_wait():
+    # Smart-turn calls "We shipped it in March." finished; the text model does not (0.04).
+    async with scored(0.98, TableScorer({"We shipped it in March.": 0.04})) as t:
+        end = await t.say("We shipped it in March.")
+        assert await t.released_after(end, SLOW - 0.1) is None
+        assert await t.waited(end) >= SLOW - EARLY
+
+
+async def test_the_whole_turn_is_scored_and_going_on_cancels_the_wait():
+    scorer = TableScorer({"I led the migration. It took six months.": 0.9})
+    async with scored(0.9, scorer) as t:
+        await t.say("I led the migration.")
+        await asyncio.sleep(FAST / 2)
+        await t.start()  # they went on before the long wait ran out
+        assert await t.released_after(time.time(), SLOW) is None
+        end = await t.say("It took six months.")
+        assert FAST - EARLY <= await t.waited(end) < SLOW
+        assert scorer.asked[-1][1] == "I led the migration. It took six months."
+
+
+async def test_a_scorer_that_fails_or_is_slow_leaves_the_long_wait():
+    for scorer in (TableScorer({}, fail=True), TableScorer({"Done.": 1.0}, delay=1.0)):
+        async with scored(0.99, scorer) as t:
+            end = await t.say("Done.")
+            assert await t.waited(end) >= SLOW - EARLY
+            assert t.strategy.decisions[-1]["text"] is None
+
+
+async def test_a_question_to_the_interviewer_ends_after_the_short_wait():
+    async with scored(0.2, TableScorer({})) as t:
+        end = await t.say("Sorry, could you repeat the question?")
+        assert FAST - EARLY <= await t.waited(end) < SLOW
