@@ -7,7 +7,7 @@ import bots
 from interviewer.plan import InterviewMode, Question
 
 ORDER = [
-    "input", "client_watch", "stt", "answer_prefill", "user_turn", "conductor", "brain", "fallback",
+    "input", "client_watch", "interim_words", "stt", "answer_prefill", "user_turn", "conductor", "brain", "fallback",
     "avatar", "tts", "output", "recorder", "assistant_turn", "closer",
 ]  # fmt: skip
 
@@ -33,7 +33,7 @@ class RecordingStages:
         return IdentityFilter(name=name)
 
     def __getattr__(self, name):
-        if name in ("answer_prefill", "recorder"):  # stages that may be absent: lists
+        if name in ("interim_words", "answer_prefill", "recorder"):  # may be absent: lists
             return lambda: [self._stage(name)]
         return lambda: self._stage(name)
 
