@@ -201,6 +201,15 @@ def _waits(rows: list[dict], wait) -> list[float]:
     return sorted(wait(r) for r in rows if r["label"] == "finished")
 
 
+def _policies(signal):
+    """Every "w_fast when the signal >= t, else w_slow" policy of the grid: (t, fast, slow, wait)."""
+    for t in THRESHOLDS:
+        for fast in FAST_WAITS:
+            for slow in SLOW_WAITS:
+                if slow >= fast:
+                    yield t, fast, slow, (lambda r, t=t, f=fast, s=slow: f if signal(r) >= t else s)
+
+
 def best_policy(rows: list[dict], signal) -> tuple | None:
     """The fastest policy "wait w_fast when the signal is >= t, else w_slow" within the bound.
 
@@ -211,22 +220,14 @@ def best_policy(rows: list[dict], signal) -> tuple | None:
     if any(math.isnan(signal(r)) for r in rows):
         return None
     best = None
-    for t in THRESHOLDS:
-        for fast in FAST_WAITS:
-            for slow in SLOW_WAITS:
-                if slow < fast:
-                    continue
-
-                def wait(r, t=t, fast=fast, slow=slow):
-                    return fast if signal(r) >= t else slow
-
-                cut_ins = _cut_ins(rows, wait)
-                if cut_ins > CUT_INS_PER_20:
-                    continue
-                waits = _waits(rows, wait)
-                key = (waits[len(waits) // 2], sum(waits) / len(waits))
-                if best is None or key < best[0]:
-                    best = (key, (t, fast, slow, waits[len(waits) // 2], waits[-1], cut_ins))
+    for t, fast, slow, wait in _policies(signal):
+        cut_ins = _cut_ins(rows, wait)
+        if cut_ins > CUT_INS_PER_20:
+            continue
+        waits = _waits(rows, wait)
+        key = (waits[len(waits) // 2], sum(waits) / len(waits))
+        if best is None or key < best[0]:
+            best = (key, (t, fast, slow, waits[len(waits) // 2], waits[-1], cut_ins))
     return best[1] if best else None
 
 
@@ -301,21 +302,13 @@ def report_product(rows: list[dict], settings) -> None:
     sel = rows
     for target in (0.5, 0.7, 0.9, 1.1):
         best = None
-        for th in THRESHOLDS:
-            for w_fast in FAST_WAITS:
-                for w_slow in SLOW_WAITS:
-                    if w_slow < w_fast:
-                        continue
-
-                    def wait(r, th=th, w_fast=w_fast, w_slow=w_slow):
-                        return w_fast if signal(r) >= th else w_slow
-
-                    waits = _waits(sel, wait)
-                    if waits[len(waits) // 2] > target:
-                        continue
-                    cuts = _cut_ins(sel, wait)
-                    if best is None or cuts < best[0]:
-                        best = (cuts, th, w_fast, w_slow)
+        for th, w_fast, w_slow, wait in _policies(signal):
+            waits = _waits(sel, wait)
+            if waits[len(waits) // 2] > target:
+                continue
+            cuts = _cut_ins(sel, wait)
+            if best is None or cuts < best[0]:
+                best = (cuts, th, w_fast, w_slow)
         if best:
             print(
                 f"  p50 wait <= {target:.1f} s: {best[0]:.1f} cut-ins/20 "
