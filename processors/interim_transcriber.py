@@ -4,14 +4,16 @@ pipecat's segmented Whisper service transcribes a stretch of speech once it has 
 the page shows nothing while the candidate talks. This stage, before it, keeps the audio of
 the stretch being spoken and every ``interval_secs`` re-transcribes it (one decode at a
 time, in a thread), pushing pipecat's ``InterimTranscriptionFrame``: the page shows the
-words live, in italics, until the final transcript replaces them. A decode still running
-when the stretch ends is dropped, so the final transcript is never held behind it for
-long. The VAD frames come upstream from the user aggregator.
+words live, in italics, until the final transcript replaces them. After a decode the next
+waits at least as long as it took, so a long stretch (whose decodes grow) costs at most
+half a core. A decode still running when the stretch ends finishes in its thread and its
+words are dropped. The VAD frames come upstream from the user aggregator.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 
 import numpy as np
 from loguru import logger
@@ -74,6 +76,7 @@ class InterimTranscriber(FrameProcessor):
             )
 
     async def _transcribe(self, pcm: bytes, stretch: int) -> None:
+        started = time.perf_counter()
         try:
             text = await asyncio.to_thread(self._run, pcm)
         except Exception as e:  # interim words are a nicety: never let them stop a session
@@ -81,6 +84,9 @@ class InterimTranscriber(FrameProcessor):
             return
         finally:
             self._decode = None
+            # Rest at least as long as the decode took (measured in stretch audio).
+            heard = len(self._audio) / 2 / WHISPER_RATE
+            self._next_at = max(self._next_at, heard + time.perf_counter() - started)
         if text and self._speaking and stretch == self._stretch:
             await self.push_frame(
                 InterimTranscriptionFrame(text, "", time_now_iso8601(), self._language)
