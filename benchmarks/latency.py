@@ -21,6 +21,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -196,9 +198,65 @@ async def bench_server(
     return lat_by
 
 
-async def _staggered(url: str, turns: list[bytes], delay_s: float):
+class LiveMemory:
+    """A process's resident memory while sessions are live: its peak over a baseline.
+
+    Taken around one concurrency step: the baseline is read on entry (just before the step's
+    sessions start), then the RSS is sampled every ``interval_s`` until exit. Each session
+    runs inside :meth:`session`, which counts the sessions live at once; the peak is read
+    while they are live, so :attr:`per_session_mb` is what one live session costs, not
+    growth left behind after the sessions ended.
+    """
+
+    def __init__(self, read_mb: Callable[[], float], interval_s: float = 0.2):
+        self._read_mb = read_mb
+        self._interval_s = interval_s
+        self.base_mb = 0.0
+        self.peak_mb = 0.0
+        self.live = 0
+        self.max_live = 0
+        self._task: asyncio.Task | None = None
+
+    async def __aenter__(self) -> LiveMemory:
+        self.base_mb = self.peak_mb = self._read_mb()
+        self._task = asyncio.create_task(self._sample())
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass
+
+    async def _sample(self) -> None:
+        while True:
+            if self.live:
+                self.peak_mb = max(self.peak_mb, self._read_mb())
+            await asyncio.sleep(self._interval_s)
+
+    @asynccontextmanager
+    async def session(self):
+        """Count a session as live while the block runs (RSS read as it starts and ends)."""
+        self.live += 1
+        self.max_live = max(self.max_live, self.live)
+        self.peak_mb = max(self.peak_mb, self._read_mb())
+        try:
+            yield
+        finally:
+            self.peak_mb = max(self.peak_mb, self._read_mb())
+            self.live -= 1
+
+    @property
+    def per_session_mb(self) -> float:
+        """Peak growth over the baseline while live, per session live at the most."""
+        return (self.peak_mb - self.base_mb) / max(1, self.max_live)
+
+
+async def _staggered(url: str, turns: list[bytes], delay_s: float, memory: LiveMemory):
     await asyncio.sleep(delay_s)
-    return await _run_session(url, "behavioral", turns)
+    async with memory.session():
+        return await _run_session(url, "behavioral", turns)
 
 
 async def concurrency(server: ServerProcess, turns: list[bytes], limit_ms: int, max_n: int) -> int:
@@ -208,21 +266,24 @@ async def concurrency(server: ServerProcess, turns: list[bytes], limit_ms: int, 
     deliberate silence is in every latency, and sharing the CPU may add at most 300 ms to it.
     Independent candidates do not speak in step: the N sessions start spread evenly over
     one answer-and-reply cycle (``STAGGER_CYCLE_S``), all running at once after that.
+    Memory per session: the server's peak RSS while the step's sessions are live, over its
+    RSS just before the step (:class:`LiveMemory`).
     """
     print(
         f"\n== concurrency (ours; N sessions started {STAGGER_CYCLE_S:.0f} s/N apart, then all at once) =="
     )
-    base = server.mem_mb()
     best = 0
     for n in range(1, max_n + 1):
-        results = await asyncio.gather(
-            *[_staggered(server.url, turns, i * STAGGER_CYCLE_S / n) for i in range(n)]
-        )
+        async with LiveMemory(server.mem_mb) as memory:  # baseline: just before this step
+            results = await asyncio.gather(
+                *[_staggered(server.url, turns, i * STAGGER_CYCLE_S / n, memory) for i in range(n)]
+            )
         lat = [x for r, _, _ in results for x in r]
         p95 = _pct(lat, 95)
-        rss = server.mem_mb()
         print(
-            f"  {n} sessions: p95 {p95} ms  p50 {_pct(lat, 50)} ms  RSS {rss:.0f} MB (+{(rss - base) / n:.0f} MB per session)"
+            f"  {n} sessions: p95 {p95} ms  p50 {_pct(lat, 50)} ms  "
+            f"RSS {memory.base_mb:.0f} MB before, peak {memory.peak_mb:.0f} MB with "
+            f"{memory.max_live} live (+{memory.per_session_mb:.0f} MB per live session)"
         )
         if n == 1:
             limit_ms = max(limit_ms, p95 + 300)
@@ -240,6 +301,9 @@ async def main() -> None:
     parser.add_argument(
         "--concurrency-only", action="store_true", help="only the simultaneous-interviews search"
     )
+    parser.add_argument(
+        "--latency-only", action="store_true", help="our server's latency runs, nothing else"
+    )
     args = parser.parse_args()
 
     from piper import PiperVoice
@@ -248,7 +312,8 @@ async def main() -> None:
     from interviewer.models import piper_voice_path
 
     voice = PiperVoice.load(str(piper_voice_path(load_settings())))
-    workload = _workload(voice)
+    # The latency runs' speech (and its pauses); the concurrency search needs neither.
+    workload = [] if args.concurrency_only else _workload(voice)
     pauses = await mid_answer_pauses(workload)
     db = f"sqlite:////tmp/interviewer-bench-{os.getpid()}.db"
 
@@ -265,14 +330,18 @@ async def main() -> None:
             if args.concurrency_only
             else await bench_server("ours", ours, workload, pauses)
         )
-        max_sessions = await concurrency(
-            ours, [synthesize(voice, a) for a in CONCURRENT_ANSWERS], 1500, args.max_sessions
+        max_sessions = (
+            0
+            if args.latency_only
+            else await concurrency(
+                ours, [synthesize(voice, a) for a in CONCURRENT_ANSWERS], 1500, args.max_sessions
+            )
         )
     finally:
         ours.stop()
 
     stock: dict[str, list[int]] = {"real": [], "synthesized": []}
-    if not (args.skip_stock or args.concurrency_only):
+    if not (args.skip_stock or args.concurrency_only or args.latency_only):
         server = ServerProcess([sys.executable, "benchmarks/stock_server.py"])
         server.wait_ready()
         try:

@@ -42,6 +42,7 @@ from interviewer.store import Store
 from processors.answer_prefill import AnswerPrefillProcessor
 from processors.avatar_expressions import AvatarExpressionProcessor
 from processors.client_audio_watch import ClientAudioWatch
+from processors.first_question import FirstQuestionGuard
 from processors.frames import InterviewClosedFrame
 from processors.interim_transcriber import InterimTranscriber
 from processors.interview_closer import InterviewCloser
@@ -101,6 +102,7 @@ class InterviewStages:
     candidate: CandidateContext = field(default_factory=CandidateContext)
     record: SessionRecord | None = None
     worker: PipelineWorker | None = None  # set by build_interview once the pipeline is built
+    first_question: FirstQuestionGuard | None = None  # before an OpenAI-compatible LLM (brain())
 
     @cached_property
     def cursor(self) -> PlanCursor:
@@ -185,6 +187,24 @@ class InterviewStages:
         whisper = TunedWhisper(self.models.whisper, beam_size=1)
         return [InterimTranscriber(whisper, interval_secs=self.settings.stt_interim_secs)]
 
+    @cached_property
+    def transcript(self) -> TranscriptRecorder | None:
+        """Stores each turn as it ends; each candidate turn decoded again once the reply has ended."""
+        if self.record is None:
+            return None
+        return TranscriptRecorder(
+            self.record.store,
+            self.record.interview_id,
+            self.cursor,
+            final_words=self.models.final_words,
+            hotwords=self.hotwords,
+        )
+
+    @cached_property
+    def hotwords(self) -> str | None:
+        """Jargon from the resume and the job description, for Whisper."""
+        return " ".join(self.candidate.terms()) or None
+
     def stt(self) -> FrameProcessor:
         """Whisper on each stretch of speech (the model is loaded once per process)."""
         return SharedWhisperSTTService(
@@ -194,7 +214,8 @@ class InterviewStages:
             language=self.models.whisper_language or "en",
             # Speech end to final transcript, p99, measured here (VAD stop + Whisper on 2 cores).
             ttfs_p99_latency=2.0,
-            hotwords=" ".join(self.candidate.terms()) or None,  # jargon from the resume and JD
+            hotwords=self.hotwords,
+            on_stretch=self.transcript.stretch_heard if self.transcript else None,
         )
 
     def answer_prefill(self) -> list[FrameProcessor]:
@@ -243,7 +264,16 @@ class InterviewStages:
         return ScriptedBrainProcessor(ScriptedInterviewer(mode, candidate, cursor))
 
     def brain(self) -> FrameProcessor:
-        """The LLM slot: the plan-led local model, an OpenAI-compatible LLM, or the script."""
+        """The LLM slot: the plan-led local model, an OpenAI-compatible LLM, or the script.
+
+        Before an OpenAI-compatible LLM, a guard: a candidate who talked over the greeting
+        before its first question hears that question again (the other brains do this
+        themselves).
+        """
+        if self.settings.llm_kind == "openai":
+            if self.first_question is None:
+                self.first_question = FirstQuestionGuard(self.cursor)
+            return Pipeline([self.first_question, self._brain])
         return self._brain
 
     def fallback(self) -> FrameProcessor:
@@ -363,10 +393,14 @@ def build_interview(
         ms = round((breakdown.total_secs or 0) * 1000)
         await worker.rtvi.send_server_message({"type": "latency", "ms": ms, "parts": parts})
 
-    recorder = None
-    if record is not None:
-        recorder = TranscriptRecorder(record.store, record.interview_id, stages.cursor)
-        recorder.attach(stages.aggregators, latency)
+    if stages.first_question is not None:  # it hears how each interviewer turn ended
+        stages.aggregators.assistant().add_event_handler(
+            "on_assistant_turn_stopped", stages.first_question.assistant_turn_stopped
+        )
+
+    recorder = stages.transcript
+    if recorder is not None:
+        recorder.attach(stages.aggregators, latency, notify=worker.rtvi.send_server_message)
 
     @worker.rtvi.event_handler("on_client_ready")
     async def on_client_ready(_rtvi):

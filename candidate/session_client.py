@@ -263,10 +263,21 @@ class CandidateSession:
                     target.text = join_text(target.text, text)
         elif kind == "server-message":
             self.log.server_messages.append(data)
+            if data.get("type") == "final-words":
+                self._final_words(str(data.get("live", "")), str(data.get("text", "")))
         if self._bot_turn is not None and self._pending_bot_text:
             for text in self._pending_bot_text:
                 self._bot_turn.text = join_text(self._bot_turn.text, text)
             self._pending_bot_text.clear()
+
+    def _final_words(self, live: str, text: str) -> None:
+        """The server decoded a turn again: the candidate turn that ends with ``live`` ends with ``text``."""
+        live, text = " ".join(live.split()), " ".join(text.split())
+        for turn in reversed(self.log.turns):
+            said = " ".join(turn.text.split())
+            if turn.role == "candidate" and live and said.endswith(live):
+                turn.text = join_text(said[: len(said) - len(live)].strip(), text)
+                return
 
     # --- waiting -------------------------------------------------------------------
     def interviewer_turns(self) -> int:

@@ -123,6 +123,13 @@ class Settings(BaseSettings):
         le=10,
         description="re-transcribe the stretch being spoken this often, for live words in the page (0: off)",
     )
+    stt_final_model: str = Field(
+        "tiny.en",
+        alias="STT_FINAL_MODEL",
+        description="decode each candidate turn again as a whole for the stored transcript: "
+        "tiny.en | base | /path/to/ct2-folder | off",
+    )
+    stt_final_beam_size: int = Field(5, alias="STT_FINAL_BEAM_SIZE", ge=1, le=10)
     model_cache_dir: Path = Field(Path.home() / ".cache" / "interviewer", alias="MODEL_CACHE_DIR")
 
     # Turn taking
@@ -231,6 +238,15 @@ class Settings(BaseSettings):
         if v in ("base", "tiny.en") or Path(v).is_dir():
             return v
         raise ValueError("must be 'base', 'tiny.en' or an existing faster-whisper model folder")
+
+    @field_validator("stt_final_model")
+    @classmethod
+    def _stt_final_model_known(cls, v: str) -> str:
+        if v in ("base", "tiny.en", "off") or Path(v).is_dir():
+            return v
+        raise ValueError(
+            "must be 'tiny.en', 'base', 'off' or an existing faster-whisper model folder"
+        )
 
     @field_validator("piper_voice")
     @classmethod

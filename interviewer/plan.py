@@ -181,6 +181,7 @@ class PlanCursor:
     question_started_at: float = 0.0
     time_up: bool = False  # the open question's box ran out (or the candidate ran long)
     wrap_up_now: bool = False  # the whole interview ran out of time
+    step: str = ""  # what an LLM's next reply does (set by answer_for_llm; "" before the opening)
     question_times: dict[int, float] = field(default_factory=dict)
 
     @property
@@ -225,33 +226,65 @@ class PlanCursor:
             elif self.question_time_left(now) <= 0:
                 self.time_up = True
 
-    def answer_for_llm(self, now: float) -> bool:
-        """A candidate turn, when an LLM answers it: one answer plus follow-ups per question.
+    def answer_for_llm(self, now: float, answered: bool = True) -> bool:
+        """Before an LLM's reply: count the candidate's turn and decide what the reply does.
 
-        The scripted interviewer moves the cursor itself (:meth:`ScriptedInterviewer.reply`);
-        an LLM is told where the plan is (:meth:`InterviewMode.plan_guidance`) and the cursor
-        moves as it was told to. Returns whether this reply closes the interview.
+        ``answered``: the reply follows a candidate turn. The scripted interviewer moves the
+        cursor itself (:meth:`ScriptedInterviewer.reply`); an LLM is told what to do
+        (:meth:`InterviewMode.plan_guidance`, from :attr:`step`) and the cursor moves as it was
+        told to. As with the script, each planned question gets the candidate's answer, then at
+        most ``max_follow_ups`` follow-ups (each answered), then the next question.
+
+        Only candidate turns are answers: the opening reply (the greeting, whatever prompted
+        it) and a reply asked for without a candidate turn (after a long silence) count none.
+        Sets :attr:`step`:
+
+        - ``open``: greet and ask the first question;
+        - ``follow_up``: the candidate answered and the question's follow-ups last: ask one;
+        - ``move_on``: the candidate answered the question and its follow-ups: ask the next
+          question (or the wrap-up);
+        - ``time_up``: the question's time ran out (or a long silence): ask the next question;
+        - ``ask``: no answer came and the question stays open;
+        - ``wrap_up``: a turn after the wrap-up question;
+        - ``close``: close the interview.
+
+        Returns whether this reply closes the interview.
         """
         if self.phase == "closed":
+            self.step = "close"
             return True
+        if not self.step:
+            self.step = "open"  # the first reply greets: there is no question to answer yet
+            return False
         if self.phase == "wrap_up":
-            self.answers += 1
-            if self.answers > 1:
+            if answered:
+                self.answers += 1
+            if self.answers > 1 or self.time_up:
                 self.advance(now)
+                self.step = "close"
                 return True
+            self.step = "wrap_up"
             return False
         if self.wrap_up_now:
             self.phase = "closed"
+            self.step = "close"
             return True
         q = self.question
         if q is None:
             return False
-        self.answers += 1
-        if self.answers > 1:
-            if self.time_up or self.follow_ups_used >= q.max_follow_ups:
-                self.advance(now)
-            else:
-                self.follow_ups_used += 1
+        if self.time_up:
+            self.advance(now)
+            self.step = "time_up"
+        elif not answered:
+            self.step = "ask"
+        elif self.follow_ups_used < q.max_follow_ups:
+            self.answers += 1
+            self.follow_ups_used += 1
+            self.step = "follow_up"
+        else:
+            self.answers += 1
+            self.advance(now)
+            self.step = "move_on"
         return False
 
     def asked_in(self, spoken: str) -> bool:
@@ -336,20 +369,42 @@ class InterviewMode:
         return Timing(self.duration_min * 60.0, self.monologue_cap_s, self.silence_nudge_s)
 
     def plan_guidance(self, cursor: PlanCursor, now: float) -> str:
-        """What the LLM must do next, from the plan's clock (added to its instructions)."""
+        """What the LLM's next reply must do, from the cursor (added to its instructions).
+
+        Follows :meth:`PlanCursor.answer_for_llm`, which counts the turn and sets ``step``.
+        """
         if cursor.phase == "questions" and cursor.question:
-            n = cursor.index + 1
-            left = int(cursor.question_time_left(now))
-            lines = [f"Current question ({n} of {cursor.total}): {cursor.question.text}"]
-            if cursor.time_up or left == 0:
-                nxt = self.questions[n].text if n < cursor.total else self.wrap_up
-                lines.append(
-                    f"Time for this question is up: thank the candidate briefly and ask: {nxt}"
+            n, total, q = cursor.index + 1, cursor.total, cursor.question
+            if cursor.step in ("move_on", "time_up"):
+                why = (
+                    "Time for the previous question is up: say briefly that you will move on"
+                    if cursor.step == "time_up"
+                    else "The previous question and its follow-ups are answered: thank the "
+                    "candidate briefly"
                 )
-            elif cursor.follow_ups_used >= cursor.question.max_follow_ups:
-                lines.append("You have used this question's follow-up; after this answer, move on.")
+                return (
+                    f"This reply: move on now. {why}, ask nothing more about the previous "
+                    f"question, and ask question {n} of {total}: {q.text}"
+                )
+            lines = [f"Current question ({n} of {total}): {q.text}"]
+            if cursor.step == "open":
+                lines.append(
+                    "This reply: greet the candidate, introduce yourself in a sentence, "
+                    f"then ask question {n}."
+                )
+            elif cursor.step == "follow_up":
+                lines.append(
+                    "This reply: the candidate has just answered. Acknowledge briefly and ask "
+                    f"ONE follow-up question (follow-up {cursor.follow_ups_used} of "
+                    f"{q.max_follow_ups} for this question) about what they actually said. "
+                    "Do not move on to the next question yet."
+                )
             else:
-                lines.append(f"About {left} seconds remain for this question.")
+                lines.append(
+                    "This reply: the candidate has not answered yet. Briefly invite them to "
+                    "answer what you last asked; do not move on."
+                )
+            lines.append(f"About {int(cursor.question_time_left(now))} seconds remain for it.")
             return "\n".join(lines)
         if cursor.phase == "wrap_up":
             return f"All questions are done. Ask: {self.wrap_up} Answer briefly, then close."

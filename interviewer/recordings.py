@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import stat
 import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -202,7 +203,11 @@ class RecordingStore:
         if row is None:
             return None
         path = self._absolute(row.path)
-        if not path.is_file():
+        try:  # (a deletion, by a reviewer or retention, may take the file while this reads it)
+            found = path.stat()
+        except FileNotFoundError:
+            found = None
+        if found is None or not stat.S_ISREG(found.st_mode):
             logger.warning(f"Recording of interview {interview_id} is listed but {path} is gone")
             return None
         finished = row.ended_at is not None and row.duration_s is not None
@@ -216,7 +221,7 @@ class RecordingStore:
             started_at=_utc(row.started_at),
             ended_at=_utc(row.ended_at),
             duration_s=row.duration_s if finished else audio_length(path),
-            bytes=path.stat().st_size,
+            bytes=found.st_size,
             sync=tuple((float(w), float(a)) for w, a in row.sync or ()),
         )
 

@@ -3,6 +3,21 @@
 Pure functions of the report dict (so reports stored before the charts existed get them too):
 a timeline of who spoke when, by question, with time boxes and overlaps; reply latency per
 turn; competency scores. Coordinates are in the SVG's own units; the template only draws.
+
+Where speech overlapped, from the stored turns (:func:`overlaps`). The interviewer only
+replies once pipecat has called the candidate's turn over, so its replies never begin while
+the candidate is audibly talking; an overlap is a reply the candidate's voice cut short
+(``interrupted``), and which side cut in is told by how soon they spoke:
+
+- *the interviewer cut in*: the reply began in a pause in the middle of the answer. The
+  candidate had not finished; they went on within ``CUT_IN_WITHIN_S`` of the reply's first
+  audio, too soon to be answering anything it said, and the candidate's next turn carries on
+  the answer. (Also any reply stored as starting before the candidate's speech had ended.)
+- *the candidate talked over the interviewer*: they let the reply be heard for longer, or it
+  was not a reply to an answer (the greeting, a nudge), and then spoke over it.
+
+Turn times are when speech was heard (see :mod:`processors.transcript_recorder`); reports
+stored before that start a reply at the start of its response, a little before its audio.
 """
 
 from __future__ import annotations
@@ -14,6 +29,9 @@ WIDTH = 760  # SVG user units; the page scales it to its column
 LANE_LEFT = 92  # room for the lane labels
 LANE_H = 22
 QUESTION_COLOURS = ("#eef1ff", "#f3f9ef")
+# A candidate who speaks again within this long of a reply's first audio was still mid-answer:
+# about the least time in which a listener hears a few words and decides to talk over them.
+CUT_IN_WITHIN_S = 1.0
 
 
 @dataclass
@@ -81,6 +99,33 @@ def _clock(seconds: float) -> str:
     return f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
 
 
+def overlaps(turns: list[dict]) -> list[tuple[int, str, str]]:
+    """The interviewer turns that overlapped the candidate, by the rules above.
+
+    Each as (its index in ``turns``, ``"cut-in"`` or ``"talked-over"``, what happened).
+    """
+    found = []
+    for i, t in enumerate(turns):
+        if t["role"] != "interviewer":
+            continue
+        before = turns[i - 1] if i > 0 and turns[i - 1]["role"] == "candidate" else None
+        after = turns[i + 1] if i + 1 < len(turns) and turns[i + 1]["role"] == "candidate" else None
+        start = _t(t["started_at"])
+        if before is not None and start < _t(before["ended_at"]):
+            found.append((i, "cut-in", "the interviewer cut in while the candidate was speaking"))
+        elif t.get("interrupted"):
+            went_on = (_t(after["started_at"]) - start).total_seconds() if after else None
+            if before is not None and went_on is not None and went_on <= CUT_IN_WITHIN_S:
+                label = (
+                    f"the interviewer cut in on a pause: the candidate went on "
+                    f"{max(0.0, went_on):.1f} s into the reply"
+                )
+                found.append((i, "cut-in", label))
+            else:
+                found.append((i, "talked-over", "the candidate talked over the interviewer"))
+    return found
+
+
 def timeline(report: dict) -> Timeline | None:
     """The interview over time: interviewer lane above the candidate's, by question."""
     turns = report.get("transcript") or []
@@ -119,7 +164,6 @@ def timeline(report: dict) -> Timeline | None:
             )
             chart.boxes.append(Bar(over_from, top, x(stop) - over_from, band_h, over, "over"))
 
-    previous = None
     for t in turns:
         role = t["role"] if t["role"] in lane else "candidate"
         start, stop = _t(t["started_at"]), _t(t["ended_at"])
@@ -129,18 +173,9 @@ def timeline(report: dict) -> Timeline | None:
         chart.turns.append(
             Bar(x(start), lane[role], max(1.5, x(stop) - x(start)), LANE_H, label, cls)
         )
-        if t.get("interrupted") and role == "interviewer":
-            chart.marks.append(
-                Mark(x(stop), "the candidate talked over the interviewer", "talked-over")
-            )
-        if (
-            previous is not None
-            and previous["role"] == "candidate"
-            and role == "interviewer"
-            and start < _t(previous["ended_at"])
-        ):
-            chart.marks.append(Mark(x(start), "the interviewer cut in on the candidate", "cut-in"))
-        previous = t
+    for i, kind, label in overlaps(turns):
+        at = _t(turns[i]["started_at"] if kind == "cut-in" else turns[i]["ended_at"])
+        chart.marks.append(Mark(x(at), label, kind))
 
     step = next(s for s in (15, 30, 60, 120, 300, 600, 1200) if seconds / s <= 8)
     chart.ticks = [

@@ -29,6 +29,7 @@ from sqlalchemy import (
     event,
     func,
     select,
+    update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import (
@@ -266,6 +267,16 @@ class Store:
                 logger.debug(f"Turn {seq} of interview {interview_id} was taken; trying again")
                 time.sleep(random.uniform(0, 0.002 * min(attempt, 10)))  # let the winner commit
 
+    def update_turn_text(self, interview_id: str, seq: int, text: str) -> bool:
+        """Replace the words of turn ``seq`` (a candidate turn decoded again); False if it is gone."""
+        with self._session.begin() as s:
+            result = s.execute(
+                update(TurnRow)
+                .where(TurnRow.interview_id == interview_id, TurnRow.seq == seq)
+                .values(text=text)
+            )
+            return result.rowcount > 0
+
     def finish(self, interview_id: str, status: str, report: dict | None = None) -> None:
         """Mark the interview ended (or dropped) and store its report."""
         with self._session.begin() as s:
@@ -328,7 +339,8 @@ class Store:
     ) -> list[dict]:
         """Interviews for reviewers, newest first, filtered; with length, scores and report token.
 
-        ``since`` and ``until`` bound the start time (``until`` exclusive).
+        ``since`` and ``until`` bound the start time (``until`` exclusive). ``last_activity``:
+        when its latest turn ended (its start, before the first), for the interviews still active.
         """
         query = select(InterviewRow).order_by(InterviewRow.started_at.desc()).limit(limit)
         if mode:
@@ -341,6 +353,16 @@ class Store:
             query = query.where(InterviewRow.started_at < until)
         with self._session() as s:
             rows = s.scalars(query).all()
+            active = [r.id for r in rows if r.status == "active"]
+            latest = dict(
+                s.execute(
+                    select(TurnRow.interview_id, func.max(TurnRow.ended_at))
+                    .where(TurnRow.interview_id.in_(active))
+                    .group_by(TurnRow.interview_id)
+                ).all()
+                if active
+                else []
+            )
             out = []
             for r in rows:
                 started, ended = _aware(r.started_at), _aware(r.ended_at)
@@ -361,6 +383,9 @@ class Store:
                         "seconds": (ended - started).total_seconds() if ended else None,
                         "scores": scores,
                         "has_report": r.report is not None,
+                        "last_activity": _aware(latest.get(r.id) or r.started_at)
+                        if r.status == "active"
+                        else None,
                     }
                 )
             return out

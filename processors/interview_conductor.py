@@ -4,8 +4,10 @@ Sits between the user aggregator and the LLM slot. It
 
 - checks the clock at each finished candidate turn: when the open question's time box
   has run out it asks the brain to move on; when the interview's time is up, to close;
-- with an LLM, puts the current phase and question into the LLM's instructions before
-  each reply (the plan guides the LLM); with the scripted brain the shared cursor does;
+- with an LLM, counts the candidate's turns (the greeting and a reply asked for after a
+  silence are no answers) and, before each reply, tells the LLM in its instructions what
+  the reply does: ask a follow-up, or move on to the next question (the plan guides the
+  LLM, :meth:`PlanCursor.answer_for_llm`); with the scripted brain the shared cursor does;
 - politely caps a monologue (speaks over a turn that runs past the cap);
 - nudges after a long silence ("take your time"), and moves on after a second one;
 - sends progress (question n of m, time left) to the page.
@@ -95,7 +97,7 @@ class InterviewConductor(FrameProcessor):
             and direction == FrameDirection.DOWNSTREAM
             and not frame.speculation
         ):
-            await self._before_reply()
+            await self._before_reply(candidate_turn=_last_role(frame) == "user")
         elif (
             isinstance(frame, LLMFullResponseEndFrame) and self._llm_guided and self._awaiting_close
         ):
@@ -104,12 +106,18 @@ class InterviewConductor(FrameProcessor):
             return
         await self.push_frame(frame, direction)
 
-    async def _before_reply(self) -> None:
+    async def _before_reply(self, *, candidate_turn: bool) -> None:
+        """Check the clock; with an LLM, count the turn and tell the LLM what its reply does.
+
+        Only a context ending with the candidate's words is an answer: the greeting's context
+        (empty, or whatever the candidate said before it) and one asked for after a long
+        silence (ending with the interviewer's words) are not.
+        """
         now = self._clock()
         cursor = self._cursor
         cursor.check_clock(now)
         if self._llm_guided:
-            if cursor.answer_for_llm(now):
+            if cursor.answer_for_llm(now, answered=candidate_turn):
                 self._awaiting_close = True
             guidance = cursor.mode.plan_guidance(cursor, now)
             await self.push_frame(
@@ -144,3 +152,10 @@ class InterviewConductor(FrameProcessor):
         await self._cancel(self._cap_task)
         await self._cancel(self._silence_task)
         await super().cleanup()
+
+
+def _last_role(frame: LLMContextFrame) -> str | None:
+    """The role of the context's last message (None when it has none)."""
+    messages = frame.context.get_messages()
+    last = messages[-1] if messages else None
+    return last.get("role") if isinstance(last, dict) else None

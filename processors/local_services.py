@@ -28,7 +28,7 @@ from typing import Any
 from loguru import logger
 from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn, SmartTurnParams
 from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
-from pipecat.frames.frames import ErrorFrame, Frame
+from pipecat.frames.frames import ErrorFrame, Frame, TranscriptionFrame
 from pipecat.processors.frameworks.rtvi.frames import RTVIServerMessageFrame
 from pipecat.services.cartesia.tts import CartesiaTTSService
 from pipecat.services.piper.tts import PiperTTSService
@@ -73,7 +73,11 @@ class TunedWhisper:
 
 
 class SharedWhisperSTTService(WhisperSTTService):
-    """pipecat's segmented Whisper STT on a model loaded once per process."""
+    """pipecat's segmented Whisper STT on a model loaded once per process.
+
+    ``on_stretch`` hears each stretch's audio with the words transcribed from it (the final
+    decode of the whole turn, :mod:`interviewer.final_words`, joins them again).
+    """
 
     def __init__(
         self,
@@ -83,9 +87,11 @@ class SharedWhisperSTTService(WhisperSTTService):
         beam_size: int = 1,
         language: str = "en",
         hotwords: str | None = None,
+        on_stretch: Callable[[bytes, str], None] | None = None,
         **kwargs,
     ):
         self._shared_model = TunedWhisper(model, beam_size)
+        self._on_stretch = on_stretch
         super().__init__(
             settings=WhisperSTTService.Settings(
                 model=model_name, language=language, hotwords=hotwords
@@ -95,6 +101,13 @@ class SharedWhisperSTTService(WhisperSTTService):
 
     def _load(self):
         self._model = self._shared_model
+
+    async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
+        """Transcribe the stretch (pipecat), and tell ``on_stretch`` its audio and words."""
+        async for frame in super().run_stt(audio):
+            if self._on_stretch is not None and isinstance(frame, TranscriptionFrame):
+                self._on_stretch(audio, frame.text)
+            yield frame
 
 
 PHRASE_MAX_WORDS = 4  # "Okay, thank you.": acknowledgements open most replies

@@ -14,13 +14,17 @@ import pytest
 import websockets
 
 from candidate.protocol import audio_msg, client_ready, decode, message_of
-from candidate.session_client import CandidateSession
+from candidate.session_client import BOT_AUDIO_DBFS, CandidateSession
+from interviewer.audio import rms_dbfs, synthesize
 from interviewer.plan import CandidateContext
 from interviewer.rate import TokenBucket
 from processors.client_audio_watch import IDLE_GOODBYE, IDLE_NUDGE
 from web.sessions import AtCapacity, SessionRegistry
 
 CHUNK = bytes(640)  # 20 ms of 16 kHz silence
+TCP_CLOSE, TCP_CLOSE_WAIT = 7, 8  # Linux's TCP states
+TCP_STATES = {1: "established", 4: "fin-wait-1", 5: "fin-wait-2", 7: "closed", 8: "close-wait"}
+DROP_MARGIN_S = 5.0  # beyond a configured timeout, for a slow, shared machine
 
 
 # --- fast ----------------------------------------------------------------------------
@@ -129,14 +133,84 @@ async def _connect(info: dict, **kwargs):
     return await websockets.connect(f"{info['wsUrl']}?token={info['token']}", **kwargs)
 
 
-async def _greeted(ws, seconds: float = 30.0) -> bool:
-    """Read until the interviewer's voice arrives."""
-    deadline = time.monotonic() + seconds
+async def _greeted(ws, seconds: float = 30.0) -> float | None:
+    """Read until the interviewer's voice is heard (audible audio, not silence): seconds taken,
+    None if it never was."""
+    t0 = time.monotonic()
+    deadline = t0 + seconds
     while time.monotonic() < deadline:
         raw = await asyncio.wait_for(ws.recv(), deadline - time.monotonic())
-        if isinstance(raw, bytes) and decode(raw).WhichOneof("frame") == "audio":
-            return True
-    return False
+        if isinstance(raw, bytes) and _audible(decode(raw)):
+            return time.monotonic() - t0
+    return None
+
+
+def _audible(frame) -> bool:
+    return frame.WhichOneof("frame") == "audio" and rms_dbfs(frame.audio.audio) > BOT_AUDIO_DBFS
+
+
+def _tcp_state(sock: socket.socket) -> int:
+    """Our end's TCP state, as the kernel has it (Linux ``TCP_INFO``)."""
+    return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
+
+
+class NeverReads:
+    """A client that sends ``client-ready`` (and, with ``mic``, audio) and never reads.
+
+    A tiny receive window, a client library that stops reading after one message, and no
+    keepalive pings of its own: it never closes anything itself, so only the server can end
+    the connection. ``probe`` is a second handle on its socket, to see the kernel's state
+    after the library has let go of it.
+    """
+
+    def __init__(self, url: str, port: int, mic: bool = False):
+        self.url, self.port, self.mic = url, port, mic
+        self.ws = None
+        self.probe: socket.socket | None = None
+        self._sending: asyncio.Task | None = None
+
+    async def connect(self) -> NeverReads:
+        info = (await _start(self.url)).json()
+        sock = socket.create_connection(("127.0.0.1", self.port))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.probe = sock.dup()
+        self.ws = await websockets.connect(
+            f"{info['wsUrl']}?token={info['token']}", sock=sock, max_queue=1, ping_interval=None
+        )
+        await self.ws.send(client_ready("never-reads"))
+        if self.mic:
+            self._sending = asyncio.create_task(self._stream())
+        return self
+
+    async def _stream(self) -> None:  # the microphone keeps streaming: the client is not idle
+        with contextlib.suppress(websockets.ConnectionClosed, OSError):
+            while True:
+                await self.ws.send(audio_msg(CHUNK))
+                await asyncio.sleep(0.02)
+
+    async def dropped_by_server(self, timeout_s: float) -> float | None:
+        """Seconds until the server ended the connection, None if it had not by ``timeout_s``.
+
+        We close nothing, so an end that is no longer established (the server's FIN: close-wait;
+        its reset: closed) is the server's doing.
+        """
+
+        async def ended() -> bool:
+            return _tcp_state(self.probe) in (TCP_CLOSE_WAIT, TCP_CLOSE)
+
+        return await _until(ended, timeout_s, every_s=0.05)
+
+    def state(self) -> str:
+        return TCP_STATES.get(_tcp_state(self.probe), str(_tcp_state(self.probe)))
+
+    async def close(self) -> None:
+        if self._sending is not None:
+            self._sending.cancel()
+            await asyncio.gather(self._sending, return_exceptions=True)
+        if self.ws is not None:
+            self.ws.transport.abort()
+        if self.probe is not None:
+            self.probe.close()
 
 
 @pytest.mark.slow
@@ -187,6 +261,10 @@ async def _running_is(url: str, n: int) -> bool:
     return await _running(url) == n
 
 
+def _ms(seconds: float | None) -> str:
+    return "never (not within the wait)" if seconds is None else f"{seconds * 1000:.0f} ms"
+
+
 async def _rst(ws) -> None:
     """Reset the connection (TCP RST, as when a network drops it), without a close frame."""
     sock = ws.transport.get_extra_info("socket")
@@ -200,7 +278,7 @@ async def test_a_slot_is_free_within_a_second_of_the_client_leaving(server, how)
     before = await _running(server.url)
     ws = await _connect((await _start(server.url)).json())
     await ws.send(client_ready("test"))
-    assert await _greeted(ws)  # mid-greeting: the interviewer is talking
+    assert await _greeted(ws) is not None  # mid-greeting: the interviewer is heard talking
     assert await _running(server.url) == before + 1
     t0 = time.monotonic()
     if how == "close":
@@ -208,7 +286,7 @@ async def test_a_slot_is_free_within_a_second_of_the_client_leaving(server, how)
     else:
         await _rst(ws)
     freed = await _until(lambda: _running_is(server.url, before), 5)
-    print(f"slot freed {freed and freed * 1000:.0f} ms after the client's {how}")
+    print(f"\nslot freed {_ms(freed)} after the client's {how}")
     assert freed is not None and time.monotonic() - t0 < 1.0
 
 
@@ -221,13 +299,21 @@ async def test_a_client_that_vanishes_frees_its_slot(server, tmp_path):
     script = tmp_path / "client.py"
     script.write_text(
         "import asyncio, sys, websockets\n"
-        "from candidate.protocol import client_ready\n"
+        "from candidate.protocol import client_ready, decode\n"
+        "from interviewer.audio import rms_dbfs\n"
         "async def main():\n"
         "    ws = await websockets.connect(sys.argv[1])\n"
         "    await ws.send(client_ready('vanishing'))\n"
         "    print('connected', flush=True)\n"
+        "    heard = False\n"
         "    while True:\n"
-        "        await ws.recv()\n"
+        "        raw = await ws.recv()\n"
+        "        if heard or not isinstance(raw, bytes):\n"
+        "            continue\n"
+        "        frame = decode(raw)\n"
+        "        if frame.WhichOneof('frame') == 'audio' and rms_dbfs(frame.audio.audio) > -60:\n"
+        "            heard = True\n"
+        "            print('heard', flush=True)\n"
         "asyncio.run(main())\n"
     )
     before = await _running(server.url)
@@ -240,10 +326,13 @@ async def test_a_client_that_vanishes_frees_its_slot(server, tmp_path):
     try:
         assert (await proc.stdout.readline()).strip() == b"connected"
         assert await _until(lambda: _running_is(server.url, before + 1), 10) is not None
-        await asyncio.sleep(0.5)  # let the greeting begin
+        # Killed mid-greeting: once the interviewer's voice has been heard.
+        heard = await asyncio.wait_for(proc.stdout.readline(), 30)
+        assert heard.strip() == b"heard", heard
         proc.kill()
         t0 = time.monotonic()
         freed = await _until(lambda: _running_is(server.url, before), 5)
+        print(f"\nslot freed {_ms(freed)} after the client's process was killed")
         assert freed is not None and time.monotonic() - t0 < 1.0
     finally:
         if proc.returncode is None:
@@ -296,32 +385,29 @@ async def test_a_client_that_sends_audio_is_never_nudged(settings, models):
 async def test_a_client_that_stops_reading_is_dropped(settings, models):
     from web.cli import LocalServer
 
-    local = settings.model_copy(update={"client_write_timeout_secs": 1.0})
+    timeout_s = 1.0
+    local = settings.model_copy(update={"client_write_timeout_secs": timeout_s})
     async with LocalServer(local, models=models) as srv:
-        info = (await _start(srv.url)).json()
-        # A tiny receive window and a client library that stops reading after a few messages.
-        sock = socket.create_connection(("127.0.0.1", int(srv.url.rsplit(":", 1)[1])))
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        ws = await websockets.connect(
-            f"{info['wsUrl']}?token={info['token']}", sock=sock, max_queue=1
-        )
-        await ws.send(client_ready("never-reads"))
-
-        async def mic():  # the microphone keeps streaming, so the client is not idle
-            while True:
-                await ws.send(audio_msg(CHUNK))
-                await asyncio.sleep(0.02)
-
-        sending = asyncio.create_task(mic())
+        client = await NeverReads(srv.url, int(srv.url.rsplit(":", 1)[1]), mic=True).connect()
         try:
             assert await _until(lambda: _running_is(srv.url, 1), 10) is not None
-            dropped = await _until(lambda: _running_is(srv.url, 0), 15, every_s=0.1)
-            assert dropped is not None, "a client that never reads still holds its slot"
-            print(f"a client that stopped reading was dropped after {dropped:.1f} s")
+            t0 = time.monotonic()
+            # The server ends the connection about when the setting says: not at once, and not
+            # when something else (the idle nudge, the 600 s idle timer) would end the session.
+            dropped = await client.dropped_by_server(timeout_s + DROP_MARGIN_S)
+            freed = await _until(lambda: _running_is(srv.url, 0), 2, every_s=0.05)
+            freed = freed and time.monotonic() - t0
+            print(
+                f"\na client that stopped reading (timeout {timeout_s:g} s) was dropped by the"
+                f" server after {_ms(dropped)} (its end: {client.state()}), its slot free after"
+                f" {_ms(freed)}"
+            )
+            assert dropped is not None, f"still {client.state()}: the client was never dropped"
+            assert dropped >= timeout_s / 2, "dropped before it could have been late"
+            assert client.ws.protocol.close_sent is None  # the client closed nothing itself
+            assert freed is not None and freed <= timeout_s + DROP_MARGIN_S
         finally:
-            sending.cancel()
-            await asyncio.gather(sending, return_exceptions=True)
-            ws.transport.abort()
+            await client.close()
 
 
 @pytest.mark.slow
@@ -342,41 +428,112 @@ async def test_start_floods_get_429_with_retry_after(settings, models):
             assert (await http.post(f"{srv.url}/start", json={"body": {}})).status_code == 200
 
 
-async def _burst(url: str, port: int) -> dict:
+ANSWER = "I rebuilt our payments service so that it never loses a single order."
+ANSWER_KEY = "payment"
+
+
+async def _silent_client(url: str) -> dict:
+    """Connects and sends no audio: what it heard, in order, and how it ended."""
+    ws = await _connect((await _start(url)).json())
+    await ws.send(client_ready("no-audio"))
+    events: list[tuple[str, str]] = []  # ("audio", "") for audible audio, ("said", text)
+    ended = None
+    try:
+        async for raw in ws:
+            frame = decode(raw)
+            if _audible(frame):
+                events.append(("audio", ""))
+            elif frame.WhichOneof("frame") == "message":
+                msg = message_of(frame)
+                data = msg.get("data") or {}
+                if msg["type"] == "bot-output" and data.get("spoken_status") == "completed":
+                    events.append(("said", data["text"]))
+                if msg["type"] == "server-message" and data.get("state") == "ended":
+                    ended = data
+    except websockets.ConnectionClosed:
+        pass
+    # Each line it said was heard: audible audio came after the line before it was spoken.
+    heard, audio = [], False
+    for kind, text in events:
+        if kind == "audio":
+            audio = True
+        elif audio:
+            heard.append(text)
+            audio = False
+    return {
+        "heard": heard,
+        "ended": ended,
+        # It closes nothing itself: a close it received first is the server's.
+        "closed_by_server": bool(ws.protocol.close_rcvd_then_sent),
+        "close_code": ws.close_code,
+    }
+
+
+def _nudged_then_let_go(heard: list[str]) -> bool:
+    """The nudge was heard, then the goodbye, in that order."""
+    said = " ".join(heard)
+    nudge, goodbye = IDLE_NUDGE.split(".")[0], IDLE_GOODBYE.split(",")[0]
+    return nudge in said and goodbye in said and said.index(nudge) < said.index(goodbye)
+
+
+async def _speaker(url: str, answer: bytes) -> dict:
+    """A candidate who is greeted, answers, and hears the reply to their words; then leaves."""
+    async with CandidateSession(url, "technical") as candidate:
+        greeted = await candidate.hear_greeting()
+        answered = greeted and await candidate.answer(answer)
+        closed = candidate.closed.is_set()
+    replies = candidate.log.replies()
+    return {
+        "greeted": greeted,
+        "answered": answered,
+        "closed_early": closed,
+        "said": replies[-1][0].text if replies else None,
+        "reply": replies[-1][1].text if replies else None,
+    }
+
+
+async def _burst(url: str, port: int, answer: bytes, drop_within_s: float) -> dict:
     """What the issue saw lock a server: tokens never used, sessions opened and dropped
-    mid-greeting (closed or reset), a client that never reads and one that sends no audio."""
+    mid-greeting (closed or reset), a client that never reads and one that sends no audio;
+    and among them a candidate who talks and must be answered."""
     async with httpx.AsyncClient(timeout=30) as http:
         unused = [await http.post(f"{url}/start", json={"body": {}}) for _ in range(100)]
 
-    async def dropped(i: int) -> bool:
+    async def dropped(i: int) -> float | None:
         ws = await _connect((await _start(url)).json())
         await ws.send(client_ready("burst"))
-        heard = await _greeted(ws)
+        heard = await _greeted(ws)  # the greeting heard, then gone mid-greeting
         await (ws.close() if i % 2 else _rst(ws))
         return heard
 
-    async def never_reads() -> None:
-        sock = socket.create_connection(("127.0.0.1", port))
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        info = (await _start(url)).json()
-        ws = await websockets.connect(
-            f"{info['wsUrl']}?token={info['token']}", sock=sock, max_queue=1
-        )
-        await ws.send(client_ready("never-reads"))
-        await asyncio.sleep(3)
-        ws.transport.abort()
-
-    async def silent() -> None:
-        ws = await _connect((await _start(url)).json())
-        await ws.send(client_ready("no-audio"))
-        with contextlib.suppress(websockets.ConnectionClosed):
-            async for _ in ws:
-                pass
+    async def never_reads() -> dict:
+        client = await NeverReads(url, port, mic=True).connect()  # not idle: only not reading
+        try:
+            after = await client.dropped_by_server(drop_within_s)
+            return {
+                "dropped_after_s": after and round(after, 1),
+                "end": client.state(),
+                "closed_nothing": client.ws.protocol.close_sent is None,
+            }
+        finally:
+            await client.close()
 
     results = await asyncio.gather(
-        *(dropped(i) for i in range(6)), never_reads(), asyncio.wait_for(silent(), 60)
+        *(dropped(i) for i in range(DROPPED)),
+        never_reads(),
+        asyncio.wait_for(_silent_client(url), 60),
+        asyncio.wait_for(_speaker(url, answer), 120),
     )
-    return {"unused": [r.status_code for r in unused], "greeted": results[:6]}
+    return {
+        "unused": [r.status_code for r in unused],
+        "greeted_s": results[:DROPPED],
+        "never_reads": results[DROPPED],
+        "silent": results[DROPPED + 1],
+        "speaker": results[DROPPED + 2],
+    }
+
+
+DROPPED = 5  # with the three other clients: every one of the 8 slots at once
 
 
 @pytest.mark.slow
@@ -384,26 +541,57 @@ async def test_a_second_burst_is_served_and_leaves_no_memory(settings, models):
     from tests.test_load import rss_mb
     from web.cli import LocalServer
 
+    write_timeout_s = 2.0  # keepalive pings every 1 s: no false drops on a busy 2-core machine
     local = settings.model_copy(
         update={
-            "max_sessions": 8,
+            "max_sessions": DROPPED + 3,
             "start_rate_per_s": 1000.0,
             "start_burst": 1000,  # the flood limit is another test's; this one is about memory
             "client_idle_secs": 1.0,
-            "client_write_timeout_secs": 1.0,
+            "client_write_timeout_secs": write_timeout_s,
         }
     )
+    answer = synthesize(models.piper_voice, ANSWER)
     async with LocalServer(local, models=models) as srv:
         port = int(srv.url.rsplit(":", 1)[1])
         rss = [rss_mb()]
-        bursts = []
+        bursts, statuses = [], []
         for _ in range(2):
-            bursts.append(await _burst(srv.url, port))
-            assert await _until(lambda: _running_is(srv.url, 0), 30, every_s=0.1) is not None
+            bursts.append(await _burst(srv.url, port, answer, write_timeout_s + DROP_MARGIN_S))
+            await _until(lambda: _running_is(srv.url, 0), 30, every_s=0.1)
+            statuses.append(await _status(srv.url))
             rss.append(rss_mb())
-        status = await _status(srv.url)
-    print(f"RSS before, after burst 1, after burst 2: {[round(r) for r in rss]} MiB")
-    for burst in bursts:
-        assert set(burst["unused"]) == {200} and all(burst["greeted"]), burst
-    assert status["free"] == 8 and status["pending"] <= local.max_pending_starts
+    print(f"\nRSS before, after burst 1, after burst 2: {[round(r) for r in rss]} MiB")
+    for n, (burst, status) in enumerate(zip(bursts, statuses, strict=True), 1):
+        counts = {k: status[k] for k in ("running", "pending", "free")}
+        print(f"burst {n}: /status after it: {counts}")
+        print(f"  100 unused /start: {sorted(set(burst['unused']))}")
+        print(
+            f"  dropped mid-greeting, greeting heard after (s): {[g and round(g, 1) for g in burst['greeted_s']]}"
+        )
+        print(f"  never reads: {burst['never_reads']}")
+        print(
+            f"  no audio: heard last {burst['silent']['heard'][-2:]}, then closed by the server ({burst['silent']['close_code']})"
+        )
+        print(f"  talks: said {burst['speaker']['said']!r}, answered {burst['speaker']['reply']!r}")
+
+    for burst, status in zip(bursts, statuses, strict=True):
+        assert set(burst["unused"]) == {200}, burst["unused"]
+        assert all(g is not None for g in burst["greeted_s"]), burst["greeted_s"]
+        # The candidate who talked was answered: a reply to their words, heard.
+        speaker = burst["speaker"]
+        assert speaker["said"] and ANSWER_KEY in speaker["said"].lower(), speaker
+        assert speaker["reply"] and not speaker["closed_early"], speaker
+        # The client that never reads was let go by the server, in about the time set.
+        never = burst["never_reads"]
+        assert never["dropped_after_s"] is not None and never["closed_nothing"], never
+        # The client that sends no audio heard a nudge, then a goodbye, and was let go.
+        silent = burst["silent"]
+        assert _nudged_then_let_go(silent["heard"]), silent
+        assert silent["ended"] and silent["ended"]["report_url"] and silent["closed_by_server"], (
+            silent
+        )
+        # And every slot came back.
+        assert status["running"] == 0 and status["free"] == local.max_sessions, status
+        assert status["pending"] <= local.max_pending_starts, status
     assert rss[2] - rss[1] < 50, rss

@@ -1,6 +1,7 @@
 """The interview engine through the real server: time boxes, monologue cap, silence, close, report."""
 
 import asyncio
+import json
 import re
 
 import httpx
@@ -138,9 +139,17 @@ async def test_full_offline_interview_in_every_mode_ends_with_a_report(settings,
                 assert mode.wrap_up in said and mode.closing in said
                 url = ended["report_url"]
                 assert re.fullmatch(r"/report/[\w-]{32}", url)
+                # Written once the session is over (after its last turn is decoded again).
+                report = await _final_report(http, url)
                 page = await http.get(url)
                 assert page.status_code == 200 and mode.title in page.text and "Ada" in page.text
-                report = (await http.get(f"{url}.json")).json()
+                # The pictures, with the interview's real turns: every turn on the timeline, a
+                # latency bar per reply that has one, no scores (measured, not judged).
+                drawn = _drawn(page.text)
+                replies = [t for t in report["transcript"] if t["latency_ms"] is not None]
+                assert drawn["turns"] == len(report["transcript"]) > 2 * len(mode.questions)
+                assert drawn["latency_bars"] == len(replies) >= len(mode.questions), mode_id
+                assert drawn["score_bars"] == 0 and 'id="timeline"' in page.text
                 assert report["status"] == "ended" and report["kind"] == "measured"
                 assert report["facts"]["questions_covered"] == len(mode.questions)
                 assert report["facts"]["words_per_minute"] and report["facts"]["talk_time_ratio"]
@@ -148,3 +157,133 @@ async def test_full_offline_interview_in_every_mode_ends_with_a_report(settings,
                 md = (await http.get(f"{url}.md")).text
                 assert md.startswith(f"# {mode.title}: Ada")
                 assert (await http.get(url[:-3] + "xyz")).status_code == 404
+
+
+def _drawn(page: str) -> dict[str, int]:
+    """What the report page drew: turn bars, latency bars, score bars, overlap marks."""
+    return {
+        "turns": len(re.findall(r'<rect class="(?:interviewer|candidate)[ "]', page)),
+        "latency_bars": len(re.findall(r'<rect class="bar[ "]', page)),
+        "score_bars": len(re.findall(r'<rect class="s[1-5]"', page)),
+        "cut_in": page.count('<line class="cut-in"'),
+        "talked_over": page.count('<line class="talked-over"'),
+    }
+
+
+async def _final_report(http: httpx.AsyncClient, url: str) -> dict:
+    """The report once the server has closed the interview (the candidate hung up)."""
+    for _ in range(300):
+        report = (await http.get(f"{url}.json")).json()
+        if report["status"] != "active":
+            return report
+        await asyncio.sleep(0.1)
+    raise AssertionError("the interview was never closed")
+
+
+async def _wait_audible(s: CandidateSession, timeout_s: float = 30) -> None:
+    """Until the interviewer's voice is playing at the candidate's end."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not (s.bot_audio_times and s.bot_audio_times[-1] > s.now_ms() + 20):  # noqa: ASYNC110
+        assert asyncio.get_running_loop().time() < deadline, "the interviewer never answered"
+        await asyncio.sleep(0.01)
+
+
+async def test_a_pause_mid_answer_that_the_interviewer_cut_in_on_is_marked(settings, models):
+    """A real interview: the candidate pauses mid-answer long enough to be answered and goes on
+    as the reply begins; later they talk over a reply they have heard. The stored turns say so
+    (replies cut short; the answer carried on), their times are when speech was heard, and the
+    report's timeline marks the first as the interviewer's cut-in, the second as a talk-over."""
+    from datetime import datetime
+
+    from interviewer.report import finalize
+    from tests.standins.openai_server import OpenAIStandIn
+
+    voice = models.piper_voice
+    first = synthesize(voice, "I built the billing service at my last company, in Go.")
+    more = synthesize(
+        voice,
+        "And I also ran the on call rotation for the payments team, "
+        "which taught me a lot about incidents.",
+    )
+    over = synthesize(voice, "Sorry, one more thing: I also wrote our incident review template.")
+    async with LocalServer(settings, models=models) as server:
+        async with CandidateSession(server.url, "technical", {"name": "Ada"}) as s:
+            await s.hear_greeting()
+            s.speak(first)
+            await s.drain()
+            # Silence, however long it takes the interviewer to answer; they go on as it starts.
+            await _wait_audible(s)
+            s.speak(more)
+            await s.drain()
+            # Then a talk-over: they hear 2 s of the next reply (about 4 s long) and speak over it.
+            await _wait_audible(s)
+            await asyncio.sleep(2.0)
+            s.speak(over)
+            await s.drain()
+            await s.wait_bot_done(timeout_s=60)
+            url = next(m for m in s.log.server_messages if m.get("type") == "interview")[
+                "report_url"
+            ]
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            report = await _final_report(http, url)
+            turns = report["transcript"]
+            cuts = [i for i, t in enumerate(turns) if t["interrupted"]]
+            assert len(cuts) == 2, turns  # the reply they went on over was stored, and the other
+            cut, talked_over = cuts
+            assert [t["role"] for t in turns[cut - 1 : cut + 2]] == [
+                "candidate",
+                "interviewer",
+                "candidate",
+            ], turns
+            went_on = turns[cut + 1]["text"].replace("-", " ")  # Whisper writes "on-call" too
+            assert "billing" in turns[cut - 1]["text"] and "on call" in went_on
+            assert turns[talked_over + 1]["role"] == "candidate"
+            assert "incident review" in turns[talked_over + 1]["text"]
+
+            # Times are when speech was heard: a reply starts its latency after the answer ended
+            # (stored as before, the answer would end at the end of the turn wait, and a reply at
+            # the start of its response: a reply would start well under its latency after it).
+            at = [
+                (datetime.fromisoformat(t["started_at"]), datetime.fromisoformat(t["ended_at"]))
+                for t in turns
+            ]
+            for i, t in enumerate(turns):
+                if t["role"] == "interviewer" and t["latency_ms"] is not None:
+                    gap_ms = (at[i][0] - at[i - 1][1]).total_seconds() * 1000
+                    assert abs(gap_ms - t["latency_ms"]) < 400, (i, gap_ms, t["latency_ms"])
+            went_on = (at[cut + 1][0] - at[cut][0]).total_seconds()
+            assert 0 <= went_on < 1.0, went_on  # they went on as the reply began
+            heard_s = (at[talked_over + 1][0] - at[talked_over][0]).total_seconds()
+            assert heard_s > 1.5, heard_s  # the other reply they heard for 2 s, then spoke over
+
+            page = (await http.get(url)).text
+            drawn = _drawn(page)
+            assert drawn["cut_in"] == 1 and drawn["talked_over"] == 1, drawn
+            assert page.index('<line class="cut-in"') < page.index('<line class="talked-over"')
+            assert "interviewer cut in (1)" in page and "went on" in page
+            assert drawn["turns"] == len(turns)
+            replies = [t for t in turns if t["role"] == "interviewer" and t["latency_ms"]]
+            assert drawn["latency_bars"] == len(replies) >= 2
+            assert drawn["score_bars"] == 0  # the scripted brain does not judge
+
+            # Scored by an LLM (a stand-in), the same interview's report draws the scores too.
+            mode = bots.get_mode("technical")
+            scores = {c: {"score": 3, "evidence": ["billing service"]} for c in mode.competencies}
+            standin = await OpenAIStandIn(lambda _m: json.dumps(scores)).start()
+            try:
+                scoring = settings.model_copy(
+                    update={
+                        "llm": "auto",
+                        "openai_api_key": "sk-test",
+                        "openai_base_url": standin.url,
+                    }
+                )
+                store = server.app.state.store
+                interview_id = store.get_by_token(url.rsplit("/", 1)[1]).id
+                await finalize(store, interview_id, mode, report["status"], scoring)
+            finally:
+                await standin.stop()
+            page = (await http.get(url)).text
+            drawn = _drawn(page)
+            assert drawn["score_bars"] == len(mode.competencies), drawn
+            assert drawn["turns"] == len(turns) and drawn["cut_in"] == drawn["talked_over"] == 1

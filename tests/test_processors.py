@@ -1,6 +1,9 @@
 """Our processors, driven with pipecat's own run_test helper."""
 
+import asyncio
 import math
+import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pipecat.frames.frames import (
@@ -18,6 +21,8 @@ from pipecat.frames.frames import (
     TranscriptionFrame,
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
 )
 from pipecat.observers.user_bot_latency_observer import UserBotLatencyObserver
 from pipecat.pipeline.pipeline import Pipeline
@@ -267,3 +272,96 @@ async def test_a_merged_answer_keeps_the_question_it_answered(
 def test_a_reply_cut_off_asked_its_question_only_if_it_got_to_it(phase, spoken, asked):
     cursor = PlanCursor(get_mode("technical"), phase=phase, index=1)
     assert cursor.asked_in(spoken) is asked
+
+
+class _Speaker(FrameProcessor):
+    """Stands where the output transport is: each reply is audible ``delay_s`` after it begins."""
+
+    def __init__(self, delay_s: float):
+        super().__init__()
+        self._delay_s = delay_s
+        self._waiting = False
+        self.audible: list[datetime] = []
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        await super().process_frame(frame, direction)
+        if isinstance(frame, LLMFullResponseStartFrame):
+            self._waiting = True
+        elif isinstance(frame, LLMTextFrame) and self._waiting:
+            self._waiting = False
+            await asyncio.sleep(self._delay_s)
+            self.audible.append(datetime.now(UTC))
+            await self.push_frame(BotStartedSpeakingFrame(), direction)
+        await self.push_frame(frame, direction)
+
+
+def _candidate_speaks(text: str, onset: float, silent_at: float) -> list[Frame]:
+    """A stretch of speech with the VAD's frames: voice from ``onset`` to ``silent_at`` (Unix s)."""
+    return [
+        VADUserStartedSpeakingFrame(start_secs=0.2, timestamp=onset + 0.2),
+        ProposedUserStartedSpeakingFrame(),
+        TranscriptionFrame(text, "candidate", ""),
+        VADUserStoppedSpeakingFrame(stop_secs=0.2, timestamp=silent_at + 0.2),
+        SleepFrame(0.4),  # the wait that calls the turn over
+        ProposedUserStoppedSpeakingFrame(),
+        SleepFrame(1.0),
+    ]
+
+
+async def test_turns_are_stored_with_when_they_were_heard(tmp_path):
+    """A candidate turn runs from their voice's onset to its fall into silence (not to the end
+    of the wait that called it over); a reply from its first audio; a reply heard but cut off
+    before its first words is stored too."""
+    mode = get_mode("technical")
+    store = Store(f"sqlite:///{tmp_path}/t.db")
+    interview_id, _ = store.create_interview(mode.id, {}, "scripted")
+    cursor = PlanCursor(mode)
+    aggregators = LLMContextAggregatorPair(
+        LLMContext(),
+        user_params=LLMUserAggregatorParams(user_turn_strategies=ExternalUserTurnStrategies()),
+    )
+    recorder = TranscriptRecorder(store, interview_id, cursor)
+    recorder.attach(aggregators, UserBotLatencyObserver())
+    speaker = _Speaker(delay_s=0.3)
+    pipeline = Pipeline(
+        [
+            aggregators.user(),
+            ScriptedBrainProcessor(ScriptedInterviewer(mode, cursor=cursor)),
+            speaker,
+            _Voice({1: 0}),  # reply 1 is heard, and cut off before its first word
+            aggregators.assistant(),
+        ]
+    )
+    now = time.time()
+    first = "I wrote the billing service in Go and it runs every invoice for the company."
+    more = "and I still look after it today with two colleagues."
+    await run_test(
+        pipeline,
+        frames_to_send=[
+            LLMRunFrame(),
+            SleepFrame(0.8),
+            # (times the VAD frames carry; its onset is before the turn starts, in the past)
+            *_candidate_speaks(first, onset=now - 0.9, silent_at=now - 0.6),
+            *_candidate_speaks(more, onset=now - 0.3, silent_at=now - 0.1),
+        ],
+    )
+    await recorder.flush()
+
+    turns = store.get(interview_id).turns
+    assert [(t.role, t.text, t.interrupted) for t in turns] == [
+        ("interviewer", turns[0].text, False),
+        ("candidate", first, False),
+        ("interviewer", "…", True),
+        ("candidate", more, False),
+        ("interviewer", turns[4].text, False),
+    ]
+
+    def at(turn_time: datetime, unix: float) -> bool:
+        return abs(turn_time.timestamp() - unix) < 0.001
+
+    assert at(turns[1].started_at, now - 0.9) and at(turns[1].ended_at, now - 0.6)
+    assert at(turns[3].started_at, now - 0.3) and at(turns[3].ended_at, now - 0.1)
+    replies = [turns[0], turns[2], turns[4]]
+    assert len(speaker.audible) == 3
+    for reply, audible in zip(replies, speaker.audible, strict=True):
+        assert timedelta(0) <= reply.started_at - audible < timedelta(seconds=0.2)

@@ -30,7 +30,12 @@ def populate(store: Store) -> dict[str, str]:
         store.add_turn(iid, "interviewer", "Tell me about a project.", t, t, question_index=0)
         store.add_turn(iid, "candidate", f"{name} built things.", t, t, question_index=0)
         ids[key] = iid
-    report = {"competencies": [{"name": "debugging", "score": 4, "evidence": []}]}
+    report = {
+        "competencies": [
+            {"name": "debugging", "score": 4, "evidence": []},
+            {"name": "conflict resolution", "score": 2, "evidence": []},
+        ]
+    }
     store.finish(ids["old"], "ended", report)
     store.finish(ids["mid"], "dropped")
     for key, day, minutes in (("old", 20, 24.5), ("mid", 25, 3), ("new", 30, None)):
@@ -93,7 +98,9 @@ async def test_the_list_is_newest_first_filtered_and_escaped(site):
         order = [page.text.index(f'data-id="{ids[k]}"') for k in ("new", "mid", "old")]
         assert order == sorted(order)
         assert "Ada &lt;b&gt;Lovelace&lt;/b&gt;" in page.text and "<b>Lovelace" not in page.text
-        assert 'title="debugging">4</span>' in page.text  # the scored one shows its score
+        # The scored one shows each score with its competency's name (long ones shortened).
+        assert 'title="debugging: 4/5">debugging <b>4</b></span>' in page.text
+        assert 'title="conflict resolution: 2/5">conflict <b>2</b></span>' in page.text
         assert "24:30" in page.text and "3:00" in page.text and "running" in page.text  # lengths
 
         def listed(text: str) -> set[str]:
@@ -160,7 +167,11 @@ def test_search_and_delete_on_both_databases(db_url, tmp_path):  # noqa: F811
     until = datetime(2026, 11, 30, tzinfo=UTC)
     assert [r["id"] for r in store.search(since=since, until=until)] == [ids["mid"]]
     old = store.search(status="ended")[0]
-    assert old["seconds"] == 24.5 * 60 and old["scores"] == {"debugging": 4}
+    assert old["seconds"] == 24.5 * 60
+    assert old["scores"] == {"debugging": 4, "conflict resolution": 2}
+    assert old["last_activity"] is None  # only an active one is asked when it was last heard
+    live = store.search(status="active")[0]
+    assert abs((live["last_activity"] - now_utc()).total_seconds()) < 60  # its turns, just now
     recordings = RecordingStore(store, tmp_path / "rec")
     path = recordings.path_for(ids["old"])
     path.parent.mkdir(parents=True)
@@ -170,3 +181,50 @@ def test_search_and_delete_on_both_databases(db_url, tmp_path):  # noqa: F811
     assert store.delete(ids["old"]) and store.get(ids["old"]) is None
     assert not store.delete(ids["old"])
     assert [r["id"] for r in store.search()] == [ids["new"], ids["mid"]]
+
+
+async def test_a_running_interview_cannot_be_deleted(site):
+    """Active and heard from lately (or live in this process): no Delete button, and 409."""
+    app, ids = site
+    store: Store = app.state.store
+    stalled, _ = store.create_interview("technical", {"name": "Killed Server"}, "local")
+    quiet = now_utc() - timedelta(minutes=20)
+    store.add_turn(
+        stalled, "interviewer", "Tell me about a project.", quiet, quiet, question_index=0
+    )
+    with store._session.begin() as s:  # it began just before that turn
+        s.execute(
+            update(InterviewRow)
+            .where(InterviewRow.id == stalled)
+            .values(started_at=quiet - timedelta(minutes=1))
+        )
+    origin = {"Origin": "http://127.0.0.1:7860"}
+    async with client(app) as http:
+        page = (await http.get("/review")).text
+        row = page[page.index(f'data-id="{ids["new"]}"') :].split("</tr>")[0]
+        assert '<button class="danger" type="button" disabled' in row and "<form" not in row
+        assert "running" in row
+        refused = await http.post(
+            f"/review/{ids['new']}/delete",
+            data={"form_token": form_token(TOKEN, ids["new"])},
+            headers=origin,
+        )
+        assert refused.status_code == 409
+        assert refused.json()["detail"] == (
+            "This interview is still running; it can be deleted once it has ended."
+        )
+        assert store.get(ids["new"]) is not None
+
+        # Live in this process: running however long it has been quiet.
+        app.state.live[store.get(stalled).token] = object()
+        stalled_form = {"form_token": form_token(TOKEN, stalled)}
+        blocked = await http.post(f"/review/{stalled}/delete", data=stalled_form, headers=origin)
+        assert blocked.status_code == 409
+        del app.state.live[store.get(stalled).token]
+
+        # Active, but nothing heard for 20 minutes and not live: its server died; it can go.
+        page = (await http.get("/review")).text
+        row = page[page.index(f'data-id="{stalled}"') :].split("</tr>")[0]
+        assert "stalled" in row and f'action="/review/{stalled}/delete"' in row
+        done = await http.post(f"/review/{stalled}/delete", data=stalled_form, headers=origin)
+        assert done.status_code == 303 and store.get(stalled) is None

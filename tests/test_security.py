@@ -250,6 +250,58 @@ async def test_no_secret_reaches_the_browser_or_the_logs(settings, models):
     assert not leaked, leaked[:3]
 
 
+def test_uvicorn_log_lines_hide_session_tokens():
+    """The filter on uvicorn's loggers, through uvicorn's own handshake-line format."""
+    from uvicorn.protocols.utils import get_path_with_query_string
+
+    from web.server import create_app, uvicorn_config
+
+    settings = load_settings(_env_file=None)
+    uvicorn_config(create_app(settings), settings, log_level="info")
+    captured: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: captured.append(record.getMessage())
+    log = logging.getLogger("uvicorn.error")
+    log.addHandler(handler)
+    try:
+        scope = {"path": "/ws-client", "query_string": b"token=Abc-123_secret&x=1"}
+        log.info('%s - "WebSocket %s" [accepted]', "127.0.0.1:5", get_path_with_query_string(scope))
+        log.info("plain token=Xyz-9 in the message")
+    finally:
+        log.removeHandler(handler)
+    assert captured == [
+        '127.0.0.1:5 - "WebSocket /ws-client?token=…&x=1" [accepted]',
+        "plain token=… in the message",
+    ]
+
+
+@pytest.mark.slow
+async def test_a_real_handshake_line_shows_no_session_token(settings, models):
+    """A session's WebSocket handshake, logged by uvicorn at info, names no token."""
+    from candidate.session_client import CandidateSession
+    from web.cli import LocalServer
+
+    captured: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: captured.append(record.getMessage())
+    log = logging.getLogger("uvicorn.error")
+    async with LocalServer(settings, models=models) as srv:
+        old_level = log.level
+        log.setLevel(logging.INFO)  # LocalServer logs at warning; a deployment logs at info
+        log.addHandler(handler)
+        try:
+            async with CandidateSession(srv.url, "technical", {"name": "Ada"}) as s:
+                await s.hear_greeting()
+        finally:
+            log.removeHandler(handler)
+            log.setLevel(old_level)
+    handshakes = [line for line in captured if '"WebSocket /ws-client' in line]
+    print(handshakes)
+    assert handshakes, captured
+    assert all("token=…" in line for line in handshakes)
+    assert not [line for line in captured if re.search(r"token=[A-Za-z0-9_-]{8,}", line)]
+
+
 @pytest.mark.slow
 async def test_report_page_escapes_candidate_text(server):
     evil = '<script>alert("x")</script><img src=x onerror=alert(1)>'

@@ -5,6 +5,13 @@ with that token as the password (any user name) and answers 401 without them. A 
 sends saved Basic credentials with any request to this origin, even one a foreign page
 starts, so the delete form also carries a token derived from the review token and the
 interview, and a POST from another origin is refused.
+
+An interview still running cannot be deleted (its session would go on writing turns and
+audio for a row that is gone): its Delete button is disabled and the route answers 409.
+Running means active in the database and either live in this process or heard from lately
+(:data:`STALLED_AFTER`); an active interview silent for longer had its server killed (a
+live one stores a turn every few minutes: silence is nudged and then moved on from, a
+monologue is capped, and pipecat ends a session idle for ten minutes), and can be deleted.
 """
 
 from __future__ import annotations
@@ -30,6 +37,22 @@ from interviewer.store import Store
 router = APIRouter()
 _basic = HTTPBasic(realm="Interviewer reviewers", auto_error=False)
 STATUSES = ("active", "ended", "dropped", "stopped")
+STALLED_AFTER = timedelta(minutes=15)
+RUNNING = "This interview is still running; it can be deleted once it has ended."
+
+
+def short(competency: str) -> str:
+    """A competency's name as the list shows it: whole, or its first word if long."""
+    return competency if len(competency) <= 15 else competency.split()[0]
+
+
+def running(request: Request, status: str, token: str, last_activity: datetime | None) -> bool:
+    """Whether an interview is still going on (see the module's docstring)."""
+    if status != "active":
+        return False
+    if token in getattr(request.app.state, "live", {}):
+        return True
+    return last_activity is not None and datetime.now(UTC) - last_activity < STALLED_AFTER
 
 
 def reviewer(
@@ -87,6 +110,7 @@ async def review_page(
     )
     for row in rows:
         row["form_token"] = form_token(review_token, row["id"])
+        row["running"] = running(request, row["status"], row["token"], row["last_activity"])
     page = render_template(
         "review.html",
         rows=rows,
@@ -99,6 +123,7 @@ async def review_page(
             "until": until or "",
         },
         deleted=request.query_params.get("deleted") == "1",
+        short=short,
     )
     return HTMLResponse(page, headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
 
@@ -122,6 +147,12 @@ async def delete_interview(
     if not _same_origin(request) or not secrets.compare_digest(form_token_, expected):
         raise HTTPException(403, "This form did not come from the reviewers' page")
     store: Store = request.app.state.store
+    found = await asyncio.to_thread(store.get, interview_id)
+    if found is None:
+        raise HTTPException(404, "No such interview")
+    last = max((t.ended_at for t in found.turns), default=found.started_at)
+    if running(request, found.status, found.token, last):
+        raise HTTPException(409, RUNNING)
     recordings = RecordingStore(store, request.app.state.settings.recordings_dir)
     await asyncio.to_thread(recordings.delete_for_interview, interview_id)  # the file, then the row
     if not await asyncio.to_thread(store.delete, interview_id):

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import logging
+import re
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -167,7 +169,33 @@ def uvicorn_config(app: FastAPI, settings: Settings, **overrides) -> uvicorn.Con
         "ws_ping_timeout": half,
         "timeout_graceful_shutdown": 2,  # after our own drain (SHUTDOWN_GRACE_SECS)
     }
-    return uvicorn.Config(app, **{**options, **overrides})
+    config = uvicorn.Config(app, **{**options, **overrides})  # configures uvicorn's loggers
+    redactor = SessionTokenRedactor()
+    for name in ("uvicorn.error", "uvicorn.access"):
+        log = logging.getLogger(name)
+        if not any(isinstance(f, SessionTokenRedactor) for f in log.filters):
+            log.addFilter(redactor)
+    return config
+
+
+class SessionTokenRedactor(logging.Filter):
+    """Hides session tokens in uvicorn's log lines (its WebSocket handshake lines show the URL).
+
+    A token is a credential until it is used: ``/ws-client?token=abc`` is logged as
+    ``/ws-client?token=…``. The record is kept, only the token is replaced.
+    """
+
+    _TOKEN = re.compile(r"(token=)[^&\s\"']+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Replace every ``token=...`` in the record's message and arguments."""
+        if isinstance(record.msg, str):
+            record.msg = self._TOKEN.sub(r"\1…", record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                self._TOKEN.sub(r"\1…", a) if isinstance(a, str) else a for a in record.args
+            )
+        return True
 
 
 def main() -> None:

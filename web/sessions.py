@@ -322,7 +322,8 @@ async def run_interview(
         app.state.sessions.release(token)
         if interview_id is not None:
             if interview and interview.recorder:
-                await interview.recorder.flush()
+                # Turns still being decoded again get a moment (less when shutting down).
+                await interview.recorder.flush(0.5 if app.state.draining else 3.0)
             if interview and interview.cursor.phase == "closed":
                 status = "ended"
             else:
@@ -349,29 +350,50 @@ SHUTDOWN_GOODBYE = (
 )
 
 
+SHUTDOWN_END_S = 1.0  # the end of the grace: sessions still talking are ended, reports written
+
+
 async def drain(app: FastAPI, grace_s: float) -> None:
     """Shut down gently: refuse new sessions, say goodbye in each live one, wait for them.
 
     Each session ends after its goodbye has been played, and writes its transcript and
-    report as any ending session does; whatever is still running after ``grace_s`` is left
-    to the server's own shutdown (which drops it, with its transcript and report written).
+    report as any ending session does. The whole drain takes at most ``grace_s``: a goodbye
+    not over ``SHUTDOWN_END_S`` before then (stalled, or a voice that hangs) is cut there, its
+    session ended and its transcript and report written, so the server's own shutdown (which
+    gives what is left 2 s more) finds nothing running and the process exits in time.
     """
     app.state.draining = True
     live: dict[str, Interview] = app.state.live
+    deadline = time.monotonic() + grace_s
     logger.info(f"Shutting down: saying goodbye in {len(live)} interview(s)")
     for interview in list(live.values()):
         try:
             await interview.say_goodbye(SHUTDOWN_GOODBYE)
         except Exception:
             logger.exception("Could not say goodbye")
+    goodbyes_s = max(0.0, deadline - SHUTDOWN_END_S - time.monotonic())
+    if live and not await _none_live_within(app, goodbyes_s):
+        logger.warning(
+            f"{len(live)} interview(s) still saying goodbye after {grace_s - SHUTDOWN_END_S:.1f}s;"
+            " ending them"
+        )
+        for interview in list(live.values()):
+            with contextlib.suppress(Exception):
+                await interview.worker.cancel(reason="the server is shutting down")
+        await _none_live_within(app, max(0.0, deadline - time.monotonic()))
     if live:
+        logger.warning(f"{len(live)} interview(s) still running after {grace_s:.1f}s")
+    else:
+        logger.info("Shutting down: every interview has ended, its transcript and report written")
+
+
+async def _none_live_within(app: FastAPI, timeout_s: float) -> bool:
+    """Whether every live interview has ended (its report written) within ``timeout_s``."""
+    if app.state.live:
         app.state.none_live.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(app.state.none_live.wait(), grace_s)
-    if live:
-        logger.warning(
-            f"{len(live)} interview(s) still running after {grace_s:.0f}s; dropping them"
-        )
+            await asyncio.wait_for(app.state.none_live.wait(), timeout_s)
+    return not app.state.live
 
 
 async def refuse_at_capacity(websocket: WebSocket, settings: Settings) -> None:

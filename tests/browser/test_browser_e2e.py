@@ -269,6 +269,10 @@ def test_interview_in_chromium_with_real_speech(server_url, tmp_path):
     voiced = [l["voice_ms"] for l in hooks.get("latencies", []) if "voice_ms" in l]
     assert voiced and all(0 < ms < 30_000 for ms in voiced), hooks.get("latencies")
     assert "end of your voice" in snap["latencyText"], snap["latencyText"]
+    # A turn the server decoded again shows its better words in the page (when they differ).
+    for final in [m for m in msgs if m.get("type") == "final-words"]:
+        print(f"final words: {final['live']!r} -> {final['text']!r}")
+        assert any(" ".join(final["text"].split()) in t for t in snap["domCandidate"]), final
     assert not [c for c in console if c.startswith("pageerror")], console
 
 

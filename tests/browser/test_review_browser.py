@@ -1,10 +1,12 @@
 """The reviewers' page in Chromium: the credential, the list, filters, a report, delete.
 
-Saves tests/artifacts/review_page.png and tests/artifacts/report_page.png.
+Saves tests/artifacts/review_page.png, report_page.png, and the report printed:
+report_print.png (print media) and report_page.pdf.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,7 +24,7 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 
 
 def _scored_interview(store) -> str:
-    """A finished technical interview with replies, a talk-over and scores, for the screenshot."""
+    """A finished technical interview with replies, a talk-over, a cut-in and scores (the screenshot)."""
     from bots import get_mode
     from interviewer.report import build_report
 
@@ -36,8 +38,9 @@ def _scored_interview(store) -> str:
         ("candidate", "A nightly diff job, and we alarmed on any mismatch over a hundred rows.", 37, 52, None, False, 0),
         ("interviewer", "Thanks, that helps. " + mode.questions[1].text, 52.6, 58, 620, True, 1),
         ("candidate", "The hardest one was a race in our job scheduler; logs showed two workers taking the same job.", 57, 85, None, False, 1),
-        ("interviewer", "A race issue is tricky. How did you make sure it was really fixed?", 85.9, 90, 910, False, 1),
-        ("candidate", "We added a lease with a fencing token and a test that ran the workers in parallel for an hour.", 91, 118, None, False, 1),
+        # A pause mid-answer, answered: the candidate went on 0.5 s into the reply (a cut-in).
+        ("interviewer", "A race issue is", 85.9, 86.6, 910, True, 1),
+        ("candidate", "So we added a lease with a fencing token and a test that ran the workers in parallel for an hour.", 86.4, 118, None, False, 1),
         ("interviewer", mode.questions[2].text, 118.5, 123, 540, False, 2),
         ("candidate", "I test what would hurt users first: money paths get integration tests.", 124, 140, None, False, 2),
     ]  # fmt: skip
@@ -144,6 +147,13 @@ def test_the_reviewers_page_in_chromium(review_server):
             assert rows.count() == 4
             assert rows.first.get_attribute("data-id") == ids["scored"]  # newest first
             assert "Ada <b>Lovelace</b>" in page.locator("#interviews").inner_text()  # as text
+            # Scores with their competencies' names in view; a running one cannot be deleted.
+            chips = page.locator(f'tr[data-id="{ids["old"]}"] .score').all_inner_texts()
+            assert [c.split() for c in chips] == [["debugging", "4"], ["conflict", "2"]], chips
+            running = page.locator(f'tr[data-id="{ids["new"]}"] button.danger')
+            assert running.is_disabled() and "running" in running.get_attribute("title")
+            deletable = page.locator(f'tr[data-id="{ids["old"]}"] button.danger')
+            assert deletable.is_enabled()
             page.screenshot(path=str(ARTIFACTS / "review_page.png"), full_page=True)
 
             # Filter: the behavioral one only.
@@ -162,6 +172,7 @@ def test_the_reviewers_page_in_chromium(review_server):
             assert page.locator("#latency rect.bar").count() == 4  # the replies with a latency
             assert page.locator("#scores rect.s5").count() == 1
             assert page.locator("#timeline line.talked-over").count() == 1
+            assert page.locator("#timeline line.cut-in").count() == 1
             page.screenshot(path=str(ARTIFACTS / "report_page.png"), full_page=True)
 
             # The recording plays in the report, and the transcript follows it.
@@ -190,6 +201,30 @@ def test_the_reviewers_page_in_chromium(review_server):
             )
             page.wait_for_function("document.body.dataset.heard === '3'", timeout=5000)
             page.eval_on_selector("#recording audio", "a => a.pause()")
+
+            # Printed: the controls (the links, the player, the line being heard) go; the
+            # pictures and the whole transcript stay.
+            assert page.locator(".links").is_visible() and page.locator("#recording").is_visible()
+            page.emulate_media(media="print")
+            assert not page.locator(".links").is_visible()
+            assert not page.locator("#recording audio").is_visible()
+            assert not page.get_by_role("heading", name="Recording").is_visible()
+            for chart in ("#timeline svg", "#latency svg", "#scores svg"):
+                box = page.locator(chart).bounding_box()
+                assert box and box["width"] > 500 and box["height"] > 40, (chart, box)
+            lines = page.locator("#transcript p")
+            assert lines.count() == 10 and all(lines.nth(i).is_visible() for i in range(10))
+            assert page.locator("#transcript p.now").count() == 1  # still marked, not painted
+            assert page.eval_on_selector(
+                "#transcript p.now", "p => getComputedStyle(p).backgroundColor"
+            ) in ("rgba(0, 0, 0, 0)", "transparent")
+            page.screenshot(path=str(ARTIFACTS / "report_print.png"), full_page=True)
+            pdf = page.pdf(format="A4", print_background=True)
+            pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
+            assert pdf.startswith(b"%PDF") and pages >= 2, (len(pdf), pages)
+            (ARTIFACTS / "report_page.pdf").write_bytes(pdf)
+            page.emulate_media(media="screen")
+            assert page.locator(".links").is_visible()
 
             # Delete one, confirming the dialog.
             page.goto(f"{server.url}/review")

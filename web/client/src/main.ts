@@ -164,6 +164,9 @@ function onServerMessage(data: unknown) {
     case "notice":
       if (typeof msg.text === "string") showNotice(msg.text);
       break;
+    case "final-words":
+      if (typeof msg.live === "string" && typeof msg.text === "string") transcript.onFinalWords(msg.live, msg.text);
+      break;
     default:
       break;
   }

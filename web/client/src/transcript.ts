@@ -86,6 +86,24 @@ export class Transcript {
     this.scroll();
   }
 
+  /**
+   * The server decoded a candidate turn again as a whole: the candidate line that ends with
+   * the words heard live (`live`) ends with the better words (`text`) instead.
+   */
+  onFinalWords(live: string, text: string) {
+    const norm = (t: string) => t.replace(/\s+/g, " ").trim();
+    const was = norm(live);
+    if (!was) return;
+    for (let i = this.lines.length - 1; i >= 0; i--) {
+      const line = this.lines[i];
+      const said = norm(line.entry.text);
+      if (line.entry.role !== "candidate" || !said.endsWith(was)) continue;
+      line.entry.text = `${said.slice(0, said.length - was.length).trim()} ${norm(text)}`.trim();
+      line.textEl.textContent = line.entry.text;
+      return;
+    }
+  }
+
   /** A piece of what the interviewer said (bot-output), joined per segment. */
   onBotOutput(data: BotOutputData) {
     if (!data || typeof data.text !== "string") return;

@@ -1,0 +1,179 @@
+"""The OpenAI path's plan: the conductor counts candidate turns only and tells the LLM what to do.
+
+Each planned question gets the candidate's answer, at most ``max_follow_ups`` follow-ups,
+then the next question, the same for the first question as for the others: the greeting
+and a reply asked for after a long silence are no answers. The real conductor and cursor
+are driven with pipecat's run_test; what the LLM would be told is the system instruction
+of each ``LLMUpdateSettingsFrame`` the conductor pushes before a reply.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import replace
+
+import pytest
+from pipecat.frames.frames import (
+    Frame,
+    LLMContextFrame,
+    LLMFullResponseEndFrame,
+    LLMUpdateSettingsFrame,
+)
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.tests.utils import run_test
+
+from bots import get_mode
+from interviewer.plan import InterviewMode, PlanCursor
+from processors.frames import InterviewClosedFrame
+from processors.interview_conductor import InterviewConductor
+
+BASE = "BASE INSTRUCTION"
+ANSWER = "I led the migration of our payments service to a new database, in three stages."
+
+
+def _mode(max_follow_ups: int = 1) -> InterviewMode:
+    mode = get_mode("technical")
+    questions = tuple(replace(q, max_follow_ups=max_follow_ups) for q in mode.questions)
+    return replace(mode, questions=questions)
+
+
+class _Clock:
+    """A clock that stands still (no question's time runs out) unless moved."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _context(history: list[dict]) -> LLMContextFrame:
+    return LLMContextFrame(context=LLMContext(messages=list(history)))
+
+
+def _candidate_turns(n: int) -> list[Frame]:
+    """The greeting's (empty) context, then ``n`` candidate turns, each after a reply."""
+    frames: list[Frame] = [_context([])]
+    history: list[dict] = []
+    for i in range(n):
+        history += [
+            {"role": "assistant", "content": f"Interviewer reply {i}."},
+            {"role": "user", "content": f"{ANSWER} ({i})"},
+        ]
+        frames.append(_context(history))
+    return frames
+
+
+async def _guidance(
+    frames: list[Frame], mode: InterviewMode, clock: Callable[[], float] | None = None
+) -> tuple[list[str], list[Frame], PlanCursor]:
+    """What the real conductor tells the LLM before each reply, its frames out, and the plan."""
+    cursor = PlanCursor(mode)
+
+    async def no_reply():
+        pass
+
+    conductor = InterviewConductor(
+        cursor,
+        llm_guided=True,
+        request_reply=no_reply,
+        base_instruction=BASE,
+        clock=clock or _Clock(),
+    )
+    down, _ = await run_test(conductor, frames_to_send=frames)
+    told = [
+        f.delta.system_instruction.removeprefix(f"{BASE}\n\n")
+        for f in down
+        if isinstance(f, LLMUpdateSettingsFrame)
+    ]
+    return told, list(down), cursor
+
+
+def _shape(guidance: str, mode: InterviewMode) -> str:
+    """The guidance without what differs from one question to the next (its text, number, time)."""
+    for q in mode.questions:
+        guidance = guidance.replace(q.text, "<question>")
+    return re.sub(r"\d+", "<n>", guidance)
+
+
+async def test_the_first_question_gets_the_same_follow_ups_as_the_others():
+    mode = _mode(max_follow_ups=1)
+    told, _, cursor = await _guidance(_candidate_turns(4), mode)
+    greeting, q1_answer, q1_follow_up_answer, q2_answer, q2_follow_up_answer = told
+
+    # The greeting counts no answer: it asks the first question.
+    assert greeting.startswith(f"Current question (1 of {cursor.total}): {mode.questions[0].text}")
+    assert "greet" in greeting and "follow-up" not in greeting
+
+    # The candidate's first answer, to question 1 as to question 2: ask one follow-up.
+    for answer, n in ((q1_answer, 1), (q2_answer, 2)):
+        assert answer.startswith(f"Current question ({n} of")
+        assert "ask ONE follow-up question (follow-up 1 of 1" in answer
+        assert "Do not move on" in answer and "move on now" not in answer
+    # Their answer to the follow-up: move on to the next question.
+    for answer, n in ((q1_follow_up_answer, 2), (q2_follow_up_answer, 3)):
+        assert answer.startswith("This reply: move on now.")
+        assert "follow-up question" not in answer
+        assert answer.endswith(f"ask question {n} of {cursor.total}: {mode.questions[n - 1].text}")
+    assert _shape(q1_answer, mode) == _shape(q2_answer, mode)
+    assert _shape(q1_follow_up_answer, mode) == _shape(q2_follow_up_answer, mode)
+    assert (cursor.index, cursor.answers, cursor.follow_ups_used) == (2, 0, 0)
+
+
+@pytest.mark.parametrize("max_follow_ups", [0, 1, 2])
+async def test_every_question_takes_its_answer_and_follow_ups_then_moves_on(max_follow_ups):
+    mode = _mode(max_follow_ups)
+    per_question = 1 + max_follow_ups
+    told, _, cursor = await _guidance(_candidate_turns(2 * per_question), mode)
+    steps = [
+        "follow" if "ask ONE follow-up" in t else "move_on" if "move on now" in t else t
+        for t in told[1:]
+    ]
+    assert steps == (["follow"] * max_follow_ups + ["move_on"]) * 2
+    assert cursor.index == 2
+
+
+async def test_a_reply_asked_for_without_a_candidate_turn_is_no_answer():
+    """After a long silence the conductor asks for a reply: the context ends with the interviewer."""
+    mode = _mode(max_follow_ups=1)
+    history = [
+        {"role": "assistant", "content": "Hello. Tell me about a project."},
+        {"role": "user", "content": ANSWER},
+    ]
+    silent = [*history, {"role": "assistant", "content": "What was the hardest part?"}]
+    frames = [_context([]), _context([history[0]]), _context(history), _context(silent)]
+    told, _, cursor = await _guidance(frames, mode)
+    _, unanswered, answered, after_silence = told
+    assert "has not answered yet" in unanswered and "do not move on" in unanswered
+    assert "ask ONE follow-up question (follow-up 1 of 1" in answered
+    assert "has not answered yet" in after_silence  # its answer to the follow-up is still due
+    assert (cursor.index, cursor.answers, cursor.follow_ups_used) == (0, 1, 1)
+
+
+async def test_a_question_whose_time_is_up_moves_on_with_or_without_an_answer():
+    mode = _mode(max_follow_ups=1)
+    box = mode.questions[0].time_box_s
+    answered = _candidate_turns(1)
+    silent = [*answered, _context([{"role": "assistant", "content": "Take your time."}])]
+    for frames in (answered, silent):  # an answer, or a long silence (the context ends with us)
+        start = _Clock().now
+        clock = iter([start, start + box + 1]).__next__  # the second reply comes too late
+        told, _, cursor = await _guidance(frames[:1] + frames[-1:], mode, clock)
+        late = told[1]
+        assert late.startswith("This reply: move on now. Time for the previous question is up")
+        assert late.endswith(f"ask question 2 of {cursor.total}: {mode.questions[1].text}")
+        assert "follow-up question" not in late
+        assert (cursor.index, cursor.answers, cursor.follow_ups_used) == (1, 0, 0)
+
+
+async def test_the_wrap_up_then_the_close_after_the_last_question():
+    mode = _mode(max_follow_ups=1)
+    turns = 2 * len(mode.questions)
+    frames = _candidate_turns(turns + 2)
+    frames.append(LLMFullResponseEndFrame())  # the closing reply ends
+    told, down, cursor = await _guidance(frames, mode)
+    assert told[turns].startswith("All questions are done.")
+    assert told[-1] == f"Close the interview now with: {mode.closing}"
+    assert cursor.phase == "closed"
+    assert isinstance(down[-1], InterviewClosedFrame)
