@@ -382,13 +382,16 @@ async def test_a_client_that_sends_audio_is_never_nudged(settings, models):
 
 
 @pytest.mark.slow
-async def test_a_client_that_stops_reading_is_dropped(settings, models):
+@pytest.mark.parametrize("mic", [True, False], ids=["streaming", "silent"])
+async def test_a_client_that_stops_reading_is_dropped(settings, models, mic):
+    """Dropped whether or not it still sends: a silent one leaves nothing unread on the
+    server's side, where a close's FIN would wait behind the audio it never took."""
     from web.cli import LocalServer
 
     timeout_s = 1.0
     local = settings.model_copy(update={"client_write_timeout_secs": timeout_s})
     async with LocalServer(local, models=models) as srv:
-        client = await NeverReads(srv.url, int(srv.url.rsplit(":", 1)[1]), mic=True).connect()
+        client = await NeverReads(srv.url, int(srv.url.rsplit(":", 1)[1]), mic=mic).connect()
         try:
             assert await _until(lambda: _running_is(srv.url, 1), 10) is not None
             t0 = time.monotonic()

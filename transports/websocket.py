@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import struct
 from collections.abc import Awaitable, Callable
 
 from fastapi import WebSocket
 from loguru import logger
 from pipecat.frames.frames import OutputTransportMessageUrgentFrame
 from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from interviewer.audio import AUDIO_IN_RATE
 from interviewer.config import Settings
@@ -70,3 +73,23 @@ def bound_writes(
     # Our own WebSocket object: the transport only calls these two to write.
     websocket.send_bytes = bounded(websocket.send_bytes)  # type: ignore[method-assign]
     websocket.send_text = bounded(websocket.send_text)  # type: ignore[method-assign]
+
+
+class ResettingWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's WebSocket protocol, except that a client that misses a keepalive pong is reset.
+
+    uvicorn ends such a connection with a close frame and a FIN, both queued behind the bytes
+    the client never read: its window stays shut, so they never leave and the connection stays
+    established after its session has ended (seen once in a dozen runs, whenever the server had
+    read all the client's data before closing). A reset leaves at once. Pass it as uvicorn's
+    ``ws``.
+    """
+
+    def keepalive_timeout(self) -> None:
+        """Reset, not close, a connection whose client did not answer a ping in time."""
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None and not (self.close_sent or self.transport.is_closing()):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        super().keepalive_timeout()
+        if self.transport.get_write_buffer_size():  # close() would first wait to send these
+            self.transport.abort()

@@ -25,6 +25,7 @@ from interviewer.models import ModelBank
 from interviewer.rate import TokenBucket
 from interviewer.recordings import RecordingStore, keep_for
 from interviewer.store import Store
+from transports.websocket import ResettingWebSocketProtocol
 from web.reports import router as reports_router
 from web.review import router as review_router
 from web.sessions import SessionRegistry, drain
@@ -167,6 +168,7 @@ def uvicorn_config(app: FastAPI, settings: Settings, **overrides) -> uvicorn.Con
         "ws_max_size": settings.ws_max_size,
         "ws_ping_interval": half,
         "ws_ping_timeout": half,
+        "ws": ResettingWebSocketProtocol,  # a client that reads nothing is reset, not kept
         "timeout_graceful_shutdown": 2,  # after our own drain (SHUTDOWN_GRACE_SECS)
     }
     config = uvicorn.Config(app, **{**options, **overrides})  # configures uvicorn's loggers
