@@ -14,7 +14,6 @@ from functools import cached_property
 
 from loguru import logger
 from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
-from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADParams
 from pipecat.frames.frames import InterruptionFrame, LLMRunFrame, TTSSpeakFrame
 from pipecat.observers.user_bot_latency_observer import MeasuredFrom, UserBotLatencyObserver
@@ -50,6 +49,7 @@ from processors.interview_conductor import InterviewConductor
 from processors.llm_fallback import REPLY_BUDGET_S, BudgetedOpenAILLMService, LLMFallbackProcessor
 from processors.local_brain import LocalBrainProcessor
 from processors.local_services import (
+    InlineSileroVADAnalyzer,
     SharedPiperTTSService,
     SharedSmartTurnAnalyzer,
     SharedWhisperSTTService,
@@ -136,7 +136,7 @@ class InterviewStages:
             )
         else:
             turn_stop = PatientTurnStopStrategy(**patience)
-        vad = SileroVADAnalyzer(
+        vad = InlineSileroVADAnalyzer(
             params=VADParams(stop_secs=s.vad_stop_secs, start_secs=s.vad_start_secs)
         )
         return LLMContextAggregatorPair(

@@ -28,6 +28,8 @@ from typing import Any
 from loguru import logger
 from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn, SmartTurnParams
 from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
+from pipecat.audio.vad.silero import SileroVADAnalyzer
+from pipecat.audio.vad.vad_analyzer import VADState
 from pipecat.frames.frames import ErrorFrame, Frame, TranscriptionFrame
 from pipecat.processors.frameworks.rtvi.frames import RTVIServerMessageFrame
 from pipecat.services.cartesia.tts import CartesiaTTSService
@@ -360,3 +362,18 @@ class RetryingCartesiaTTSService(CartesiaTTSService):
 
     async def _given_up(self, context_id: str) -> None:
         await self.push_frame(unspoken_notice())
+
+
+class InlineSileroVADAnalyzer(SileroVADAnalyzer):
+    """pipecat's Silero VAD, run in the event loop instead of one thread hop per audio frame.
+
+    pipecat hands every 20 ms frame to a thread of its own and waits for it. The model's work
+    on a frame is well under a millisecond, but the hop costs two GIL hand-offs, and on two
+    busy cores that made the user aggregator, which waits on it, slower than real time: with
+    four candidates talking its queue grew to seconds of audio, every reply came seconds late
+    and, once, a late transcript lost a turn. Inline, the same code runs at once.
+    """
+
+    async def analyze_audio(self, buffer: bytes) -> VADState:
+        """Analyse ``buffer`` with pipecat's code, in the caller's thread."""
+        return self._run_analyzer(buffer)

@@ -106,13 +106,21 @@ async def held_session(url: str, word: str, pcm: bytes, hold_s: float):
     from candidate.session_client import CandidateSession
 
     turns = 0
+    outcomes: list[tuple[int, bool, bool]] = []
     async with CandidateSession(url, "behavioral") as s:
         await s.hear_greeting(timeout_s=90, ready_s=60)
         t0 = time.monotonic()
         while time.monotonic() - t0 < hold_s and not s.closed.is_set():
-            await s.answer(pcm, timeout_s=90)
+            answered = await s.answer(pcm, timeout_s=90)
             turns += 1
-    return word, s, turns
+            outcomes.append((s.now_ms(), answered, s.closed.is_set()))
+    return word, s, turns, outcomes
+
+
+def story(s, outcomes: list[tuple[int, bool, bool]]) -> list[tuple]:
+    """A session's turns and answer outcomes, short enough to read in a failure message."""
+    turns = [(t.role[0], t.start_ms, t.end_ms, t.latency_ms, t.text[:32]) for t in s.log.turns]
+    return turns + [("answer returned at, answered, closed", *o) for o in outcomes]
 
 
 def thread_names() -> list[str]:
@@ -192,8 +200,9 @@ async def test_sessions_leave_nothing_behind_and_never_cross_talk(server, models
         )
     print(f"  new threads: {sorted(set(marks['sequential again'][1]) - set(marks['start'][1]))}")
     print(f"  pipecat dangling-task warnings: {len(dangling)}")
-    for word, s, _ in results:
+    for word, s, _, outcomes in results:
         print(f"  {word}: heard {s.log.texts('candidate')[:2]}")
+        print(f"    {story(s, outcomes)}")
 
     assert all(ms > 0 for ms in heard), "every short session heard its greeting start"
     # Nothing left behind: tasks back to the baseline, no threads but the bounded pool's.
@@ -214,12 +223,12 @@ async def test_sessions_leave_nothing_behind_and_never_cross_talk(server, models
     assert rss["concurrent"] - rss0 < 250, rss
     assert rss["sequential again"] - rss["concurrent"] < 60, rss
     # Each held session talked, was answered, and heard only its own candidate.
-    for word, s, turns in results:
+    for word, s, turns, outcomes in results:
         candidate = " ".join(s.log.texts("candidate")).lower()
         interviewer = " ".join(s.log.texts("interviewer")).lower()
         # Answered: every turn got a reply to the candidate's own words, heard.
         replies = s.log.replies()
-        assert turns >= 2 and len(replies) >= turns, (word, turns, s.log.turns)
+        assert turns >= 2 and len(replies) >= turns, (word, turns, story(s, outcomes))
         assert all(word in said.text.lower() for said, _ in replies), (word, replies)
         assert word in candidate, (word, candidate)
         others = [w for w in SENTENCES if w != word]

@@ -1,7 +1,7 @@
 """A tripwire for an upgrade: every private piece of pipecat (and the page's client SDK) we rely on.
 
 pipecat has no public hook for these, so processors/local_services.py (shared models, the
-Cartesia retry), processors/patient_turn_stop.py and processors/scored_turn_stop.py reach into its internals (the list below is
+Cartesia retry, the VAD run inline), processors/patient_turn_stop.py and processors/scored_turn_stop.py reach into its internals (the list below is
 all of it). When a
 new pipecat renames or reshapes one, this fails first, naming it, instead of an interview
 misbehaving later. Bump the pin in pyproject.toml only with this green.
@@ -80,6 +80,11 @@ def test_pipecat_is_the_pinned_version():
             "pipecat.turns.user_stop:TurnAnalyzerUserTurnStopStrategy",
             "_handle_prediction_result",
             "ScoredTurnStopStrategy reads smart-turn's probability",
+        ),
+        (
+            "pipecat.audio.vad.vad_analyzer:VADAnalyzer",
+            "_run_analyzer",
+            "InlineSileroVADAnalyzer runs pipecat's analysis without its thread hop",
         ),
     ],
 )
