@@ -165,15 +165,19 @@ class ModelBank:
         import onnxruntime as ort
         from faster_whisper import WhisperModel
 
+        from interviewer.whisper_load import WhisperLoad
+
         times: dict[str, float] = {}
         t = time.perf_counter()
         folder = whisper_model_folder(settings)
-        whisper = WhisperModel(
-            str(folder),
-            device="cpu",
-            compute_type="int8",
-            cpu_threads=settings.stt_threads,
-            num_workers=settings.stt_workers,
+        whisper = WhisperLoad(
+            WhisperModel(
+                str(folder),
+                device="cpu",
+                compute_type="int8",
+                cpu_threads=settings.stt_threads,
+                num_workers=settings.stt_workers,
+            )
         )
         times["stt"] = time.perf_counter() - t
         language = "en"  # interviews are held in English; this skips language detection

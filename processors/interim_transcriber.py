@@ -6,7 +6,9 @@ the stretch being spoken and every ``interval_secs`` re-transcribes it (one deco
 time, in a thread), pushing pipecat's ``InterimTranscriptionFrame``: the page shows the
 words live, in italics, until the final transcript replaces them. After a decode the next
 waits at least as long as it took, so a long stretch (whose decodes grow) costs at most
-half a core. A decode still running when the stretch ends finishes in its thread and its
+half a core. The model is shared (:class:`interviewer.whisper_load.WhisperLoad`): a decode
+starts only while no other decode runs, in any session, so final transcripts never queue
+behind live words. A decode still running when the stretch ends finishes in its thread and its
 words are dropped. The VAD frames come upstream from the user aggregator.
 """
 
@@ -69,7 +71,11 @@ class InterimTranscriber(FrameProcessor):
             del self._audio[:-keep]
             return
         secs = len(self._audio) / 2 / WHISPER_RATE
-        if secs >= max(self._next_at, MIN_SECS) and self._decode is None:
+        if (
+            secs >= max(self._next_at, MIN_SECS)
+            and self._decode is None
+            and self._whisper.claim_optional()  # only when no decode runs: finals come first
+        ):
             self._next_at = secs + self._interval
             self._decode = self.create_task(
                 self._transcribe(bytes(self._audio), self._stretch), f"{self}::interim"
@@ -83,6 +89,7 @@ class InterimTranscriber(FrameProcessor):
             logger.warning(f"{self}: interim transcript failed: {e}")
             return
         finally:
+            self._whisper.release_optional()
             self._decode = None
             # Rest at least as long as the decode took (measured in stretch audio).
             heard = len(self._audio) / 2 / WHISPER_RATE
