@@ -146,6 +146,8 @@ async def test_live_tokens_origin_and_limits(server, settings):
     assert await _refused(ws_url, {"Origin": "http://evil.example"}) == 403
     host = server.url.split("//")[1]
     async with websockets.connect(ws_url, additional_headers={"Origin": f"http://{host}"}) as ws:
+        # The client offered permessage-deflate; audio does not compress, so it was declined.
+        assert ws.protocol.extensions == []
         # A message over MAX_MESSAGE_BYTES is dropped with an error; the socket stays up.
         from pipecat.frames.protobufs import frames_pb2
 
