@@ -148,8 +148,38 @@ class LocalLLMServer:
         settings.openai_api_key = self.api_key
         settings.openai_model = self.model
 
-    def stop(self) -> None:
-        """Stop the server: xllamacpp's Server shuts down when its last reference goes."""
+    def stop(self, idle_timeout_s: float = 20.0) -> None:
+        """Stop the server once no request waits for it (the last reference to xllamacpp's Server).
+
+        Its destructor lets the request in a slot finish, stops the model loop, then joins the
+        HTTP threads while holding the GIL. A request still queued for a slot never gets its
+        result, its thread never ends, and the whole process hangs (seen in CI: a test server
+        stopped while sessions' requests were queued). So wait, up to ``idle_timeout_s``, until
+        no slot has been busy for two looks in a row: queued requests get their turn first.
+        """
+        if self._server is None:
+            return
+        waited = self._wait_idle(idle_timeout_s)
         server, self._server = self._server, None
         del server
-        logger.info("Local model server stopped")
+        logger.info(f"Local model server stopped (waited {waited:.2f}s for requests in flight)")
+
+    def _wait_idle(self, timeout_s: float) -> float:
+        """Seconds spent waiting until no slot is processing (twice in a row), at most ``timeout_s``."""
+        address = self.base_url.rsplit("/v1", 1)[0]
+        request = urllib.request.Request(
+            f"{address}/slots", headers={"Authorization": f"Bearer {self.api_key}"}
+        )
+        t0 = time.monotonic()
+        idle_polls = 0
+        while idle_polls < 2 and time.monotonic() - t0 < timeout_s:
+            try:
+                with urllib.request.urlopen(request, timeout=2) as r:
+                    busy = any(slot.get("is_processing") for slot in json.loads(r.read()))
+            except Exception as e:  # no answer: nothing more to wait for
+                logger.warning(f"Local model server: cannot read its slots ({e}); stopping it")
+                break
+            idle_polls = 0 if busy else idle_polls + 1
+            if idle_polls < 2:
+                time.sleep(0.05)
+        return time.monotonic() - t0
