@@ -38,6 +38,11 @@ class WhisperLoad:
             with self._lock:
                 self._running -= 1
 
+    @property
+    def idle(self) -> bool:
+        """No decode runs and the optional one is not claimed."""
+        return not self._running and not self._optional
+
     def claim_optional(self) -> bool:
         """Claim the one optional decode if no decode runs now; pair with :meth:`release_optional`."""
         with self._lock:

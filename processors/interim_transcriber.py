@@ -74,7 +74,7 @@ class InterimTranscriber(FrameProcessor):
         if (
             secs >= max(self._next_at, MIN_SECS)
             and self._decode is None
-            and self._whisper.claim_optional()  # only when no decode runs: finals come first
+            and self._whisper.idle  # only when no decode runs: finals come first
         ):
             self._next_at = secs + self._interval
             self._decode = self.create_task(
@@ -82,6 +82,11 @@ class InterimTranscriber(FrameProcessor):
             )
 
     async def _transcribe(self, pcm: bytes, stretch: int) -> None:
+        # Claimed here, not when the task was made: a task cancelled before it starts never
+        # runs its ``finally``, and its claim would keep every session's live words off.
+        if not self._whisper.claim_optional():
+            self._decode = None  # another session's decode started first
+            return
         started = time.perf_counter()
         try:
             text = await asyncio.to_thread(self._run, pcm)

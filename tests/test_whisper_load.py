@@ -43,8 +43,9 @@ def test_an_optional_decode_waits_for_a_running_decode():
     final.join(5)
     # The segments were decoded in the caller's thread, not left lazy.
     assert result == [(["words"], {"language": "en"})]
-    assert load.running == 0
+    assert load.running == 0 and load.idle
     assert load.claim_optional()
+    assert not load.idle
 
 
 def test_one_optional_decode_at_a_time_across_sessions():
