@@ -10,8 +10,11 @@ every stretch is transcribed, the turn ends after ``fast_secs`` of silence when 
 reaches ``threshold``, else after ``slow_secs``. A question to the interviewer ends after
 ``fast_secs``; the candidate's learned pace still holds (see the parent class).
 
-The score takes one call of about 50-90 ms on a loopback server; if it fails or takes
-longer than ``score_budget_secs``, the turn ends after ``slow_secs``.
+The score takes one call on a loopback server: 50-90 ms for words it has read before, about
+15 ms more per new word (a new 12-word stretch: 190-330 ms). It may take until the long wait
+runs out (``slow_secs`` after the speech), since only then could it no longer shorten the
+wait; if it fails or is later, the turn ends after ``slow_secs``. Words transcribed with less
+than ``score_budget_floor_secs`` of the long wait left are not scored at all.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ class ScoredTurnStopStrategy(PatientTurnStopStrategy):
         threshold: float = 0.15,
         fast_secs: float = 1.2,
         slow_secs: float = 1.5,
-        score_budget_secs: float = 0.4,
+        score_budget_floor_secs: float = 0.05,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -56,7 +59,7 @@ class ScoredTurnStopStrategy(PatientTurnStopStrategy):
         self._threshold = threshold
         self._fast_secs = fast_secs
         self._slow_secs = slow_secs
-        self._score_budget_secs = score_budget_secs
+        self._score_budget_floor_secs = score_budget_floor_secs
         self._said: list[str] = []  # every transcript of this turn
         self._smart_p: float | None = None  # smart-turn's probability for the latest stretch
         self.decisions: list[dict] = []  # one per pause judged: words, scores, wait (for tests)
@@ -109,16 +112,20 @@ class ScoredTurnStopStrategy(PatientTurnStopStrategy):
         words = " ".join(self._said)
         smart = self._smart_p
         t0 = time.perf_counter()
-        text_score: float | None
-        try:
-            text_score = await asyncio.wait_for(
-                self._scorer.score(self._question(), words), self._score_budget_secs
-            )
-        except asyncio.CancelledError:
-            raise
-        except Exception as e:  # a slow or failed score: judge by the sound alone
-            logger.warning(f"{self}: no text score ({type(e).__name__}); judging by the sound")
-            text_score = None
+        # Worth waiting for until the long wait runs out (past it, it could change nothing).
+        budget = self._speech_end + self._slow_secs - time.time()
+        text_score: float | None = None
+        if budget < self._score_budget_floor_secs:
+            logger.debug(f"{self}: words came too late to score ({budget:.2f}s left)")
+        else:
+            try:
+                text_score = await asyncio.wait_for(
+                    self._scorer.score(self._question(), words), budget
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # a slow or failed score: judge by the sound alone
+                logger.warning(f"{self}: no text score ({type(e).__name__}); judging by the sound")
         ms = 1000 * (time.perf_counter() - t0)
         asked = words.rstrip().endswith("?")  # a question to us yields the turn
         finished = text_score is not None and text_score >= self._threshold

@@ -63,7 +63,6 @@ def scored(smart: float, scorer: TableScorer, **kw) -> Turns:
         threshold=0.15,
         fast_secs=FAST,
         slow_secs=SLOW,
-        score_budget_secs=0.2,
         **kw,
     )
 
@@ -109,3 +108,12 @@ async def test_a_question_to_the_interviewer_ends_after_the_short_wait():
     async with scored(0.2, TableScorer({})) as t:
         end = await t.say("Sorry, could you repeat the question?")
         assert FAST - EARLY <= await t.waited(end) < SLOW
+
+
+async def test_a_slow_score_still_shortens_the_wait_while_it_can():
+    # The score may take until the long wait runs out: one in 0.5 s still ends the turn early.
+    scorer = TableScorer({"We cut the p99 in half.": 0.6}, delay=0.5)
+    async with scored(0.1, scorer) as t:
+        end = await t.say("We cut the p99 in half.")
+        assert 0.5 - EARLY <= await t.waited(end) < SLOW - 0.1
+        assert t.strategy.decisions[-1]["text"] == 0.6
