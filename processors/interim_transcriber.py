@@ -2,14 +2,16 @@
 
 pipecat's segmented Whisper service transcribes a stretch of speech once it has ended, so
 the page shows nothing while the candidate talks. This stage, before it, keeps the audio of
-the stretch being spoken and every ``interval_secs`` re-transcribes it (one decode at a
-time, in a thread), pushing pipecat's ``InterimTranscriptionFrame``: the page shows the
-words live, in italics, until the final transcript replaces them. After a decode the next
-waits at least as long as it took, so a long stretch (whose decodes grow) costs at most
-half a core. The model is shared (:class:`interviewer.whisper_load.WhisperLoad`): a decode
-starts only while no other decode runs, in any session, so final transcripts never queue
-behind live words. A decode still running when the stretch ends finishes in its thread and its
-words are dropped. The VAD frames come upstream from the user aggregator.
+the stretch being spoken and every ``interval_secs`` re-transcribes it, pushing pipecat's
+``InterimTranscriptionFrame``: the page shows the words live, in italics, until the final
+transcript replaces them. After a decode the next waits at least as long as it took, so a
+long stretch (whose decodes grow) costs at most half a core. The decodes run on the process's
+live-words decoder (the STT model's own instance at a low CPU priority, one decode at a time
+for every session), and start only while the shared STT model
+(:class:`interviewer.whisper_load.WhisperLoad`) runs no final decode: a stretch's final
+transcript neither queues behind live words nor shares the CPU with them when the candidate
+pauses while a live decode runs. A decode still running when the stretch ends finishes on its
+thread and its words are dropped. The VAD frames come upstream from the user aggregator.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-import numpy as np
 from loguru import logger
 from pipecat.frames.frames import (
     Frame,
@@ -37,9 +38,13 @@ WHISPER_RATE = 16_000
 class InterimTranscriber(FrameProcessor):
     """Pushes interim transcripts of the stretch being spoken every ``interval_secs``."""
 
-    def __init__(self, whisper, *, interval_secs: float = 1.0, language: str = "en", **kwargs):
+    def __init__(
+        self, whisper, decoder, *, interval_secs: float = 1.0, language: str = "en", **kwargs
+    ):
+        """``whisper``: the shared STT model's load; ``decoder``: the live-words decoder."""
         super().__init__(**kwargs)
         self._whisper = whisper
+        self._decoder = decoder
         self._interval = interval_secs
         self._language = language
         self._audio = bytearray()
@@ -89,7 +94,7 @@ class InterimTranscriber(FrameProcessor):
             return
         started = time.perf_counter()
         try:
-            text = await asyncio.to_thread(self._run, pcm)
+            text = await self._decoder.decode(pcm)
         except Exception as e:  # interim words are a nicety: never let them stop a session
             logger.warning(f"{self}: interim transcript failed: {e}")
             return
@@ -103,11 +108,6 @@ class InterimTranscriber(FrameProcessor):
             await self.push_frame(
                 InterimTranscriptionFrame(text, "", time_now_iso8601(), self._language)
             )
-
-    def _run(self, pcm: bytes) -> str:
-        audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
-        segments, _ = self._whisper.transcribe(audio, language=self._language)
-        return " ".join(s.text.strip() for s in segments).strip()
 
     async def cleanup(self):
         """Stop a decode in flight."""
