@@ -10,12 +10,17 @@ processes off it.
 With ``LLM=local`` (the default when no endpoint is set) the same server runs the packaged
 interviewer model (Qwen2.5-Coder-1.5B-Instruct, see :func:`interviewer.models.interviewer_llm_gguf`)
 with one slot per session, and :class:`processors.local_brain.LocalBrainProcessor` asks it for
-the lines the plan leaves open (see :mod:`interviewer.lines`).
+the lines the plan leaves open (see :mod:`interviewer.lines`). Those lines are written while
+the candidate pauses and while the acknowledgement is said, beside Whisper's transcripts of
+the next words: so that model runs at a lower CPU priority (``LOCAL_LLM_NICE``), and a
+candidate's transcript never waits for a line that may not be used.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
+import os
 import secrets
 import threading
 import time
@@ -26,6 +31,32 @@ from pathlib import Path
 from loguru import logger
 
 from interviewer.config import Settings
+
+# CPU priority (nice) of the LLM=local model's threads: below the transcripts and the end-of-turn
+# score (0), above the live words (10) and the whole-turn re-decode (19).
+LOCAL_LLM_NICE = 5
+
+
+def _started_at_nice(nice: int, start):
+    """``start()`` on a thread of CPU priority ``nice``: the threads it starts inherit that."""
+    if nice == 0:
+        return start()
+    done: concurrent.futures.Future = concurrent.futures.Future()
+
+    def run():
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)  # this thread only
+        except OSError as e:
+            logger.warning(f"The local model runs at normal CPU priority: {e}")
+        try:
+            done.set_result(start())
+        except BaseException as e:
+            done.set_exception(e)
+
+    thread = threading.Thread(target=run, name="llm-start", daemon=True)
+    thread.start()
+    thread.join()
+    return done.result()
 
 
 class LocalLLMError(RuntimeError):
@@ -67,6 +98,7 @@ class LocalLLMServer:
                 threads=settings.local_llm_threads,
                 slots=slots,
                 max_tokens=64,
+                nice=LOCAL_LLM_NICE,
             )
         if settings.llm_gguf is None:
             raise LocalLLMError("configuration error: LLM_GGUF: not set")
@@ -81,9 +113,20 @@ class LocalLLMServer:
 
     @classmethod
     def serve(
-        cls, path: Path, *, what: str, ctx: int, threads: int, slots: int, max_tokens: int
+        cls,
+        path: Path,
+        *,
+        what: str,
+        ctx: int,
+        threads: int,
+        slots: int,
+        max_tokens: int,
+        nice: int = 0,
     ) -> LocalLLMServer:
-        """Load ``path`` and serve it on 127.0.0.1 (a free port). Blocks while loading."""
+        """Load ``path`` and serve it on 127.0.0.1 (a free port). Blocks while loading.
+
+        Its threads run at CPU priority ``nice`` (0: the process's own).
+        """
         import xllamacpp as xlc
 
         model = path.stem
@@ -102,7 +145,7 @@ class LocalLLMServer:
         params.verbosity = 0  # llama.cpp logs nothing; we log the figures that matter
         t = time.perf_counter()
         try:
-            server = xlc.Server(params)
+            server = _started_at_nice(nice, lambda: xlc.Server(params))
         except RuntimeError as e:
             raise LocalLLMError(f"configuration error: {what}: cannot load {path}: {e}") from None
         load_s = time.perf_counter() - t
