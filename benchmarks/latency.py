@@ -5,7 +5,8 @@ and the scenarios' synthesized answers over the real WebSocket in real time, lik
 microphone, and timestamps the first audible bot audio it receives. Latency of a reply =
 that moment minus the end of the candidate's speech (the last voiced 20 ms chunk sent).
 The breakdown comes from pipecat's UserBotLatencyObserver (sent by each server as an RTVI
-message); CPU time and peak memory are read from /proc for each server process.
+message); CPU time and peak memory are read from /proc for each server process. With
+``BENCH_SERVER_LOG=path`` the servers' logs are appended there (each turn's decision, say).
 
 The last line is for scripts:
 ``RESULT p50_ms=N p95_ms=N stock_p50_ms=N ratio=R max_sessions=N``
@@ -50,6 +51,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _server_log():
+    """Where the servers' logs go: the file ``BENCH_SERVER_LOG`` names (appended), else nowhere."""
+    path = os.environ.get("BENCH_SERVER_LOG")
+    return open(path, "a") if path else subprocess.DEVNULL  # the child process keeps it open
+
+
 class ServerProcess:
     """A server in its own process, with CPU and memory read from /proc."""
 
@@ -62,7 +69,7 @@ class ServerProcess:
             cwd=ROOT,
             env=full_env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=_server_log(),
         )
 
     def wait_ready(self, timeout: float = 180) -> float:
