@@ -107,11 +107,14 @@ class CandidateSession:
         await asyncio.wait_for(self.bot_ready.wait(), ready_s)
         return await self.wait_bot_done(timeout_s=timeout_s)
 
-    async def answer(self, pcm: bytes, timeout_s: float = 60.0) -> bool:
-        """Say ``pcm`` in real time, then wait for the interviewer's reply to end. False on timeout."""
+    async def answer(self, pcm: bytes, timeout_s: float = 60.0, quiet_s: float = 1.2) -> bool:
+        """Say ``pcm`` in real time, then wait for the interviewer's reply to end. False on timeout.
+
+        The reply has ended when the interviewer has been quiet for ``quiet_s``.
+        """
         self.speak(pcm)
         await self.drain()
-        return await self.wait_bot_done(timeout_s=timeout_s)
+        return await self.wait_bot_done(quiet_s=quiet_s, timeout_s=timeout_s)
 
     async def interview(
         self, answers: list[bytes], timeout_s: float = 60.0, ready_s: float = 30.0

@@ -282,6 +282,31 @@ async def test_an_answer_that_instructs_the_interviewer_never_reaches_the_model(
 # --- the real model, through the real server ----------------------------------------------
 
 
+# A generous gap after the acknowledgement for the model's line, and a candidate who waits
+# that long before answering again (a quicker one talks over a late line and cuts the reply).
+LINE_GAP_SECS = 6.0
+PATIENT_SECS = LINE_GAP_SECS + 1.0
+
+
+def _interviewer_replies(log) -> list[str]:
+    """What the interviewer said between the candidate's turns: a reply paused mid-way is one."""
+    from candidate.log import join_text
+
+    said: list[str] = []
+    last_role = None
+    for turn in log.turns:
+        text = turn.text.strip()
+        if not text:
+            continue
+        if turn.role == "interviewer":
+            if last_role == "interviewer":
+                said[-1] = join_text(said[-1], text)
+            else:
+                said.append(text)
+        last_role = turn.role
+    return said
+
+
 @pytest.fixture(scope="module")
 def local_server(settings, models):
     from tests.conftest import ThreadedServer
@@ -289,7 +314,7 @@ def local_server(settings, models):
     # A generous gap: these tests judge what the model writes; its speed is measured by
     # benchmarks/interview_quality.py.
     local = settings.model_copy(
-        update={"llm": "local", "max_sessions": 2, "local_llm_gap_secs": 6.0}
+        update={"llm": "local", "max_sessions": 2, "local_llm_gap_secs": LINE_GAP_SECS}
     )
     server = ThreadedServer(local, models).start()
     yield server
@@ -310,8 +335,8 @@ async def test_the_local_model_follows_up_on_what_the_candidate_said(local_serve
     async with CandidateSession(local_server.url, "technical", {"name": "Ada"}) as s:
         await s.hear_greeting()
         for answer in (RICH_ANSWER, SECOND_ANSWER, INJECTION):
-            await s.answer(synthesize(models.piper_voice, answer))
-        said = s.log.texts("interviewer")
+            await s.answer(synthesize(models.piper_voice, answer), quiet_s=PATIENT_SECS)
+        said = _interviewer_replies(s.log)
         heard = s.log.texts("candidate")
     assert len(said) >= 4, said
     follow_up, move_on, after_injection = said[1], said[2], said[3]
@@ -340,7 +365,7 @@ async def test_the_local_model_scores_the_report_with_quotes_from_the_transcript
 
     async with CandidateSession(local_server.url, "technical", {"name": "Ada"}) as s:
         await s.hear_greeting()
-        await s.answer(synthesize(models.piper_voice, RICH_ANSWER))
+        await s.answer(synthesize(models.piper_voice, RICH_ANSWER), quiet_s=PATIENT_SECS)
         started = next(m for m in s.log.server_messages if m.get("type") == "interview")
         interview_id = started["interview_id"]
     store = local_server.app.state.store

@@ -291,7 +291,9 @@ BARGE_IN_DONE_JS = """
 
 def test_barge_in_cuts_bot_audio_at_once(server_url, tmp_path):
     """The candidate talks over the greeting: the page cuts the bot's audio at once."""
-    wav = _padded_wav(SPEECH, tmp_path / "mic_barge.wav", 4.0, 30.0)
+    # Speech 7 s in: inside the 14 s greeting even when the page takes a few seconds to connect
+    # (a CI run once connected so late that 4 s of lead put the speech before the greeting).
+    wav = _padded_wav(SPEECH, tmp_path / "mic_barge.wav", 7.0, 30.0)
     shot = ARTIFACTS / "browser_e2e_barge_in.png"
     ok, snap, console = _open_interview(server_url, wav, BARGE_IN_DONE_JS, 60, shot)
     hooks = snap["hooks"] or {}
