@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import os
 import queue
 import threading
 from collections.abc import Awaitable, Callable
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 from loguru import logger
 
+from interviewer.cpu import lower_this_thread
 from interviewer.turn_text import words
 
 REPLY_WAIT_SECS = 20.0  # a turn whose reply has not ended within this is decoded anyway
@@ -103,10 +103,7 @@ class FinalWords:
                 self._waiting -= 1
 
     def _work(self, load: Callable[[], Any], loaded: concurrent.futures.Future) -> None:
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self._nice)  # this thread
-        except OSError as e:
-            logger.warning(f"{threading.current_thread().name} decodes at normal priority: {e}")
+        lower_this_thread(self._nice, f"The {threading.current_thread().name} decoder")
         try:
             loaded.set_result(load())
         except BaseException as e:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
-import os
 import secrets
 import threading
 import time
@@ -31,6 +30,7 @@ from pathlib import Path
 from loguru import logger
 
 from interviewer.config import Settings
+from interviewer.cpu import lower_this_thread
 
 # CPU priority (nice) of the LLM=local model's threads: below the transcripts and the end-of-turn
 # score (0), above the live words (10) and the whole-turn re-decode (19).
@@ -44,10 +44,7 @@ def _started_at_nice(nice: int, start):
     done: concurrent.futures.Future = concurrent.futures.Future()
 
     def run():
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)  # this thread only
-        except OSError as e:
-            logger.warning(f"The local model runs at normal CPU priority: {e}")
+        lower_this_thread(nice, "The local model")
         try:
             done.set_result(start())
         except BaseException as e:
