@@ -2,8 +2,8 @@
 
     python benchmarks/final_words.py
 
-The pipeline transcribes each stretch of speech alone the moment it ends (beam 1; the
-words its turn decisions need). ``STT_FINAL_MODEL`` decodes the whole turn again once the
+The pipeline transcribes each stretch of speech alone the moment it ends (the words its
+turn decisions need): Whisper tiny.en, beam 1, or Moonshine tiny (``STT_MODEL``). ``STT_FINAL_MODEL`` decodes the whole turn again once the
 reply is under way, for the transcript, the report and the LLM's context. This prints the word
 error rate of each, and the seconds per turn, over real recordings (../shared/audio) and the
 scenarios' answers synthesized in pairs with a 0.8 s pause between them. Stretches are cut
@@ -31,6 +31,7 @@ from interviewer.audio import SAMPLE_RATE, load_pcm16, silence, synthesize  # no
 from interviewer.config import load_settings  # noqa: E402
 from interviewer.final_words import FinalWords  # noqa: E402
 from interviewer.models import piper_voice_path, whisper_model_folder  # noqa: E402
+from interviewer.moonshine import MoonshineLoad, load_moonshine_tiny  # noqa: E402
 
 AUDIO = ROOT.parent / "shared" / "audio"
 REAL = {
@@ -86,11 +87,21 @@ def main() -> None:
         folder = str(whisper_model_folder(settings, name))
         return lambda: WhisperModel(folder, device="cpu", compute_type="int8", cpu_threads=threads)
 
-    live = FinalWords(model(settings.stt_model, settings.stt_threads), beam_size=1)
+    tiny = FinalWords(model("tiny.en", settings.stt_threads), beam_size=1)
+    moonshine = MoonshineLoad(load_moonshine_tiny())
+    final_tiny = FinalWords(model("tiny.en", 1))
+    base = FinalWords(model("base", 1))
+
+    def per_stretch(words):
+        return lambda pcm, stretches: " ".join(
+            words(pcm[2 * s["start"] : 2 * s["end"]]) for s in stretches
+        )
+
     ways = {
-        f"live: {settings.stt_model} per stretch, beam 1": None,
-        "final: tiny.en whole turn, beam 5 (1 thread)": FinalWords(model("tiny.en", 1)),
-        "final: base whole turn, beam 5 (1 thread)": FinalWords(model("base", 1)),
+        "live: tiny.en per stretch, beam 1": per_stretch(tiny.transcribe),
+        "live: moonshine-tiny per stretch (1 thread)": per_stretch(moonshine.words),
+        "final: tiny.en whole turn, beam 5 (1 thread)": lambda pcm, _: final_tiny.transcribe(pcm),
+        "final: base whole turn, beam 5 (1 thread)": lambda pcm, _: base.transcribe(pcm),
     }
     totals = {(kind, way): [0, 0, 0.0, 0] for kind in ("real", "synthesized") for way in ways}
     measured = turns(voice)
@@ -98,27 +109,22 @@ def main() -> None:
         audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768
         vad = VadOptions(min_silence_duration_ms=200, speech_pad_ms=100)
         stretches = get_speech_timestamps(audio, vad)
-        for way, decoder in ways.items():
+        for way, decode in ways.items():
             began = time.perf_counter()
-            if decoder is None:
-                heard = " ".join(
-                    live.transcribe(pcm[2 * s["start"] : 2 * s["end"]]) for s in stretches
-                )
-            else:
-                heard = decoder.transcribe(pcm)
+            heard = decode(pcm, stretches)
             total = totals[(kind, way)]
             e, n = errors(reference, heard)
             total[0] += e
             total[1] += n
             total[2] += time.perf_counter() - began
             total[3] += 1
-    print(f"{'':46} {'WER':>6} {'errors':>9} {'s/turn':>7}")
+    print(f"{'':48} {'WER':>6} {'errors':>9} {'s/turn':>7}")
     for kind in ("real", "synthesized"):
         n_turns = totals[(kind, next(iter(ways)))][3]
         print(f"{kind} speech, {n_turns} turns")
         for way in ways:
             e, n, secs, count = totals[(kind, way)]
-            print(f"  {way:44} {100 * e / n:5.1f}% {e:4}/{n:<4} {secs / count:7.2f}")
+            print(f"  {way:46} {100 * e / n:5.1f}% {e:4}/{n:<4} {secs / count:7.2f}")
     print(f"(audio: {sum(len(p) for *_, p in measured) / 2 / SAMPLE_RATE:.0f} s)")
 
 

@@ -1,7 +1,7 @@
 """Every pause in the benchmark's speech, labelled; how well each end-of-turn signal reads it.
 
 Each pause tells a finished answer from one that goes on. For each real recording (../shared/audio), scenario answer and synthesized answer with
-hesitations, this runs pipecat's Silero VAD (our stop time), smart-turn v3 and Whisper offline,
+hesitations, this runs pipecat's Silero VAD (our stop time), smart-turn v3 and the stretch model (``STT_MODEL``) offline,
 exactly as a session would meet them. Each pause the candidate spoke again after is labelled
 "going on" (a release there is a cut-in); the last one is "finished". For each pause it prints
 the silence, smart-turn's probability, the transcript's own verdict (``interviewer.turn_text``)
@@ -65,6 +65,20 @@ async def vad_pauses(pcm: bytes, settings) -> list[float]:
     return out
 
 
+def stretch_words(models: ModelBank, settings):
+    """The configured stretch model (``STT_MODEL``) as a session hears with it: PCM to words."""
+    if models.moonshine is not None:
+        return models.moonshine.words
+    whisper = TunedWhisper(models.whisper, settings.stt_beam_size)
+
+    def hear(pcm: bytes) -> str:
+        audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768
+        segments, _ = whisper.transcribe(audio, language="en")
+        return " ".join(s.text.strip() for s in segments)
+
+    return hear
+
+
 async def pauses(pcm: bytes, models: ModelBank, settings) -> list[tuple[float, str, float, str]]:
     """(silence after the stretch in s, smart-turn verdict, probability, transcript) per stretch."""
     vad = SileroVADAnalyzer(
@@ -77,7 +91,7 @@ async def pauses(pcm: bytes, models: ModelBank, settings) -> list[tuple[float, s
         params=SmartTurnParams(stop_secs=settings.turn_max_pause_secs),
     )
     turn.set_sample_rate(RATE)
-    whisper = TunedWhisper(models.whisper, settings.stt_beam_size)
+    hear = stretch_words(models, settings)
     pcm = pcm + bytes(2 * RATE * 3)  # the candidate then stays silent
     chunks = [pcm[i : i + 2 * CHUNK] for i in range(0, len(pcm), 2 * CHUNK)]
     state = VADState.QUIET
@@ -100,14 +114,7 @@ async def pauses(pcm: bytes, models: ModelBank, settings) -> list[tuple[float, s
             last_stop_chunk = i
             verdict, metrics = await turn.analyze_end_of_turn()
             prob = getattr(metrics, "probability", float("nan")) if metrics else float("nan")
-            audio = (
-                np.frombuffer(b"".join(chunks[seg_start : i + 1]), dtype=np.int16).astype(
-                    np.float32
-                )
-                / 32768
-            )
-            segments, _ = whisper.transcribe(audio, language="en")
-            text = " ".join(s.text.strip() for s in segments)
+            text = hear(b"".join(chunks[seg_start : i + 1]))
             out.append(
                 [
                     None,

@@ -50,6 +50,7 @@ from processors.llm_fallback import REPLY_BUDGET_S, BudgetedOpenAILLMService, LL
 from processors.local_brain import LocalBrainProcessor
 from processors.local_services import (
     InlineSileroVADAnalyzer,
+    SharedMoonshineSTTService,
     SharedPiperTTSService,
     SharedSmartTurnAnalyzer,
     SharedWhisperSTTService,
@@ -185,7 +186,7 @@ class InterviewStages:
             return []
         return [
             InterimTranscriber(
-                self.models.whisper,
+                self.models.stt_load,
                 self.models.live_words,
                 interval_secs=self.settings.stt_interim_secs,
             )
@@ -210,7 +211,15 @@ class InterviewStages:
         return " ".join(self.candidate.terms()) or None
 
     def stt(self) -> FrameProcessor:
-        """Whisper on each stretch of speech (the model is loaded once per process)."""
+        """Each stretch of speech transcribed as it ends (the model is loaded once per process)."""
+        on_stretch = self.transcript.stretch_heard if self.transcript else None
+        if self.models.moonshine is not None:
+            return SharedMoonshineSTTService(
+                model=self.models.moonshine,
+                # Speech end to final transcript, p99: VAD stop + a decode or two queued ahead.
+                ttfs_p99_latency=1.0,
+                on_stretch=on_stretch,
+            )
         return SharedWhisperSTTService(
             model=self.models.whisper,
             model_name=self.settings.stt_model,
@@ -219,7 +228,7 @@ class InterviewStages:
             # Speech end to final transcript, p99, measured here (VAD stop + Whisper on 2 cores).
             ttfs_p99_latency=2.0,
             hotwords=self.hotwords,
-            on_stretch=self.transcript.stretch_heard if self.transcript else None,
+            on_stretch=on_stretch,
         )
 
     def answer_prefill(self) -> list[FrameProcessor]:

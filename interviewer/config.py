@@ -105,7 +105,10 @@ class Settings(BaseSettings):
 
     # Speech to text
     stt_model: str = Field(
-        "tiny.en", alias="STT_MODEL", description="tiny.en | base | /path/to/ct2-folder"
+        "tiny.en",
+        alias="STT_MODEL",
+        description="each stretch's words for the turn decisions: "
+        "tiny.en | base | /path/to/ct2-folder (Whisper) | moonshine-tiny",
     )
     stt_threads: int = Field(2, alias="STT_THREADS", ge=1)
     stt_workers: int = Field(
@@ -235,9 +238,11 @@ class Settings(BaseSettings):
     @field_validator("stt_model")
     @classmethod
     def _stt_model_known(cls, v: str) -> str:
-        if v in ("base", "tiny.en") or Path(v).is_dir():
+        if v in ("base", "tiny.en", "moonshine-tiny") or Path(v).is_dir():
             return v
-        raise ValueError("must be 'base', 'tiny.en' or an existing faster-whisper model folder")
+        raise ValueError(
+            "must be 'base', 'tiny.en', 'moonshine-tiny' or an existing faster-whisper model folder"
+        )
 
     @field_validator("stt_final_model")
     @classmethod

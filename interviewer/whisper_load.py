@@ -10,14 +10,15 @@ running at all, and only one at a time: live words use idle time, never a candid
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
-class WhisperLoad:
-    """A faster-whisper model whose ``transcribe`` decodes at once and is counted."""
+class DecodeCount:
+    """Counts a model's decodes running now, and lends one optional decode when none runs."""
 
-    def __init__(self, model: Any):
-        self._model = model
+    def __init__(self):
         self._lock = threading.Lock()
         self._running = 0
         self._optional = False
@@ -27,13 +28,13 @@ class WhisperLoad:
         """Decodes running now."""
         return self._running
 
-    def transcribe(self, audio, **kwargs) -> tuple[list, Any]:
-        """faster-whisper's ``transcribe``, its segments decoded here (in the caller's thread)."""
+    @contextmanager
+    def counted(self) -> Iterator[None]:
+        """Count a decode as running for the ``with`` block."""
         with self._lock:
             self._running += 1
         try:
-            segments, info = self._model.transcribe(audio, **kwargs)
-            return list(segments), info
+            yield
         finally:
             with self._lock:
                 self._running -= 1
@@ -55,6 +56,20 @@ class WhisperLoad:
         """The optional decode is over."""
         with self._lock:
             self._optional = False
+
+
+class WhisperLoad(DecodeCount):
+    """A faster-whisper model whose ``transcribe`` decodes at once and is counted."""
+
+    def __init__(self, model: Any):
+        super().__init__()
+        self._model = model
+
+    def transcribe(self, audio, **kwargs) -> tuple[list, Any]:
+        """faster-whisper's ``transcribe``, its segments decoded here (in the caller's thread)."""
+        with self.counted():
+            segments, info = self._model.transcribe(audio, **kwargs)
+            return list(segments), info
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._model, name)

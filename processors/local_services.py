@@ -33,9 +33,11 @@ from pipecat.audio.vad.vad_analyzer import VADState
 from pipecat.frames.frames import ErrorFrame, Frame, TranscriptionFrame
 from pipecat.processors.frameworks.rtvi.frames import RTVIServerMessageFrame
 from pipecat.services.cartesia.tts import CartesiaTTSService
+from pipecat.services.moonshine.stt import MoonshineSTTService
 from pipecat.services.piper.tts import PiperTTSService
 from pipecat.services.tts_service import TTSService
 from pipecat.services.whisper.stt import WhisperSTTService
+from pipecat.transcriptions.language import Language
 
 REPHRASE = "Sorry, let me put that another way."
 UNSPOKEN_NOTICE = (
@@ -74,12 +76,24 @@ class TunedWhisper:
         return getattr(self._model, name)
 
 
-class SharedWhisperSTTService(WhisperSTTService):
-    """pipecat's segmented Whisper STT on a model loaded once per process.
+class _TellsStretches:
+    """An STT service that tells ``on_stretch`` each stretch's audio with the words heard in it.
 
-    ``on_stretch`` hears each stretch's audio with the words transcribed from it (the final
-    decode of the whole turn, :mod:`interviewer.final_words`, joins them again).
+    (The final decode of the whole turn, :mod:`interviewer.final_words`, joins them again.)
     """
+
+    _on_stretch: Callable[[bytes, str], None] | None = None
+
+    async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
+        """Transcribe the stretch (pipecat), and tell ``on_stretch`` its audio and words."""
+        async for frame in super().run_stt(audio):  # type: ignore[misc]
+            if self._on_stretch is not None and isinstance(frame, TranscriptionFrame):
+                self._on_stretch(audio, frame.text)
+            yield frame
+
+
+class SharedWhisperSTTService(_TellsStretches, WhisperSTTService):
+    """pipecat's segmented Whisper STT on a model loaded once per process."""
 
     def __init__(
         self,
@@ -104,12 +118,29 @@ class SharedWhisperSTTService(WhisperSTTService):
     def _load(self):
         self._model = self._shared_model
 
-    async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
-        """Transcribe the stretch (pipecat), and tell ``on_stretch`` its audio and words."""
-        async for frame in super().run_stt(audio):
-            if self._on_stretch is not None and isinstance(frame, TranscriptionFrame):
-                self._on_stretch(audio, frame.text)
-            yield frame
+
+class SharedMoonshineSTTService(_TellsStretches, MoonshineSTTService):
+    """pipecat's segmented Moonshine STT on the process's one transcriber (never downloads).
+
+    pipecat's service loads (and downloads) a model per session; this one takes the
+    :class:`~interviewer.moonshine.MoonshineLoad` the process loaded from the package's files.
+    """
+
+    def __init__(
+        self,
+        *,
+        model: Any,
+        on_stretch: Callable[[bytes, str], None] | None = None,
+        **kwargs,
+    ):
+        self._shared_model = model
+        self._on_stretch = on_stretch
+        super().__init__(
+            settings=MoonshineSTTService.Settings(model="tiny", language=Language.EN), **kwargs
+        )
+
+    def _load(self):
+        return self._shared_model
 
 
 PHRASE_MAX_WORDS = 4  # "Okay, thank you.": acknowledgements open most replies

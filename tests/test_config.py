@@ -27,6 +27,14 @@ def test_llm_choice(monkeypatch):
         load_settings(LLM="openai")
 
 
+def test_moonshine_is_a_stretch_model(monkeypatch):
+    monkeypatch.setenv("STT_MODEL", "moonshine-tiny")
+    assert load_settings().stt_model == "moonshine-tiny"
+    monkeypatch.setenv("STT_MODEL", "moonshine-base")
+    with pytest.raises(SettingsError):
+        load_settings()
+
+
 def test_openai_is_selected_by_environment(monkeypatch):
     monkeypatch.delenv("LLM", raising=False)
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")

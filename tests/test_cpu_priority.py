@@ -51,6 +51,25 @@ async def test_live_words_decode_on_threads_of_low_cpu_priority(models):
     assert spent.get(LIVE_WORDS_NICE, 0.0) >= 0.8 * sum(spent.values()) > 0
 
 
+async def test_moonshine_s_live_words_decode_on_the_low_priority_thread_too():
+    """STT_MODEL=moonshine-tiny: its ONNX Runtime runs on the decoder's own (nice 10) thread."""
+    from interviewer.audio import load_pcm16
+    from interviewer.models import LIVE_WORDS_NICE
+    from interviewer.moonshine import MoonshineLiveWords
+
+    decoder = MoonshineLiveWords(nice=LIVE_WORDS_NICE)
+    pcm = load_pcm16(AUDIO / "two_cities.wav")[: 2 * 16_000 * 12]
+    try:
+        before = _cpu_by_nice()
+        text = await decoder.decode(pcm)
+        spent = _spent(before)
+    finally:
+        decoder.close()
+    print(f"moonshine live words: CPU seconds by nice value during the decode: {spent}")
+    assert "worst" in (text or "").lower()
+    assert spent.get(LIVE_WORDS_NICE, 0.0) >= 0.8 * sum(spent.values()) > 0
+
+
 async def test_the_local_model_s_lines_are_written_on_threads_of_lower_cpu_priority(settings):
     from openai import AsyncOpenAI
 

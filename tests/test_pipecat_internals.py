@@ -37,6 +37,11 @@ def test_pipecat_is_the_pinned_version():
             "SharedWhisperSTTService replaces the model load",
         ),
         (
+            "pipecat.services.moonshine.stt:MoonshineSTTService",
+            "_load",
+            "SharedMoonshineSTTService hands it the process's transcriber",
+        ),
+        (
             "pipecat.services.piper.tts:PiperTTSService",
             "run_tts",
             "SharedPiperTTSService keeps pipecat's synthesis",
@@ -120,6 +125,18 @@ def test_the_private_fields_we_read_are_still_set_by_pipecat():
 
     # SharedSmartTurnAnalyzer calls BaseSmartTurn.__init__(params=...) to skip the model load.
     assert "params" in inspect.signature(BaseSmartTurn.__init__).parameters
+
+
+def test_moonshine_still_transcribes_on_the_transcriber_its_load_returns():
+    """SharedMoonshineSTTService's ``_load`` returns the shared transcriber (a MoonshineLoad,
+    which runs one decode at a time): pipecat must keep what ``_load`` returns and decode on it
+    with ``transcribe_without_streaming``."""
+    from pipecat.services.moonshine.stt import MoonshineSTTService
+
+    assert "self._transcriber = self._load()" in inspect.getsource(MoonshineSTTService.__init__)
+    assert "self._transcriber.transcribe_without_streaming" in inspect.getsource(
+        MoonshineSTTService.run_stt
+    )
 
 
 def test_cartesia_still_talks_through_the_socket_it_opens():

@@ -1,0 +1,110 @@
+"""STT_MODEL=moonshine-tiny: each stretch heard by Moonshine tiny-en, through the real server.
+
+Moonshine encodes only the audio it is given, so a stretch's words come in a fraction of
+Whisper's time (``benchmarks/final_words.py``). These tests hear real recorded speech: on the
+shared transcriber one decode at a time (two at once garble each other's text), through
+pipecat's Moonshine service in the real pipeline with live words on their own low-priority
+transcriber, and the stored turn decoded again by Whisper once the reply has ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from interviewer.audio import load_pcm16
+
+AUDIO = Path(__file__).resolve().parent.parent.parent / "shared" / "audio"
+
+
+def _words(text: str) -> set[str]:
+    return {w.strip(".,;:!?\"'").lower() for w in text.split()} - {""}
+
+
+def test_two_sessions_decoding_at_once_each_get_their_own_words():
+    from interviewer.moonshine import MoonshineLoad, load_moonshine_tiny
+
+    load = MoonshineLoad(load_moonshine_tiny())
+    cities = load_pcm16(AUDIO / "two_cities.wav")[2 * 16_000 : 2 * 16_000 * 5]
+    beckett = load_pcm16(AUDIO / "beckett.wav")[: 2 * 16_000 * 8]
+    heard: dict[str, str] = {}
+    start = threading.Barrier(2)
+
+    def hear(name: str, pcm: bytes) -> None:
+        start.wait()
+        heard[name] = load.words(pcm)
+
+    threads = [
+        threading.Thread(target=hear, args=("cities", cities)),
+        threading.Thread(target=hear, args=("beckett", beckett)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert {"best", "times", "worst"} <= _words(heard["cities"]), heard
+    assert {"matter", "try", "again"} <= _words(heard["beckett"]), heard
+    assert load.running == 0 and load.idle
+
+
+@pytest.fixture(scope="module")
+def moonshine_server(tmp_path_factory):
+    from interviewer.config import load_settings
+    from interviewer.models import ModelBank
+    from tests.conftest import ThreadedServer
+
+    db = tmp_path_factory.mktemp("db") / "interviews.db"
+    settings = load_settings(
+        DATABASE_URL=f"sqlite:///{db}", STT_MODEL="moonshine-tiny", STT_FINAL_MODEL="tiny.en"
+    )
+    bank = ModelBank.load(settings)
+    srv = ThreadedServer(settings, bank).start()
+    yield srv, bank
+    srv.stop()
+    bank.close()
+
+
+@pytest.mark.slow
+async def test_a_candidate_heard_by_moonshine_gets_live_words_a_reply_and_whisper_s_stored_words(
+    moonshine_server,
+):
+    """Real speech with short pauses (two_cities, its first 21 s) through the real server."""
+    from benchmarks.final_words import errors
+    from candidate.session_client import CandidateSession
+    from interviewer.audio import SAMPLE_RATE, silence
+    from interviewer.moonshine import MoonshineLiveWords, MoonshineLoad
+    from tests.test_final_words import CITIES
+
+    srv, bank = moonshine_server
+    assert bank.whisper is None and isinstance(bank.moonshine, MoonshineLoad)
+    assert isinstance(bank.live_words, MoonshineLiveWords)
+    live_decodes = bank.live_words.decoded
+    clip = load_pcm16(AUDIO / "two_cities.wav")[: 2 * SAMPLE_RATE * 21]
+    async with CandidateSession(srv.url, "technical") as s:
+        assert await s.hear_greeting()
+        sent_at = s.now_ms()
+        assert await s.answer(clip + silence(1.0))
+        deadline = time.monotonic() + 30
+        while not [m for m in s.log.server_messages if m.get("type") == "final-words"]:
+            assert time.monotonic() < deadline, "no final words came"
+            await asyncio.sleep(0.05)
+        [told] = [m for m in s.log.server_messages if m.get("type") == "final-words"]
+        [started] = [m for m in s.log.server_messages if m.get("state") == "started"]
+        replies = [t for t in s.log.turns if t.role == "interviewer" and t.start_ms > sent_at]
+    said = s.log.of_type("user-transcription")
+    interim = [t for t, d in said if t > sent_at and not d.get("final")]
+    final = [t for t, d in said if t > sent_at and d.get("final")]
+    assert interim and final and interim[0] < final[-1], "no live words while the candidate spoke"
+    assert bank.live_words.decoded > live_decodes
+    assert replies, "the interviewer did not reply"
+    stored = srv.app.state.store.get_by_token(started["report_url"].rsplit("/", 1)[1])
+    [answer] = [t.text for t in stored.turns if t.role == "candidate"]
+    # Moonshine's words decided the turn; Whisper's decode of the whole turn is what is kept.
+    live_errors, final_errors = errors(CITIES, told["live"])[0], errors(CITIES, answer)[0]
+    print(f"moonshine {live_errors} errors: {told['live']!r}\nstored {final_errors}: {answer!r}")
+    assert {"best", "times", "worst", "wisdom"} <= _words(told["live"])
+    assert answer == " ".join(told["text"].split()) and final_errors < live_errors
