@@ -58,7 +58,10 @@ DONE_JS = """
   const stop = ev.find(e => e[1] === 'user-stopped-speaking');
   const reply = stop && ev.find(e => e[1] === 'bot-started-speaking' && e[0] > stop[0]);
   const replyHeard = !!reply && ev.some(e => e[1] === 'audible' && e[0] > reply[0]);
-  return answered && replyHeard
+  // A reply that cut in on a pause and was talked over at once has no voice-end figure: wait
+  // for one the candidate heard after their voice ended (the reply to the whole answer).
+  const timed = (i.latencies || []).some(l => l.voice_ms !== undefined);
+  return answered && replyHeard && timed
     && ['listening', 'thinking', 'speaking'].every(x => h.includes(x));
 }
 """
