@@ -105,10 +105,10 @@ class Settings(BaseSettings):
 
     # Speech to text
     stt_model: str = Field(
-        "tiny.en",
+        "moonshine-tiny",
         alias="STT_MODEL",
         description="each stretch's words for the turn decisions: "
-        "tiny.en | base | /path/to/ct2-folder (Whisper) | moonshine-tiny",
+        "moonshine-tiny | tiny.en | base | /path/to/ct2-folder (Whisper)",
     )
     stt_threads: int = Field(2, alias="STT_THREADS", ge=1)
     stt_workers: int = Field(

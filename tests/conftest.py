@@ -18,7 +18,7 @@ from interviewer.models import ModelBank
 
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory):
-    """Offline settings (scripted brain, tiny.en, Piper), with a throwaway database."""
+    """Offline settings (scripted brain, Moonshine, Piper), with a throwaway database."""
     db = tmp_path_factory.mktemp("db") / "interviews.db"
     return load_settings(DATABASE_URL=f"sqlite:///{db}")
 

@@ -12,7 +12,7 @@ def test_defaults_are_offline(monkeypatch):
     for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "TTS", "STT_MODEL", "LLM", "LLM_GGUF"):
         monkeypatch.delenv(var, raising=False)
     s = load_settings()
-    assert (s.llm_kind, s.tts, s.stt_model, s.port) == ("local", "piper", "tiny.en", 7860)
+    assert (s.llm_kind, s.tts, s.stt_model, s.port) == ("local", "piper", "moonshine-tiny", 7860)
 
 
 def test_llm_choice(monkeypatch):
@@ -27,9 +27,9 @@ def test_llm_choice(monkeypatch):
         load_settings(LLM="openai")
 
 
-def test_moonshine_is_a_stretch_model(monkeypatch):
-    monkeypatch.setenv("STT_MODEL", "moonshine-tiny")
-    assert load_settings().stt_model == "moonshine-tiny"
+def test_the_stretch_model_is_moonshine_or_whisper(monkeypatch):
+    monkeypatch.setenv("STT_MODEL", "tiny.en")
+    assert load_settings().stt_model == "tiny.en"
     monkeypatch.setenv("STT_MODEL", "moonshine-base")
     with pytest.raises(SettingsError):
         load_settings()

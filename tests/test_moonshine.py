@@ -1,10 +1,10 @@
-"""STT_MODEL=moonshine-tiny: each stretch heard by Moonshine tiny-en, through the real server.
+"""The stretch models: Moonshine tiny-en (the default) and Whisper (``STT_MODEL=tiny.en``).
 
 Moonshine encodes only the audio it is given, so a stretch's words come in a fraction of
 Whisper's time (``benchmarks/final_words.py``). These tests hear real recorded speech: on the
-shared transcriber one decode at a time (two at once garble each other's text), through
-pipecat's Moonshine service in the real pipeline with live words on their own low-priority
-transcriber, and the stored turn decoded again by Whisper once the reply has ended.
+shared transcriber one decode at a time (two at once garble each other's text), in the default
+bank with live words on a transcriber of their own, and Whisper, the other choice, through the
+real server with its stored turn decoded again once the reply has ended.
 """
 
 from __future__ import annotations
@@ -51,16 +51,25 @@ def test_two_sessions_decoding_at_once_each_get_their_own_words():
     assert load.running == 0 and load.idle
 
 
+@pytest.mark.slow
+def test_by_default_moonshine_hears_the_stretches_and_the_live_words(models):
+    from interviewer.moonshine import MoonshineLiveWords, MoonshineLoad
+
+    assert models.whisper is None and isinstance(models.moonshine, MoonshineLoad)
+    assert models.stt_load is models.moonshine
+    assert isinstance(models.live_words, MoonshineLiveWords)
+    beckett = load_pcm16(AUDIO / "beckett.wav")
+    assert {"matter", "try", "again"} <= _words(models.moonshine.words(beckett))
+
+
 @pytest.fixture(scope="module")
-def moonshine_server(tmp_path_factory):
+def whisper_server(tmp_path_factory):
     from interviewer.config import load_settings
     from interviewer.models import ModelBank
     from tests.conftest import ThreadedServer
 
     db = tmp_path_factory.mktemp("db") / "interviews.db"
-    settings = load_settings(
-        DATABASE_URL=f"sqlite:///{db}", STT_MODEL="moonshine-tiny", STT_FINAL_MODEL="tiny.en"
-    )
+    settings = load_settings(DATABASE_URL=f"sqlite:///{db}", STT_MODEL="tiny.en")
     bank = ModelBank.load(settings)
     srv = ThreadedServer(settings, bank).start()
     yield srv, bank
@@ -69,19 +78,23 @@ def moonshine_server(tmp_path_factory):
 
 
 @pytest.mark.slow
-async def test_a_candidate_heard_by_moonshine_gets_live_words_a_reply_and_whisper_s_stored_words(
-    moonshine_server,
+async def test_with_stt_model_tiny_en_whisper_hears_the_stretches_through_the_real_server(
+    whisper_server,
 ):
-    """Real speech with short pauses (two_cities, its first 21 s) through the real server."""
+    """The other stretch model, real speech (two_cities, its first 21 s) through the real server.
+
+    (The default, Moonshine, goes the same way in tests/test_final_words.py.)
+    """
     from benchmarks.final_words import errors
     from candidate.session_client import CandidateSession
     from interviewer.audio import SAMPLE_RATE, silence
-    from interviewer.moonshine import MoonshineLiveWords, MoonshineLoad
+    from interviewer.final_words import FinalWords
+    from interviewer.whisper_load import WhisperLoad
     from tests.test_final_words import CITIES
 
-    srv, bank = moonshine_server
-    assert bank.whisper is None and isinstance(bank.moonshine, MoonshineLoad)
-    assert isinstance(bank.live_words, MoonshineLiveWords)
+    srv, bank = whisper_server
+    assert bank.moonshine is None and isinstance(bank.whisper, WhisperLoad)
+    assert isinstance(bank.live_words, FinalWords)
     live_decodes = bank.live_words.decoded
     clip = load_pcm16(AUDIO / "two_cities.wav")[: 2 * SAMPLE_RATE * 21]
     async with CandidateSession(srv.url, "technical") as s:
@@ -103,8 +116,7 @@ async def test_a_candidate_heard_by_moonshine_gets_live_words_a_reply_and_whispe
     assert replies, "the interviewer did not reply"
     stored = srv.app.state.store.get_by_token(started["report_url"].rsplit("/", 1)[1])
     [answer] = [t.text for t in stored.turns if t.role == "candidate"]
-    # Moonshine's words decided the turn; Whisper's decode of the whole turn is what is kept.
     live_errors, final_errors = errors(CITIES, told["live"])[0], errors(CITIES, answer)[0]
-    print(f"moonshine {live_errors} errors: {told['live']!r}\nstored {final_errors}: {answer!r}")
+    print(f"tiny.en {live_errors} errors: {told['live']!r}\nstored {final_errors}: {answer!r}")
     assert {"best", "times", "worst", "wisdom"} <= _words(told["live"])
     assert answer == " ".join(told["text"].split()) and final_errors < live_errors

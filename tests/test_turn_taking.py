@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-import numpy as np
 import pytest
 from pipecat.audio.turn.base_turn_analyzer import BaseTurnAnalyzer, BaseTurnParams, EndOfTurnState
 from pipecat.clocks.system_clock import SystemClock
@@ -261,17 +260,15 @@ async def test_pace_is_capped_and_only_learned_from_pauses_inside_a_reply():
 
 
 @pytest.mark.slow
-def test_turn_words_on_real_speech(models):
-    """Whisper's punctuation of real synthesized speech carries the verdicts the strategy needs."""
+def test_turn_words_on_real_speech(models, settings):
+    """The stretch model's punctuation of synthesized speech carries the verdicts the strategy needs."""
+    from benchmarks.turn_decisions import stretch_words
     from interviewer.audio import synthesize
 
+    words = stretch_words(models, settings)
+
     def hear(text: str) -> str:
-        pcm = synthesize(models.piper_voice, text)
-        audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768
-        segments, _ = models.whisper.transcribe(
-            audio, language="en", beam_size=1, without_timestamps=True
-        )
-        return " ".join(s.text.strip() for s in segments)
+        return words(synthesize(models.piper_voice, text))
 
     finished = hear("We ran a small experiment and let the numbers decide.")
     asked = hear("Could you repeat the question?")
