@@ -2,10 +2,14 @@
 
 Serves the same session API as ours (``POST /start`` → ``{"wsUrl", "token"}``, WebSocket at
 ``/ws-client``) so the benchmark's candidate client talks to both unchanged. Only what a
-stock pipecat bot would write is here: WhisperSTTService and PiperTTSService constructed
+stock pipecat bot would write is here: the speech-to-text service of ``STT_MODEL``
+(WhisperSTTService, or MoonshineSTTService for ``moonshine-tiny``) and PiperTTSService constructed
 the stock way (each session loads its own models), default VAD and turn strategies,
 ProtobufFrameSerializer, and the same offline scripted brain in the LLM slot (there is no
-offline LLM to compare with). It adds pipecat's own latency observer only to report the
+offline LLM to compare with). The one departure: MoonshineSTTService downloads its model from
+Moonshine's hub, out of reach here, so :class:`PackagedMoonshineSTTService` loads the same
+tiny-en model from the ``moonshine-voice`` package instead (pipecat's own loader otherwise,
+ONNX Runtime on its default threads). It adds pipecat's own latency observer only to report the
 breakdown. Run: ``python benchmarks/stock_server.py --port 7870``.
 """
 
@@ -27,18 +31,40 @@ from pipecat.processors.aggregators.llm_response_universal import (
     LLMUserAggregatorParams,
 )
 from pipecat.serializers.protobuf import ProtobufFrameSerializer
+from pipecat.services.moonshine.stt import MoonshineSTTService
 from pipecat.services.piper.tts import PiperTTSService
 from pipecat.services.whisper.stt import WhisperSTTService
 from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
 from pipecat.workers.runner import WorkerRunner
 
 from bots import get_mode
-from interviewer.config import load_settings
-from interviewer.models import piper_voice_path, whisper_model_folder
+from interviewer.config import Settings, load_settings
+from interviewer.models import MOONSHINE, piper_voice_path, whisper_model_folder
 from interviewer.scripted import ScriptedInterviewer
 from processors.scripted_brain import ScriptedBrainProcessor
 
 app = FastAPI()
+
+
+class PackagedMoonshineSTTService(MoonshineSTTService):
+    """The pipecat Moonshine service on the tiny-en model the ``moonshine-voice`` package carries."""
+
+    def _load(self):
+        from moonshine_voice import ModelArch, get_model_path
+        from moonshine_voice.transcriber import Transcriber
+
+        return Transcriber(str(get_model_path("tiny-en")), model_arch=ModelArch.TINY)
+
+
+def stock_stt(settings: Settings):
+    """The pipecat service for ``STT_MODEL``, constructed as its docs show."""
+    if settings.stt_model == MOONSHINE:
+        return PackagedMoonshineSTTService(settings=MoonshineSTTService.Settings(model="tiny"))
+    return WhisperSTTService(
+        settings=WhisperSTTService.Settings(model=str(whisper_model_folder(settings)))
+    )
+
+
 _tokens: dict[str, str] = {}
 
 
@@ -67,9 +93,7 @@ async def ws_client(websocket: WebSocket):
             audio_in_enabled=True, audio_out_enabled=True, serializer=ProtobufFrameSerializer()
         ),
     )
-    stt = WhisperSTTService(
-        settings=WhisperSTTService.Settings(model=str(whisper_model_folder(settings)))
-    )
+    stt = stock_stt(settings)
     tts = PiperTTSService(
         settings=PiperTTSService.Settings(voice=voice.stem), download_dir=voice.parent
     )

@@ -51,6 +51,27 @@ def test_two_sessions_decoding_at_once_each_get_their_own_words():
     assert load.running == 0 and load.idle
 
 
+async def test_the_stock_comparison_hears_with_the_same_model_offline():
+    """`make bench`'s stock pipecat server runs pipecat's Moonshine service on the packaged model.
+
+    Its own loader would fetch the model from Moonshine's hub, out of reach offline (the bench
+    died there once Moonshine became the default).
+    """
+    from pipecat.frames.frames import TranscriptionFrame
+    from pipecat.services.moonshine.stt import MoonshineSTTService
+
+    from benchmarks.stock_server import stock_stt
+    from interviewer.config import load_settings
+    from interviewer.models import MOONSHINE
+
+    stt = stock_stt(load_settings(STT_MODEL=MOONSHINE))
+    assert isinstance(stt, MoonshineSTTService)
+    pcm = load_pcm16(AUDIO / "beckett.wav")[: 2 * 16_000 * 5]
+    frames = [f async for f in stt.run_stt(pcm)]
+    text = " ".join(f.text for f in frames if isinstance(f, TranscriptionFrame))
+    assert {"tried", "failed", "matter"} <= _words(text), text
+
+
 @pytest.mark.slow
 def test_by_default_moonshine_hears_the_stretches_and_the_live_words(models):
     from interviewer.moonshine import MoonshineLiveWords, MoonshineLoad
