@@ -52,8 +52,14 @@ class ThreadedServer:
         asyncio.run_coroutine_threadsafe(
             self._local.__aexit__(None, None, None), self._loop
         ).result(30)
+        # Its default executor's threads (pipecat's Moonshine service decodes there) end with it.
+        asyncio.run_coroutine_threadsafe(self._loop.shutdown_default_executor(), self._loop).result(
+            30
+        )
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+        if not self._thread.is_alive():
+            self._loop.close()
 
 
 @pytest.fixture(scope="session")
