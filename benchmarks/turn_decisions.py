@@ -38,6 +38,7 @@ from benchmarks.latency import CONCURRENT_ANSWERS, _workload  # noqa: E402
 from interviewer.audio import synthesize  # noqa: E402
 from interviewer.config import load_settings  # noqa: E402
 from interviewer.models import ModelBank  # noqa: E402
+from interviewer.rhythm import CandidateRhythm  # noqa: E402
 from interviewer.turn_text import text_verdict  # noqa: E402
 from processors.local_services import SharedSmartTurnAnalyzer, TunedWhisper  # noqa: E402
 
@@ -280,10 +281,36 @@ def report(rows: list[dict]) -> None:
             )
 
 
+def _with_rhythm(rows: list[dict], wait, settings):
+    """``wait`` with the candidate's rhythm, as a session learns it (interviewer.rhythm).
+
+    Each source is one candidate, its pauses in order: a finished-reading pause (wait is
+    the fast one) waits the rhythm's fast silence; each such pause gone on after is learned.
+    """
+    fast = settings.turn_fast_secs
+    rhythms: dict[str, CandidateRhythm] = {}
+    waits: dict[int, float] = {}
+    for r in rows:
+        rhythm = rhythms.setdefault(
+            r["source"],
+            CandidateRhythm(
+                margin_secs=settings.turn_rhythm_margin_secs,
+                floor_secs=settings.turn_fast_floor_secs,
+                longest_pause_secs=settings.turn_max_pause_secs,
+            ),
+        )
+        reads_finished = wait(r) == fast
+        waits[id(r)] = rhythm.fast_wait(fast) if reads_finished else wait(r)
+        if reads_finished and r["label"] == "going on":
+            rhythm.went_on(r["silence"])
+    return lambda r: waits[id(r)]
+
+
 def report_product(rows: list[dict], settings) -> None:
     """The shipped policy on these pauses, and the cut-ins a faster turn end would cost.
 
-    The policy: TURN_SCORE_THRESHOLD, TURN_FAST_SECS and TURN_SLOW_SECS.
+    The policy: TURN_SCORE_THRESHOLD, TURN_FAST_SECS and TURN_SLOW_SECS, fixed and with the
+    candidate's rhythm (TURN_FAST_FLOOR_SECS, TURN_RHYTHM_MARGIN_SECS).
     """
     t, fast, slow = settings.turn_score_threshold, settings.turn_fast_secs, settings.turn_slow_secs
     signal = SIGNALS["LM end score"]
@@ -300,11 +327,13 @@ def report_product(rows: list[dict], settings) -> None:
         def wait(r):
             return fast if signal(r) >= t else slow
 
-        waits = _waits(sel, wait)
-        print(
-            f"  {kind:<11} finished answers wait p50 {waits[len(waits) // 2]:.2f} s, "
-            f"max {waits[-1]:.2f} s; cut-ins {_cut_ins(sel, wait):.1f}/20"
-        )
+        for name, w in (("fixed", wait), ("rhythm", _with_rhythm(sel, wait, settings))):
+            waits = _waits(sel, w)
+            print(
+                f"  {kind:<11} {name:<6} finished answers wait p50 {waits[len(waits) // 2]:.2f} s, "
+                f"mean {sum(waits) / len(waits):.2f} s, max {waits[-1]:.2f} s; "
+                f"cut-ins {_cut_ins(sel, w):.1f}/20"
+            )
     print("\nWhat a faster turn end costs (LM end score, all speech): least cut-ins per 20")
     sel = rows
     for target in (0.5, 0.7, 0.9, 1.1):

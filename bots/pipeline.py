@@ -36,6 +36,7 @@ from interviewer.lines import LINE_ACKS, system_prompt
 from interviewer.models import ModelBank
 from interviewer.plan import CandidateContext, InterviewMode, PlanCursor
 from interviewer.recordings import RecordingStore
+from interviewer.rhythm import CandidateRhythm
 from interviewer.scripted import ScriptedInterviewer
 from interviewer.store import Store
 from processors.answer_prefill import AnswerPrefillProcessor
@@ -132,6 +133,11 @@ class InterviewStages:
                 threshold=s.turn_score_threshold,
                 fast_secs=s.turn_fast_secs,
                 slow_secs=s.turn_slow_secs,
+                rhythm=CandidateRhythm(
+                    margin_secs=s.turn_rhythm_margin_secs,
+                    floor_secs=s.turn_fast_floor_secs,
+                    longest_pause_secs=s.turn_max_pause_secs,
+                ),
                 **patience,
             )
         else:

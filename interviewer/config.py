@@ -186,6 +186,22 @@ class Settings(BaseSettings):
     turn_slow_secs: float = Field(
         1.5, alias="TURN_SLOW_SECS", gt=0, le=10, description="silence that ends any other turn"
     )
+    turn_fast_floor_secs: float = Field(
+        0.6,
+        alias="TURN_FAST_FLOOR_SECS",
+        gt=0,
+        le=10,
+        description="the shortest TURN_FAST_SECS the candidate's own rhythm may bring it down to "
+        "(set it to TURN_FAST_SECS to keep the fixed wait)",
+    )
+    turn_rhythm_margin_secs: float = Field(
+        0.3,
+        alias="TURN_RHYTHM_MARGIN_SECS",
+        ge=0,
+        le=5,
+        description="a finished-reading turn waits this much longer than the longest pause "
+        "the candidate went on after",
+    )
     patience_min_words: int = Field(8, alias="PATIENCE_MIN_WORDS", ge=0)
     patience_grace_secs: float = Field(1.0, alias="PATIENCE_GRACE_SECS", ge=0, le=5)
 

@@ -8,7 +8,9 @@ does better, and smart-turn's probability adds nothing to it there (it calls fin
 sentences finished, mid-answer too; it is logged beside the score). At each pause, once
 every stretch is transcribed, the turn ends after ``fast_secs`` of silence when the score
 reaches ``threshold``, else after ``slow_secs``. A question to the interviewer ends after
-``fast_secs``; the candidate's learned pace still holds (see the parent class).
+``fast_secs``; the candidate's learned pace still holds (see the parent class). With a
+:class:`~interviewer.rhythm.CandidateRhythm`, ``fast_secs`` shrinks to the candidate's own
+rhythm: every pause they went on after, once their words read finished, is fed to it.
 
 The score takes one call on a loopback server: 50-90 ms for words it has read before, about
 15 ms more per new word (a new 12-word stretch: 190-330 ms). It may take until the long wait
@@ -31,6 +33,7 @@ from typing import Protocol
 
 from loguru import logger
 from pipecat.frames.frames import (
+    BotStoppedSpeakingFrame,
     Frame,
     InterimTranscriptionFrame,
     TranscriptionFrame,
@@ -39,6 +42,7 @@ from pipecat.frames.frames import (
 from pipecat.metrics.metrics import MetricsData
 from pipecat.turns.types import ProcessFrameResult
 
+from interviewer.rhythm import CandidateRhythm
 from processors.patient_turn_stop import PatientTurnStopStrategy
 
 
@@ -66,6 +70,7 @@ class ScoredTurnStopStrategy(PatientTurnStopStrategy):
         fast_secs: float = 1.2,
         slow_secs: float = 1.5,
         score_budget_floor_secs: float = 0.05,
+        rhythm: CandidateRhythm | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -75,6 +80,8 @@ class ScoredTurnStopStrategy(PatientTurnStopStrategy):
         self._fast_secs = fast_secs
         self._slow_secs = slow_secs
         self._score_budget_floor_secs = score_budget_floor_secs
+        self.rhythm = rhythm  # None: finished-reading turns always wait fast_secs
+        self._read_finished_at: float | None = None  # speech end of a pause judged finished
         self._said: list[str] = []  # every transcript of this turn
         self._smart_p: float | None = None  # smart-turn's probability for the latest stretch
         self.decisions: list[dict] = []  # one per pause judged: words, scores, wait (for tests)
@@ -86,6 +93,8 @@ class ScoredTurnStopStrategy(PatientTurnStopStrategy):
         result = await super().process_frame(frame)
         if isinstance(frame, InterimTranscriptionFrame) and frame.text.strip():
             self._warm(" ".join([*self._said, frame.text.strip()]))
+        elif isinstance(frame, BotStoppedSpeakingFrame):
+            self._read_finished_at = None  # the reply was heard out: what follows is a new turn
         return result
 
     def _warm(self, words: str) -> None:
@@ -117,6 +126,12 @@ class ScoredTurnStopStrategy(PatientTurnStopStrategy):
         await super()._reset()
 
     async def _handle_vad_user_started_speaking(self, frame: VADUserStartedSpeakingFrame):
+        if self._read_finished_at is not None and self.rhythm is not None:
+            # Until the VAD hears the voice again: what a wait must outlast not to cut in.
+            pause = frame.timestamp - self._read_finished_at
+            self.rhythm.went_on(pause)
+            logger.debug(f"{self}: went on after {pause:.2f}s of finished-reading silence")
+            self._read_finished_at = None
         self._smart_p = None
         await super()._handle_vad_user_started_speaking(frame)
 
@@ -175,7 +190,9 @@ class ScoredTurnStopStrategy(PatientTurnStopStrategy):
         ms = 1000 * (time.perf_counter() - t0)
         asked = words.rstrip().endswith("?")  # a question to us yields the turn
         finished = text_score is not None and text_score >= self._threshold
-        wait = self._fast_secs if asked or finished else self._slow_secs
+        fast = self.rhythm.fast_wait(self._fast_secs) if self.rhythm else self._fast_secs
+        wait = fast if asked or finished else self._slow_secs
+        self._read_finished_at = self._speech_end if finished else None
         if not asked:
             wait = max(wait, self.pace_secs)
         self.decisions.append({"words": words, "smart": smart, "text": text_score, "wait": wait})

@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
 from pipecat.audio.turn.base_turn_analyzer import EndOfTurnState
-from pipecat.frames.frames import InterimTranscriptionFrame
+from pipecat.frames.frames import BotStoppedSpeakingFrame, InterimTranscriptionFrame
 from pipecat.metrics.metrics import TurnMetricsData
 
+from interviewer.rhythm import CandidateRhythm
 from processors.scored_turn_stop import ScoredTurnStopStrategy
 from tests.test_turn_taking import EARLY, FixedVerdict, Turns
 
@@ -139,3 +141,40 @@ async def test_live_words_are_scored_one_at_a_time_while_the_candidate_speaks():
         end = await t.say("And then we shipped.")  # the stretch ends: the pause is judged
         assert FAST - EARLY <= await t.waited(end) < SLOW
         assert scorer.asked[-1] == (QUESTION, "We cut it. And then we shipped.")
+
+
+def with_rhythm(scorer: TableScorer) -> Turns:
+    """Scaled down: the wait becomes the longest pause gone on after plus 0.05 s (floor 0.1)."""
+    return scored(0.9, scorer, rhythm=CandidateRhythm(margin_secs=0.05, floor_secs=0.1))
+
+
+async def test_a_candidate_who_went_on_after_a_short_pause_is_answered_sooner():
+    scorer = TableScorer({"We cut it.": 0.6, "We cut it. Then we shipped.": 0.6})
+    async with with_rhythm(scorer) as t:
+        await t.say("We cut it.")
+        await asyncio.sleep(0.05)  # reads finished, but they go on after a short pause
+        # The pause lasts until the VAD hears the voice again (it confirms 0.2 s of it): the
+        # silence a turn end must outlast, the same silence the wait is measured in.
+        end = await t.say("Then we shipped.", start_secs=0.2)
+        assert t.strategy.rhythm.pauses == [pytest.approx(0.05, abs=0.04)]
+        assert 0.1 - EARLY <= await t.waited(end) < FAST - 0.1
+        assert t.strategy.decisions[-1]["wait"] < FAST
+
+
+async def test_only_pauses_after_finished_reading_words_inside_a_turn_are_learned():
+    scorer = TableScorer(
+        {"So we used Redis, and": 0.01, "So we used Redis, and Done.": 0.6, "Done.": 0.6}
+    )
+    async with with_rhythm(scorer) as t:
+        await t.say("So we used Redis, and")
+        await asyncio.sleep(0.05)  # an unfinished pause: the short wait was never at stake
+        await t.start()
+        assert t.strategy.rhythm.pauses == []
+        end = await t.say("Done.")
+        assert FAST - EARLY <= await t.waited(end) < SLOW
+        # The reply is heard out: the candidate's next words start a new turn, not a pause.
+        await t.strategy.process_frame(BotStoppedSpeakingFrame())
+        t.stops.clear()
+        end = await t.say("Done.")
+        assert t.strategy.rhythm.pauses == []
+        assert FAST - EARLY <= await t.waited(end) < SLOW

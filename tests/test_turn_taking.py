@@ -133,18 +133,18 @@ class Turns:
     async def __aexit__(self, *exc):
         await self.strategy.cleanup()
 
-    async def start(self, at: float | None = None):
-        """The candidate starts a stretch of speech (at wall-clock ``at``)."""
+    async def start(self, at: float | None = None, start_secs: float = 0.0):
+        """The VAD confirms a stretch of speech (at wall-clock ``at``, ``start_secs`` after it began)."""
         if not self.in_turn:
             self.in_turn = True
             await self.strategy.handle_user_turn_started()
         await self.strategy.process_frame(
-            VADUserStartedSpeakingFrame(start_secs=0.0, timestamp=at or time.time())
+            VADUserStartedSpeakingFrame(start_secs=start_secs, timestamp=at or time.time())
         )
 
-    async def say(self, text: str, *, transcript: bool = True) -> float:
+    async def say(self, text: str, *, transcript: bool = True, start_secs: float = 0.0) -> float:
         """One stretch: speech starts and ends now; returns the moment it ended."""
-        await self.start()
+        await self.start(start_secs=start_secs)
         end = time.time()
         await self.strategy.process_frame(VADUserStoppedSpeakingFrame(stop_secs=0.0, timestamp=end))
         if transcript:
