@@ -281,11 +281,17 @@ def report(rows: list[dict]) -> None:
             )
 
 
+# Silence (to the VAD hearing the voice again) by which a pause's words are judged, live: VAD
+# stop 0.2 s + transcription ~0.25 s + score ~0.05 s (make bench's breakdown), + the VAD's 0.2 s.
+JUDGED_AFTER_SECS = 0.7
+
+
 def _with_rhythm(rows: list[dict], wait, settings):
     """``wait`` with the candidate's rhythm, as a session learns it (interviewer.rhythm).
 
     Each source is one candidate, its pauses in order: a finished-reading pause (wait is
-    the fast one) waits the rhythm's fast silence; each such pause gone on after is learned.
+    the fast one) waits the rhythm's fast silence. Each pause gone on after is learned unless
+    its words read unfinished, which live are judged only ``JUDGED_AFTER_SECS`` into it.
     """
     fast = settings.turn_fast_secs
     rhythms: dict[str, CandidateRhythm] = {}
@@ -301,7 +307,8 @@ def _with_rhythm(rows: list[dict], wait, settings):
         )
         reads_finished = wait(r) == fast
         waits[id(r)] = rhythm.fast_wait(fast) if reads_finished else wait(r)
-        if reads_finished and r["label"] == "going on":
+        judged = r["silence"] is None or r["silence"] >= JUDGED_AFTER_SECS
+        if r["label"] == "going on" and (reads_finished or not judged):
             rhythm.went_on(r["silence"])
     return lambda r: waits[id(r)]
 

@@ -3,8 +3,9 @@
 A turn whose words read finished ends after a fixed short silence (``TURN_FAST_SECS``),
 chosen so that people who pause a second between the sentences of one answer are not cut
 off. A fluent candidate who resumes after 0.4 s waits that whole second at the end of every
-answer. So every pause the candidate went on after, once their words already read finished
-(exactly the pause the short silence would have ended), is remembered; once there are
+answer. So every pause the candidate went on after is remembered, unless its words were
+judged unfinished (the long silence held there anyway; one gone on after before its words
+could be judged counts: it is the short pause of a fluent speaker); once there are
 ``min_pauses`` of them, the short silence becomes the longest of them plus ``margin_secs``,
 never below ``floor_secs`` and never above the fixed one. One slower pause later raises it
 again for the rest of the interview. Pure logic: the turn strategy
@@ -28,7 +29,7 @@ class CandidateRhythm:
     pauses: list[float] = field(default_factory=list)
 
     def went_on(self, pause_secs: float) -> None:
-        """The candidate spoke again ``pause_secs`` after words that read finished."""
+        """The candidate spoke again ``pause_secs`` after words not judged unfinished."""
         if 0 < pause_secs <= self.longest_pause_secs:
             self.pauses.append(pause_secs)
 

@@ -10,7 +10,9 @@ every stretch is transcribed, the turn ends after ``fast_secs`` of silence when 
 reaches ``threshold``, else after ``slow_secs``. A question to the interviewer ends after
 ``fast_secs``; the candidate's learned pace still holds (see the parent class). With a
 :class:`~interviewer.rhythm.CandidateRhythm`, ``fast_secs`` shrinks to the candidate's own
-rhythm: every pause they went on after, once their words read finished, is fed to it.
+rhythm: every pause they went on after is fed to it, unless its words were judged unfinished
+(the long wait held there anyway); one they went on after before the words could be judged
+counts, being the short pause of a fluent speaker.
 
 The score takes one call on a loopback server: 50-90 ms for words it has read before, about
 15 ms more per new word (a new 12-word stretch: 190-330 ms). It may take until the long wait
@@ -38,6 +40,7 @@ from pipecat.frames.frames import (
     InterimTranscriptionFrame,
     TranscriptionFrame,
     VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
 )
 from pipecat.metrics.metrics import MetricsData
 from pipecat.turns.types import ProcessFrameResult
@@ -81,7 +84,7 @@ class ScoredTurnStopStrategy(PatientTurnStopStrategy):
         self._slow_secs = slow_secs
         self._score_budget_floor_secs = score_budget_floor_secs
         self.rhythm = rhythm  # None: finished-reading turns always wait fast_secs
-        self._read_finished_at: float | None = None  # speech end of a pause judged finished
+        self._pause_from: float | None = None  # speech end of the pause under way, if learnable
         self._said: list[str] = []  # every transcript of this turn
         self._smart_p: float | None = None  # smart-turn's probability for the latest stretch
         self.decisions: list[dict] = []  # one per pause judged: words, scores, wait (for tests)
@@ -94,7 +97,7 @@ class ScoredTurnStopStrategy(PatientTurnStopStrategy):
         if isinstance(frame, InterimTranscriptionFrame) and frame.text.strip():
             self._warm(" ".join([*self._said, frame.text.strip()]))
         elif isinstance(frame, BotStoppedSpeakingFrame):
-            self._read_finished_at = None  # the reply was heard out: what follows is a new turn
+            self._pause_from = None  # the reply was heard out: what follows is a new turn
         return result
 
     def _warm(self, words: str) -> None:
@@ -126,12 +129,14 @@ class ScoredTurnStopStrategy(PatientTurnStopStrategy):
         await super()._reset()
 
     async def _handle_vad_user_started_speaking(self, frame: VADUserStartedSpeakingFrame):
-        if self._read_finished_at is not None and self.rhythm is not None:
+        if self._pause_from is not None and self.rhythm is not None:
             # Until the VAD hears the voice again: what a wait must outlast not to cut in.
-            pause = frame.timestamp - self._read_finished_at
+            pause = frame.timestamp - self._pause_from
             self.rhythm.went_on(pause)
-            logger.debug(f"{self}: went on after {pause:.2f}s of finished-reading silence")
-            self._read_finished_at = None
+            logger.debug(
+                f"{self}: went on after a {pause:.2f}s pause (its words read finished or were not yet judged)"
+            )
+            self._pause_from = None
         self._smart_p = None
         await super()._handle_vad_user_started_speaking(frame)
 
@@ -140,6 +145,12 @@ class ScoredTurnStopStrategy(PatientTurnStopStrategy):
         if isinstance(probability, float):
             self._smart_p = probability
         await super()._handle_prediction_result(result)
+
+    async def _handle_vad_user_stopped_speaking(self, frame: VADUserStoppedSpeakingFrame):
+        # A pause begins. Learned if the candidate goes on before its words are judged (a pause
+        # that short is the rhythm of a fluent speaker) or after they were judged finished.
+        self._pause_from = frame.timestamp - frame.stop_secs
+        await super()._handle_vad_user_stopped_speaking(frame)
 
     async def _handle_transcription(self, frame: TranscriptionFrame):
         if frame.text.strip():
@@ -192,7 +203,8 @@ class ScoredTurnStopStrategy(PatientTurnStopStrategy):
         finished = text_score is not None and text_score >= self._threshold
         fast = self.rhythm.fast_wait(self._fast_secs) if self.rhythm else self._fast_secs
         wait = fast if asked or finished else self._slow_secs
-        self._read_finished_at = self._speech_end if finished else None
+        if not finished:
+            self._pause_from = None  # the long wait held here anyway: nothing to learn
         if not asked:
             wait = max(wait, self.pace_secs)
         self.decisions.append({"words": words, "smart": smart, "text": text_score, "wait": wait})

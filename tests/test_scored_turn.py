@@ -161,7 +161,7 @@ async def test_a_candidate_who_went_on_after_a_short_pause_is_answered_sooner():
         assert t.strategy.decisions[-1]["wait"] < FAST
 
 
-async def test_only_pauses_after_finished_reading_words_inside_a_turn_are_learned():
+async def test_a_pause_judged_unfinished_and_a_new_turn_are_not_learned():
     scorer = TableScorer(
         {"So we used Redis, and": 0.01, "So we used Redis, and Done.": 0.6, "Done.": 0.6}
     )
@@ -178,3 +178,16 @@ async def test_only_pauses_after_finished_reading_words_inside_a_turn_are_learne
         end = await t.say("Done.")
         assert t.strategy.rhythm.pauses == []
         assert FAST - EARLY <= await t.waited(end) < SLOW
+
+
+async def test_a_pause_gone_on_after_before_its_words_are_judged_is_learned():
+    # A fluent speaker goes on before the stretch's words are even transcribed: their rhythm.
+    scorer = TableScorer({"We cut it. Then we shipped.": 0.6})
+    async with with_rhythm(scorer) as t:
+        await t.say("We cut it.", transcript=False)
+        await asyncio.sleep(0.05)
+        await t.start()
+        await t.transcript("We cut it.")  # the words come in while they speak on
+        end = await t.say("Then we shipped.")
+        assert t.strategy.rhythm.pauses == [pytest.approx(0.05, abs=0.04)]
+        assert 0.1 - EARLY <= await t.waited(end) < FAST - 0.1
