@@ -12,7 +12,9 @@ reaches ``threshold``, else after ``slow_secs``. A question to the interviewer e
 :class:`~interviewer.rhythm.CandidateRhythm`, ``fast_secs`` shrinks to the candidate's own
 rhythm: every pause they went on after is fed to it, unless its words were judged unfinished
 (the long wait held there anyway); one they went on after before the words could be judged
-counts, being the short pause of a fluent speaker.
+counts, being the short pause of a fluent speaker. A pause counts once what followed it is
+heard as words (live or final): a cough or a chair's creak after a finished sentence is not
+the candidate going on, and would have set the short wait to its floor.
 
 The score takes one call on a loopback server: 50-90 ms for words it has read before, about
 15 ms more per new word (a new 12-word stretch: 190-330 ms). It may take until the long wait
@@ -31,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from loguru import logger
@@ -61,6 +64,14 @@ class TurnScorer(Protocol):
         ...
 
 
+@dataclass
+class _GoneOn:
+    """A pause the candidate's voice came back after; learned once that voice is words."""
+
+    pause_secs: float
+    earlier: int  # stretches before it still to be transcribed: their words are not its own
+
+
 class ScoredTurnStopStrategy(PatientTurnStopStrategy):
     """Ends a turn after a short silence when its words score finished, a longer one otherwise."""
 
@@ -85,6 +96,7 @@ class ScoredTurnStopStrategy(PatientTurnStopStrategy):
         self._score_budget_floor_secs = score_budget_floor_secs
         self.rhythm = rhythm  # None: finished-reading turns always wait fast_secs
         self._pause_from: float | None = None  # speech end of the pause under way, if learnable
+        self._gone_on: _GoneOn | None = None  # the voice came back after a learnable pause
         self._said: list[str] = []  # every transcript of this turn
         self._smart_p: float | None = None  # smart-turn's probability for the latest stretch
         self.decisions: list[dict] = []  # one per pause judged: words, scores, wait (for tests)
@@ -95,10 +107,22 @@ class ScoredTurnStopStrategy(PatientTurnStopStrategy):
         """Also score the live words, so that the pause's score finds them read already."""
         result = await super().process_frame(frame)
         if isinstance(frame, InterimTranscriptionFrame) and frame.text.strip():
+            self._learn()  # live words are the stretch under way: the candidate went on
             self._warm(" ".join([*self._said, frame.text.strip()]))
         elif isinstance(frame, BotStoppedSpeakingFrame):
             self._pause_from = None  # the reply was heard out: what follows is a new turn
+            self._gone_on = None
         return result
+
+    def _learn(self) -> None:
+        """The voice after a learnable pause was words: the rhythm learns that pause."""
+        if self._gone_on is None or self.rhythm is None:
+            return
+        pause, self._gone_on = self._gone_on.pause_secs, None
+        self.rhythm.went_on(pause)
+        logger.debug(
+            f"{self}: went on after a {pause:.2f}s pause (its words read finished or were not yet judged)"
+        )
 
     def _warm(self, words: str) -> None:
         if self._warming is not None and not self._warming.done():
@@ -132,10 +156,7 @@ class ScoredTurnStopStrategy(PatientTurnStopStrategy):
         if self._pause_from is not None and self.rhythm is not None:
             # Until the VAD hears the voice again: what a wait must outlast not to cut in.
             pause = frame.timestamp - self._pause_from
-            self.rhythm.went_on(pause)
-            logger.debug(
-                f"{self}: went on after a {pause:.2f}s pause (its words read finished or were not yet judged)"
-            )
+            self._gone_on = _GoneOn(pause, earlier=self._untranscribed)
             self._pause_from = None
         self._smart_p = None
         await super()._handle_vad_user_started_speaking(frame)
@@ -155,6 +176,13 @@ class ScoredTurnStopStrategy(PatientTurnStopStrategy):
     async def _handle_transcription(self, frame: TranscriptionFrame):
         if frame.text.strip():
             self._said.append(frame.text.strip())
+        gone_on = self._gone_on
+        if gone_on is not None and gone_on.earlier > 0:
+            gone_on.earlier -= 1  # the words of a stretch before the pause
+        elif gone_on is not None and frame.text.strip():
+            self._learn()  # before the judgment these words may bring on
+        elif gone_on is not None:
+            self._gone_on = None  # the voice after the pause held no words: not going on
         await super()._handle_transcription(frame)
 
     # -- decision ----------------------------------------------------------------------

@@ -191,3 +191,26 @@ async def test_a_pause_gone_on_after_before_its_words_are_judged_is_learned():
         end = await t.say("Then we shipped.")
         assert t.strategy.rhythm.pauses == [pytest.approx(0.05, abs=0.04)]
         assert 0.1 - EARLY <= await t.waited(end) < FAST - 0.1
+
+
+async def test_a_voice_without_words_after_a_finished_sentence_is_not_learned():
+    # A cough 0.05 s after a finished sentence: the VAD hears a voice, the transcriber no words
+    # (pipecat's STT services send no transcript then).
+    scorer = TableScorer({"We cut it.": 0.6})
+    async with with_rhythm(scorer) as t:
+        await t.say("We cut it.")
+        await asyncio.sleep(0.05)
+        end = await t.say("", transcript=False, start_secs=0.2)
+        assert FAST - EARLY <= await t.waited(end) < SLOW  # the fixed short wait, not the floor
+        assert t.strategy.rhythm.pauses == []
+
+
+async def test_a_pause_is_learned_once_the_voice_after_it_is_words():
+    scorer = TableScorer({"We cut it.": 0.6, "We cut it. Then we shipped.": 0.6})
+    async with with_rhythm(scorer) as t:
+        await t.say("We cut it.")
+        await asyncio.sleep(0.05)
+        await t.start(start_secs=0.2)  # a voice again: a cough, or the candidate going on
+        assert t.strategy.rhythm.pauses == []
+        await t.strategy.process_frame(InterimTranscriptionFrame("Then we", "candidate", ""))
+        assert t.strategy.rhythm.pauses == [pytest.approx(0.05, abs=0.04)]  # live words: going on
