@@ -550,7 +550,7 @@ def _python_mb() -> float:
 
 
 def _rss_untraced_mb(rss_mb) -> float:
-    """The process's RSS without the tracer's own bookkeeping (tens of MiB while it runs)."""
+    """The process's RSS without the tracer's own bookkeeping (it grows with every block traced)."""
     import tracemalloc
 
     return rss_mb() - tracemalloc.get_tracemalloc_memory() / 2**20
