@@ -3,7 +3,7 @@
 With ``LLM=scripted``, and as the plan under the local model (``LLM=local``, which writes the
 follow-up questions and acknowledgements; see :mod:`interviewer.lines`), this decides what the
 interviewer says next from what the candidate said:
-requests to repeat or skip, short or hesitant answers, keywords that trigger the plan's
+requests to repeat or skip, a check that the interviewer hears them, short or hesitant answers, keywords that trigger the plan's
 follow-ups, and terms from the candidate's resume or job description. The clock lives in
 the shared :class:`~interviewer.plan.PlanCursor`, kept by the conductor. It is plain,
 deterministic Python, and the UI says so.
@@ -25,6 +25,12 @@ _REPEAT = re.compile(
     r"\b(repeat( that| the question)?|say (that|it) again|pardon|come again|didn'?t (catch|hear)|one more time)\b",
     re.I,
 )
+# "Can you hear me?", "Hello? Are you still there?": the line, not the answer, is in doubt.
+_HEARING = re.compile(
+    r"\b((can|could|do) you (still )?hear me|are you (still )?(there|with me)|"
+    r"is (this|my (mic|microphone)) working)\b|\bhello\?",
+    re.I,
+)
 _SKIP = re.compile(r"\b(skip( this| that| it)?|next question|pass on this|move on)\b", re.I)
 _HESITANT = re.compile(
     r"\b(i don'?t know|not sure|no idea|i'?m not certain|i can'?t remember|don'?t remember)\b", re.I
@@ -33,6 +39,7 @@ _NO_QUESTIONS = re.compile(r"\b(no(pe)?|not really|nothing|i'?m good|that'?s all
 FILLERS = re.compile(r"\b(um+|uh+|er+|erm|hmm+|you know|kind of|sort of)\b", re.I)
 
 _ACKS = ("Thanks.", "Got it.", "Okay, thank you.", "Great, thanks.", "I see.", "Understood.")
+HEARD_YOU = "Yes, I can hear you."  # to a check on the line; not an answer
 OVER_GREETING_ACK = "Okay."  # fits a hello, a "can you hear me?" or an early start alike
 _GENERIC_PROBE = "Could you walk me through a specific example of that?"
 
@@ -204,6 +211,8 @@ class ScriptedInterviewer:
             return self._reply(self.mode.closing, "neutral")
         answer = answer.strip()
         words = answer_words(answer)
+        if _HEARING.search(answer) and len(words) <= 8 and not cursor.wrap_up_now:
+            return self._reply(f"{HEARD_YOU} {self._open_prompt()}", "neutral")
         if cursor.phase == "wrap_up":
             if _NO_QUESTIONS.search(answer) and len(words) <= 6:
                 return self._advance("Alright.", "encouraging")
@@ -251,6 +260,15 @@ class ScriptedInterviewer:
                 )
         emotion: Emotion = "encouraging" if len(words) >= 25 else "neutral"
         return self._advance(self._ack(), emotion, "advance")
+
+    def _open_prompt(self) -> str:
+        """What the candidate is asked now: the question, whole if they have not begun on it."""
+        cursor = self.cursor
+        if cursor.phase == "wrap_up":
+            return self.mode.wrap_up
+        if cursor.answers or cursor.follow_ups_used:
+            return "Please go on."
+        return self.mode.questions[cursor.index].text
 
     def _follow_up_for(self, lowered: str) -> str | None:
         """The plan's follow-up whose keyword the answer used, else one about a resume/JD term."""

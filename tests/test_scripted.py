@@ -2,7 +2,7 @@
 
 from bots import MODES, get_mode
 from interviewer.plan import CandidateContext
-from interviewer.scripted import ScriptedInterviewer
+from interviewer.scripted import HEARD_YOU, ScriptedInterviewer
 
 LONG = (
     "I led the migration of our payments service to a new database, planned the rollout in "
@@ -109,3 +109,34 @@ def test_only_the_first_question_unanswered_can_be_missed():
     brain.opening()
     brain.reply("Could we skip this one?")
     assert brain.index == 1 and not brain.first_question_missed("No problem.")
+
+
+def test_a_check_on_the_line_is_answered_and_is_not_an_answer():
+    mode = get_mode("technical")
+    brain = ScriptedInterviewer(mode)
+    brain.opening()
+    heard = brain.reply("Hello? Can you hear me?")
+    assert heard.text == f"{HEARD_YOU} {mode.questions[0].text}" and heard.question_index == 0
+    assert (brain.cursor.answers, brain.cursor.follow_ups_used) == (0, 0)
+    # The answer that follows is the question's first: it earns the follow-up as before.
+    follow_up = brain.reply(
+        "Our search had terrible latency at peak, so I rebuilt the caching layer myself."
+    )
+    assert "latency" in follow_up.text and follow_up.kind == "follow_up"
+    # Mid-answer, the candidate is asked to go on, not asked the question again.
+    assert brain.reply("Sorry, are you still there?").text == f"{HEARD_YOU} Please go on."
+    assert brain.cursor.index == 0
+    # A long answer that happens to contain the words is an answer.
+    answer = brain.reply("I asked my lead, can you hear me out on a rewrite, and she agreed to it.")
+    assert HEARD_YOU not in answer.text and answer.question_index == 1
+
+
+def test_a_check_on_the_line_at_the_wrap_up_does_not_close_the_interview():
+    mode = get_mode("behavioral")
+    brain = ScriptedInterviewer(mode)
+    brain.opening()
+    while brain.cursor.phase == "questions":
+        brain.reply(LONG)
+    heard = brain.reply("Is this working?")
+    assert heard.text == f"{HEARD_YOU} {mode.wrap_up}" and not heard.finished
+    assert brain.reply("No, that's all.").finished
