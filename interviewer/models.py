@@ -163,7 +163,8 @@ class ModelBank:
     eot: object | None = None
     # Piper's phonemizer is not documented as thread-safe: serialise synthesis steps.
     piper_lock: threading.Lock = field(default_factory=threading.Lock)
-    # Short phrases Piper has said (acknowledgements), replayed instead of synthesised again.
+    # Short phrases Piper has said, replayed instead of synthesised again (the openings of
+    # replies are said into it at load).
     piper_phrases: dict = field(default_factory=dict)
     # Each candidate turn decoded again as a whole (STT_FINAL_MODEL); None when off.
     final_words: object | None = None
@@ -248,13 +249,20 @@ class ModelBank:
             )
             times["final words"] = time.perf_counter() - t
 
-        voice = None
+        voice, piper_lock, piper_phrases = None, threading.Lock(), {}
         if settings.tts == "piper":
             from piper import PiperVoice
+
+            from interviewer.lines import LINE_ACKS
+            from interviewer.scripted import OPENINGS
+            from processors.local_services import learn_phrases
 
             t = time.perf_counter()
             voice = PiperVoice.load(str(piper_voice_path(settings)))
             times["tts"] = time.perf_counter() - t
+            t = time.perf_counter()
+            learn_phrases(voice, piper_lock, piper_phrases, (*OPENINGS, *LINE_ACKS))
+            times["tts phrases"] = time.perf_counter() - t
 
         t = time.perf_counter()
         from importlib import resources
@@ -284,6 +292,8 @@ class ModelBank:
             moonshine=moonshine,
             whisper_language=language,
             piper_voice=voice,
+            piper_lock=piper_lock,
+            piper_phrases=piper_phrases,
             smart_turn_session=smart_turn,
             load_seconds=times,
             eot=eot,

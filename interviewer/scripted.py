@@ -26,8 +26,9 @@ _REPEAT = re.compile(
     re.I,
 )
 # "Can you hear me?", "Hello? Are you still there?": the line, not the answer, is in doubt.
+# ("...you hear me": a stretch cut after "Sorry," was heard "Sorry. And you hear me.")
 _HEARING = re.compile(
-    r"\b((can|could|do) you (still )?hear me|are you (still )?(there|with me)|"
+    r"\b(you (still )?hear me|are you (still )?(there|with me)|"
     r"is (this|my (mic|microphone)) working)\b|\bhello\?",
     re.I,
 )
@@ -42,6 +43,8 @@ _ACKS = ("Thanks.", "Got it.", "Okay, thank you.", "Great, thanks.", "I see.", "
 HEARD_YOU = "Yes, I can hear you."  # to a check on the line; not an answer
 OVER_GREETING_ACK = "Okay."  # fits a hello, a "can you hear me?" or an early start alike
 _GENERIC_PROBE = "Could you walk me through a specific example of that?"
+# The short sentences replies open with, said once at start-up (see ModelBank.load).
+OPENINGS = (*_ACKS, OVER_GREETING_ACK, HEARD_YOU, "Of course.", "Alright.", "Hello.")
 
 
 ReplyKind = Literal["follow_up", "advance", "other"]

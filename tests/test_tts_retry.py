@@ -284,3 +284,21 @@ async def test_an_interruption_cancels_cartesias_retry_of_a_failed_sentence():
     finally:
         await standin.stop()
     assert standin.cancelled == [f"{standin.failed[0]}-retry"]
+
+
+async def test_phrases_learned_ahead_are_heard_without_synthesis(piper_voice):
+    """The acknowledgements are said once at load; the first reply that opens with one is not."""
+    from interviewer.lines import LINE_ACKS
+    from interviewer.scripted import OPENINGS
+    from processors.local_services import learn_phrases
+
+    phrases: dict[str, list] = {}
+    lock = threading.Lock()
+    assert learn_phrases(piper_voice, lock, phrases, (*OPENINGS, *LINE_ACKS)) == len(phrases)
+    assert set(phrases) == {*OPENINGS, *LINE_ACKS}
+    assert learn_phrases(piper_voice, lock, phrases, OPENINGS) == 0  # known: not said again
+    voice = FailingVoice(piper_voice, None)
+    tts = SharedPiperTTSService(voice=voice, lock=lock, phrases=phrases)
+    down, _ = await run_test(tts, frames_to_send=_reply("Got it.", QUESTION))
+    assert voice.calls == [QUESTION]  # the acknowledgement came from the store
+    assert _said(down) == f"Got it. {QUESTION}" and _audio_s(down) > 0.5
