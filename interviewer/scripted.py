@@ -2,8 +2,8 @@
 
 With ``LLM=scripted``, and as the plan under the local model (``LLM=local``, which writes the
 follow-up questions and acknowledgements; see :mod:`interviewer.lines`), this decides what the
-interviewer says next from what the candidate said:
-requests to repeat or skip, a check that the interviewer hears them, short or hesitant answers, keywords that trigger the plan's
+interviewer says next from what the candidate said: requests to repeat or skip, a check that
+the interviewer hears them, short or hesitant answers, keywords that trigger the plan's
 follow-ups, and terms from the candidate's resume or job description. The clock lives in
 the shared :class:`~interviewer.plan.PlanCursor`, kept by the conductor. It is plain,
 deterministic Python, and the UI says so.
