@@ -254,8 +254,8 @@ class ModelBank:
             from piper import PiperVoice
 
             from interviewer.lines import LINE_ACKS
+            from interviewer.piper_voice import learn_phrases
             from interviewer.scripted import OPENINGS
-            from processors.local_services import learn_phrases
 
             t = time.perf_counter()
             voice = PiperVoice.load(str(piper_voice_path(settings)))

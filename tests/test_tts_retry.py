@@ -289,8 +289,8 @@ async def test_an_interruption_cancels_cartesias_retry_of_a_failed_sentence():
 async def test_phrases_learned_ahead_are_heard_without_synthesis(piper_voice):
     """The acknowledgements are said once at load; the first reply that opens with one is not."""
     from interviewer.lines import LINE_ACKS
+    from interviewer.piper_voice import learn_phrases
     from interviewer.scripted import OPENINGS
-    from processors.local_services import learn_phrases
 
     phrases: dict[str, list] = {}
     lock = threading.Lock()
