@@ -23,8 +23,15 @@ from processors.client_audio_watch import IDLE_GOODBYE, IDLE_NUDGE
 from web.sessions import AtCapacity, SessionRegistry
 
 CHUNK = bytes(640)  # 20 ms of 16 kHz silence
-TCP_CLOSE, TCP_CLOSE_WAIT = 7, 8  # Linux's TCP states
-TCP_STATES = {1: "established", 4: "fin-wait-1", 5: "fin-wait-2", 7: "closed", 8: "close-wait"}
+TCP_ESTABLISHED, TCP_CLOSE, TCP_CLOSE_WAIT = 1, 7, 8  # Linux's TCP states
+TCP_STATES = {
+    1: "established",
+    4: "fin-wait-1",
+    5: "fin-wait-2",
+    6: "time-wait",
+    7: "closed",
+    8: "close-wait",
+}
 DROP_MARGIN_S = 5.0  # beyond a configured timeout, for a slow, shared machine
 
 
@@ -155,6 +162,18 @@ def _tcp_state(sock: socket.socket) -> int:
     return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
 
 
+def _peer_state(ours: int, theirs: int) -> int | None:
+    """The TCP state of the other end (port ``theirs``) of our loopback connection from port
+    ``ours``, None once that end is gone: the kernel's own table (``/proc/net/tcp``), where a
+    server's socket stays until it has really let the connection go."""
+    with open("/proc/net/tcp") as table:
+        for row in itertools.islice(table, 1, None):
+            local, remote, state = row.split()[1:4]
+            if (int(local.split(":")[1], 16), int(remote.split(":")[1], 16)) == (theirs, ours):
+                return int(state, 16)
+    return None
+
+
 class NeverReads:
     """A client that sends ``client-ready`` (and, with ``mic``, audio) and never reads.
 
@@ -168,6 +187,7 @@ class NeverReads:
         self.url, self.port, self.mic = url, port, mic
         self.ws = None
         self.probe: socket.socket | None = None
+        self.ports = (0, port)
         self._sending: asyncio.Task | None = None
 
     async def connect(self) -> NeverReads:
@@ -175,6 +195,7 @@ class NeverReads:
         sock = socket.create_connection(("127.0.0.1", self.port))
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         self.probe = sock.dup()
+        self.ports = sock.getsockname()[1], self.port
         self.ws = await websockets.connect(
             f"{info['wsUrl']}?token={info['token']}", sock=sock, max_queue=1, ping_interval=None
         )
@@ -193,16 +214,37 @@ class NeverReads:
         """Seconds until the server ended the connection, None if it had not by ``timeout_s``.
 
         We close nothing, so an end that is no longer established (the server's FIN: close-wait;
-        its reset: closed) is the server's doing.
+        its reset: closed) is the server's doing; so is a server socket that is gone. That last
+        is seen from the kernel's table, not from ours: with our tiny window the kernel can drop
+        audio it had room for, and the server's reset then lands past what we took and is
+        ignored, so a client that sends nothing only learns of it when it next sends
+        (``learns_it_was_dropped``). A close still waiting behind unread audio (fin-wait) is
+        not an end.
         """
 
         async def ended() -> bool:
-            return _tcp_state(self.probe) in (TCP_CLOSE_WAIT, TCP_CLOSE)
+            return _tcp_state(self.probe) in (TCP_CLOSE_WAIT, TCP_CLOSE) or _peer_state(
+                *self.ports
+            ) in (None, TCP_CLOSE)
 
         return await _until(ended, timeout_s, every_s=0.05)
 
+    async def learns_it_was_dropped(self, timeout_s: float = 2.0) -> bool:
+        """Send one byte as the client would and see the connection end (the server's kernel
+        answers a socket that is gone with a reset we take)."""
+        if _tcp_state(self.probe) == TCP_ESTABLISHED:
+            with contextlib.suppress(OSError):
+                self.probe.send(b"\x00")
+
+        async def ended() -> bool:
+            return _tcp_state(self.probe) != TCP_ESTABLISHED
+
+        return await _until(ended, timeout_s) is not None
+
     def state(self) -> str:
-        return TCP_STATES.get(_tcp_state(self.probe), str(_tcp_state(self.probe)))
+        ours, theirs = _tcp_state(self.probe), _peer_state(*self.ports)
+        server = "gone" if theirs is None else TCP_STATES.get(theirs, str(theirs))
+        return f"{TCP_STATES.get(ours, str(ours))}, the server's end {server}"
 
     async def close(self) -> None:
         if self._sending is not None:
@@ -408,6 +450,7 @@ async def test_a_client_that_stops_reading_is_dropped(settings, models, mic):
             )
             assert dropped is not None, f"still {client.state()}: the client was never dropped"
             assert dropped >= timeout_s / 2, "dropped before it could have been late"
+            assert await client.learns_it_was_dropped(), f"the client cannot tell: {client.state()}"
             assert client.ws.protocol.close_sent is None  # the client closed nothing itself
             assert freed is not None and freed <= timeout_s + DROP_MARGIN_S
         finally:
