@@ -41,13 +41,27 @@ FILLERS = re.compile(r"\b(um+|uh+|er+|erm|hmm+|you know|kind of|sort of)\b", re.
 
 _ACKS = ("Thanks.", "Got it.", "Okay, thank you.", "Great, thanks.", "I see.", "Understood.")
 HEARD_YOU = "Yes, I can hear you."  # to a check on the line; not an answer
-OVER_GREETING_ACK = "Okay."  # fits a hello, a "can you hear me?" or an early start alike
+OVER_GREETING_ACK = "Okay."  # fits a hello or an early start alike
 _GENERIC_PROBE = "Could you walk me through a specific example of that?"
 # The short sentences replies open with, said once at start-up (see ModelBank.load).
 OPENINGS = (*_ACKS, OVER_GREETING_ACK, HEARD_YOU, "Of course.", "Alright.", "Hello.")
 
 
 ReplyKind = Literal["follow_up", "advance", "other"]
+
+
+def is_hearing_check(said: str) -> bool:
+    """Whether ``said`` asks if the line works ("Can you hear me?"), not answers anything."""
+    return bool(_HEARING.search(said)) and len(answer_words(said)) <= 8
+
+
+def over_greeting_ack(said: str) -> str:
+    """How a repeat of the first question opens after ``said`` over the greeting.
+
+    A check on the line is told it is heard; anything else (a hello, an early start) gets an
+    "Okay.".
+    """
+    return HEARD_YOU if is_hearing_check(said) else OVER_GREETING_ACK
 
 
 @dataclass(frozen=True)
@@ -142,14 +156,14 @@ class ScriptedInterviewer:
         question = " ".join(answer_words(self.mode.questions[0].text)).lower()
         return question not in " ".join(answer_words(spoken)).lower()
 
-    def ask_first_again(self) -> Reply:
-        """A short acknowledgement of what was said over the greeting, then the first question.
+    def ask_first_again(self, said: str = "") -> Reply:
+        """A short acknowledgement of ``said`` over the greeting, then the first question.
 
         The candidate's words are not an answer: the cursor stays on the first question, whose
         clock starts again now that it is heard.
         """
         self.cursor.question_started_at = self._clock()
-        ack = OVER_GREETING_ACK
+        ack = over_greeting_ack(said)
         body = self.mode.questions[0].text
         return self._reply(f"{ack} {body}", "encouraging", ack=ack, body=body)
 
@@ -214,7 +228,7 @@ class ScriptedInterviewer:
             return self._reply(self.mode.closing, "neutral")
         answer = answer.strip()
         words = answer_words(answer)
-        if _HEARING.search(answer) and len(words) <= 8 and not cursor.wrap_up_now:
+        if is_hearing_check(answer) and not cursor.wrap_up_now:
             return self._reply(f"{HEARD_YOU} {self._open_prompt()}", "neutral")
         if cursor.phase == "wrap_up":
             if _NO_QUESTIONS.search(answer) and len(words) <= 6:

@@ -17,7 +17,7 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from interviewer.plan import PlanCursor
-from interviewer.scripted import OVER_GREETING_ACK
+from interviewer.scripted import over_greeting_ack
 
 
 class FirstQuestionGuard(FrameProcessor):
@@ -32,8 +32,8 @@ class FirstQuestionGuard(FrameProcessor):
     which counts as cut.
 
     When the candidate's turn follows a greeting cut before its question, the LLM is not asked:
-    the reply is :data:`OVER_GREETING_ACK` and the first planned question, word for word, as
-    with the other brains, and the turn is not counted as an answer (the conductor, upstream,
+    the reply is :data:`OVER_GREETING_ACK` (or, to a "can you hear me?", that it is heard) and the
+    first planned question, word for word, as with the other brains, and the turn is not counted as an answer (the conductor, upstream,
     counted it: the plan goes back to where the greeting left it, and the question's clock
     starts again). A repeat cut short is asked again. From the first turn that follows a
     heard question on, this only passes frames on.
@@ -77,14 +77,14 @@ class FirstQuestionGuard(FrameProcessor):
         if self._after_greeting is None:  # the greeting, as the conductor counted it
             self._after_greeting = _plan_state(self._cursor)
         elif _last_role(frame) == "user" and self._missed():
-            await self._ask_again()
+            await self._ask_again(_last_text(frame))
             return
         else:
             self._settled = True
         self._cut, self._spoken = True, ""
         await self.push_frame(frame, direction)
 
-    async def _ask_again(self) -> None:
+    async def _ask_again(self, said: str) -> None:
         logger.debug(f"{self}: the greeting was cut after {self._spoken!r}; asking its question")
         cursor = self._cursor
         for name, value in _plan_state(self._after_greeting).items():
@@ -92,7 +92,7 @@ class FirstQuestionGuard(FrameProcessor):
         cursor.question_started_at = self._clock()
         self._cut, self._spoken = True, ""
         self.repeats += 1
-        text = f"{OVER_GREETING_ACK} {cursor.mode.questions[0].text}"
+        text = f"{over_greeting_ack(said)} {cursor.mode.questions[0].text}"
         await self.push_frame(LLMFullResponseStartFrame())
         for chunk in re.findall(r"\S+\s*", text):
             await self.push_frame(LLMTextFrame(chunk))
@@ -110,7 +110,19 @@ def _plan_state(plan: PlanCursor | dict) -> dict:
     return state
 
 
-def _last_role(frame: LLMContextFrame) -> str | None:
+def _last_message(frame: LLMContextFrame) -> dict:
     messages = frame.context.get_messages()
     last = messages[-1] if messages else None
-    return last.get("role") if isinstance(last, dict) else None
+    return last if isinstance(last, dict) else {}
+
+
+def _last_role(frame: LLMContextFrame) -> str | None:
+    return _last_message(frame).get("role")
+
+
+def _last_text(frame: LLMContextFrame) -> str:
+    """The words of the context's last message (plain, or its text parts)."""
+    content = _last_message(frame).get("content") or ""
+    if isinstance(content, str):
+        return content
+    return " ".join(p.get("text", "") for p in content if isinstance(p, dict))

@@ -92,7 +92,7 @@ class ScriptedBrainProcessor(FrameProcessor):
         elif (spoken or self._voice_started) and self._interviewer.first_question_missed(spoken):
             # They talked over the greeting before its question: not an answer; ask it now.
             logger.debug(f"{self}: opening cut off after {spoken!r}; asking the first question")
-            reply = self._interviewer.ask_first_again()
+            reply = self._interviewer.ask_first_again(user_text)
             self._before_last_reply = self._last_reply = None
         else:
             answer = user_text

@@ -31,7 +31,12 @@ from bots import get_mode
 from interviewer.line_writer import LineWriter
 from interviewer.lines import LINE_ACKS, system_prompt
 from interviewer.plan import CandidateContext, PlanCursor
-from interviewer.scripted import OVER_GREETING_ACK, ScriptedInterviewer
+from interviewer.scripted import (
+    HEARD_YOU,
+    OVER_GREETING_ACK,
+    ScriptedInterviewer,
+    over_greeting_ack,
+)
 from processors.first_question import FirstQuestionGuard
 from processors.local_brain import LocalBrainProcessor
 from processors.scripted_brain import ScriptedBrainProcessor
@@ -39,7 +44,8 @@ from tests.standins.openai_server import OpenAIStandIn
 
 MODE = get_mode("technical")
 FIRST = MODE.questions[0].text
-OVER_GREETING = "Hi, sorry, can you hear me okay?"
+OVER_GREETING = "Hi, sorry, can you hear me okay?"  # a check on the line: told it is heard
+HELLO_OVER_GREETING = "Hi! Sorry, I'm here now."  # anything else: "Okay."
 ANSWER = (
     "I led the migration of our payments service to a new database, planned the rollout in "
     "three stages, wrote the runbooks and measured error rates at every step along the way."
@@ -71,18 +77,21 @@ def _cut_greeting(interviewer: ScriptedInterviewer) -> str:
     return opening[: opening.index(FIRST)].strip()
 
 
-async def test_the_scripted_brain_asks_the_first_question_again_after_a_cut_greeting():
+@pytest.mark.parametrize(
+    ("over", "ack"), [(OVER_GREETING, HEARD_YOU), (HELLO_OVER_GREETING, OVER_GREETING_ACK)]
+)
+async def test_the_scripted_brain_asks_the_first_question_again_after_a_cut_greeting(over, ack):
     interviewer = ScriptedInterviewer(MODE, CandidateContext(name="Ada"))
     brain = ScriptedBrainProcessor(interviewer)
     cut = _cut_greeting(interviewer)
     talked_over = [
         {"role": "assistant", "content": cut},
-        {"role": "user", "content": OVER_GREETING},
+        {"role": "user", "content": over},
     ]
     down, _ = await run_test(brain, frames_to_send=_contexts(talked_over))
     opening, again = _replies(down)
     assert opening.endswith(FIRST) and cut in opening
-    assert again.endswith(FIRST) and again != FIRST  # a short acknowledgement, then the question
+    assert again == f"{ack} {FIRST}"  # a short acknowledgement, then the question
     assert interviewer.index == 0 and interviewer.cursor.answers == 0  # not taken as an answer
 
 
@@ -90,7 +99,7 @@ async def test_the_answer_after_the_repeated_question_is_the_first_answer():
     interviewer = ScriptedInterviewer(MODE)
     brain = ScriptedBrainProcessor(interviewer)
     cut = _cut_greeting(interviewer)
-    again = f"{OVER_GREETING_ACK} {FIRST}"
+    again = f"{HEARD_YOU} {FIRST}"
     history = [
         {"role": "assistant", "content": cut},
         {"role": "user", "content": OVER_GREETING},
@@ -116,11 +125,13 @@ async def test_a_greeting_cut_twice_is_asked_a_third_time_and_one_heard_is_not()
     once = [{"role": "assistant", "content": cut}, {"role": "user", "content": OVER_GREETING}]
     twice = [
         *once,
-        {"role": "assistant", "content": OVER_GREETING_ACK},  # the repeat, cut after its first word
+        {"role": "assistant", "content": "Yes, I can"},  # the repeat, cut after its first words
         {"role": "user", "content": "Sorry, go on."},
     ]
     down, _ = await run_test(brain, frames_to_send=_contexts(once, twice))
-    assert [r.endswith(FIRST) for r in _replies(down)] == [True, True, True]
+    opening, again, third = _replies(down)
+    assert opening.endswith(FIRST)
+    assert (again, third) == (f"{HEARD_YOU} {FIRST}", f"{OVER_GREETING_ACK} {FIRST}")
 
     heard = ScriptedInterviewer(MODE)
     full = [
@@ -160,7 +171,7 @@ async def test_the_local_brain_asks_the_first_question_again_in_the_scripts_word
     finally:
         await standin.stop()
     _, again = _replies(down)
-    assert again == f"{OVER_GREETING_ACK} {FIRST}"
+    assert again == f"{HEARD_YOU} {FIRST}"
     assert brain.lines == []  # no model line: the words over the greeting are not an answer
     assert interviewer.index == 0 and interviewer.cursor.answers == 0
 
@@ -251,15 +262,15 @@ CUT = "Hello Ada, I'm Alex, a senior software engineer. Thanks for"
 async def test_an_llm_greeting_cut_before_its_question_gets_the_question_asked_again():
     replies, requests, cursor, guard = await _openai_slot(
         (CUT, True, OVER_GREETING),  # talked over the greeting
-        (f"{OVER_GREETING_ACK} {FIRST}", False, ANSWER),  # heard the question, answered it
+        (f"{HEARD_YOU} {FIRST}", False, ANSWER),  # heard the question, answered it
     )
     greeting, again, reply = replies
     assert greeting == OPENAI_GREETING
-    assert again == f"{OVER_GREETING_ACK} {FIRST}" and guard.repeats == 1
+    assert again == f"{HEARD_YOU} {FIRST}" and guard.repeats == 1
     assert reply == OPENAI_FOLLOW_UP  # the answer went to the LLM...
     assert len(requests) == 2  # ... and the words over the greeting did not
     said = [m["content"] for m in requests[1]["body"]["messages"] if m["role"] == "assistant"]
-    assert said == [CUT, f"{OVER_GREETING_ACK} {FIRST}"]
+    assert said == [CUT, f"{HEARD_YOU} {FIRST}"]
     # The words over the greeting were no answer: the plan counted the answer alone.
     assert _plan(cursor) == _plan_after(answers=1) != _plan_after(answers=2)
 
@@ -290,7 +301,7 @@ def _plan_after(answers: int) -> tuple[int, int, int]:
     ],
 )
 async def test_only_a_greeting_cut_before_its_question_is_asked_again(said, cut, asked_again):
-    replies, requests, _, guard = await _openai_slot((said, cut, OVER_GREETING))
+    replies, requests, _, guard = await _openai_slot((said, cut, HELLO_OVER_GREETING))
     assert (replies[1] == f"{OVER_GREETING_ACK} {FIRST}") is asked_again
     assert (replies[1] == OPENAI_FOLLOW_UP) is not asked_again
     assert len(requests) == (1 if asked_again else 2) and guard.repeats == int(asked_again)
@@ -299,10 +310,14 @@ async def test_only_a_greeting_cut_before_its_question_is_asked_again(said, cut,
 async def test_an_llm_greeting_repeat_cut_short_is_asked_once_more():
     replies, requests, cursor, guard = await _openai_slot(
         (CUT, True, OVER_GREETING),
-        (OVER_GREETING_ACK, True, "Sorry, go on."),  # the repeat, cut after its first word
+        ("Yes, I can", True, "Sorry, go on."),  # the repeat, cut after its first words
         (f"{OVER_GREETING_ACK} {FIRST}", False, ANSWER),
     )
-    assert replies[1:] == [f"{OVER_GREETING_ACK} {FIRST}"] * 2 + [OPENAI_FOLLOW_UP]
+    assert replies[1:] == [
+        f"{HEARD_YOU} {FIRST}",
+        f"{OVER_GREETING_ACK} {FIRST}",
+        OPENAI_FOLLOW_UP,
+    ]
     assert len(requests) == 2 and guard.repeats == 2
     assert _plan(cursor) == _plan_after(answers=1)
 
@@ -364,6 +379,7 @@ async def test_talking_over_an_llm_greeting_gets_the_first_question_asked_again(
                 assert await s.wait_bot_done(timeout_s=60)
                 asked = len(_replies_asked(standin))
                 turns = [t for t in s.log.turns if t.role == "interviewer"]
+                over_words = s.log.texts("candidate")[-1]
                 assert await s.answer(synthesize(models.piper_voice, ANSWER))
     finally:
         await standin.stop()
@@ -376,7 +392,8 @@ async def test_talking_over_an_llm_greeting_gets_the_first_question_asked_again(
     replies = _replies_asked(standin)
     assert len(replies) == 2 and s.log.texts("interviewer")[-1] == OPENAI_FOLLOW_UP
     said = [m["content"] for m in replies[1]["body"]["messages"] if m["role"] == "assistant"]
-    assert said[-1] == f"{OVER_GREETING_ACK} {FIRST}"
+    # Told it is heard when the words over the greeting were heard as a check on the line.
+    assert said[-1] == f"{over_greeting_ack(over_words)} {FIRST}"
 
 
 def _replies_asked(standin: OpenAIStandIn) -> list[dict]:
