@@ -44,7 +44,9 @@ HEARD_YOU = "Yes, I can hear you."  # to a check on the line; not an answer
 OVER_GREETING_ACK = "Okay."  # fits a hello or an early start alike
 _GENERIC_PROBE = "Could you walk me through a specific example of that?"
 # The short sentences replies open with, said once at start-up (see ModelBank.load).
-OPENINGS = (*_ACKS, OVER_GREETING_ACK, HEARD_YOU, "Of course.", "Alright.", "Hello.")
+_REPEATING = "Of course."  # before the question again, asked for
+_NO_QUESTIONS_ACK = "Alright."  # the candidate has no questions at the wrap-up
+OPENINGS = (*_ACKS, OVER_GREETING_ACK, HEARD_YOU, _REPEATING, _NO_QUESTIONS_ACK, "Hello.")
 
 
 ReplyKind = Literal["follow_up", "advance", "other"]
@@ -232,7 +234,7 @@ class ScriptedInterviewer:
             return self._reply(f"{HEARD_YOU} {self._open_prompt()}", "neutral")
         if cursor.phase == "wrap_up":
             if _NO_QUESTIONS.search(answer) and len(words) <= 6:
-                return self._advance("Alright.", "encouraging")
+                return self._advance(_NO_QUESTIONS_ACK, "encouraging")
             return self._advance(self.mode.candidate_question_answer, "encouraging")
         if cursor.wrap_up_now:
             cursor.advance(self._clock())  # close the open question
@@ -242,7 +244,7 @@ class ScriptedInterviewer:
         question = self.mode.questions[cursor.index]
         cursor.answers += 1
         if _REPEAT.search(answer) and len(words) <= 14:
-            return self._reply(f"Of course. {question.text}", "neutral")
+            return self._reply(f"{_REPEATING} {question.text}", "neutral")
         if _SKIP.search(answer) and len(words) <= 14:
             return self._advance("No problem, let's skip that one.", "neutral")
         if cursor.time_up:
