@@ -226,10 +226,11 @@ class PlanCursor:
             elif self.question_time_left(now) <= 0:
                 self.time_up = True
 
-    def answer_for_llm(self, now: float, answered: bool = True) -> bool:
+    def answer_for_llm(self, now: float, answered: bool = True, line_check: bool = False) -> bool:
         """Before an LLM's reply: count the candidate's turn and decide what the reply does.
 
-        ``answered``: the reply follows a candidate turn. The scripted interviewer moves the
+        ``answered``: the reply follows a candidate turn; ``line_check``: that turn only asked
+        whether they are heard ("Can you hear me?"), which answers nothing. The scripted interviewer moves the
         cursor itself (:meth:`ScriptedInterviewer.reply`); an LLM is told what to do
         (:meth:`InterviewMode.plan_guidance`, from :attr:`step`) and the cursor moves as it was
         told to. As with the script, each planned question gets the candidate's answer, then at
@@ -245,6 +246,8 @@ class PlanCursor:
           question (or the wrap-up);
         - ``time_up``: the question's time ran out (or a long silence): ask the next question;
         - ``ask``: no answer came and the question stays open;
+        - ``line_check``: the candidate asked whether they are heard: say so; the question
+          (or the wrap-up's) stays open, even when its time is up;
         - ``wrap_up``: a turn after the wrap-up question;
         - ``close``: close the interview.
 
@@ -255,6 +258,9 @@ class PlanCursor:
             return True
         if not self.step:
             self.step = "open"  # the first reply greets: there is no question to answer yet
+            return False
+        if line_check and not self.wrap_up_now:
+            self.step = "line_check"
             return False
         if self.phase == "wrap_up":
             if answered:
@@ -331,6 +337,12 @@ class PlanCursor:
         }
 
 
+_LINE_CHECK = (
+    "the candidate asked whether you can hear them, which answers nothing: say in a few words "
+    "that you can hear them"
+)
+
+
 def notable_terms(text: str, limit: int = 12) -> list[str]:
     """Names of technologies, products and the like in free text (capitalised or with symbols)."""
     counts: dict[str, int] = {}
@@ -392,6 +404,11 @@ class InterviewMode:
                     "This reply: greet the candidate, introduce yourself in a sentence, "
                     f"then ask question {n}."
                 )
+            elif cursor.step == "line_check":
+                lines.append(
+                    f"This reply: {_LINE_CHECK}, then invite them to answer it (or go on "
+                    "with their answer); do not move on."
+                )
             elif cursor.step == "follow_up":
                 lines.append(
                     "This reply: the candidate has just answered. Acknowledge briefly and ask "
@@ -407,6 +424,10 @@ class InterviewMode:
             lines.append(f"About {int(cursor.question_time_left(now))} seconds remain for it.")
             return "\n".join(lines)
         if cursor.phase == "wrap_up":
+            if cursor.step == "line_check":
+                return (
+                    f"All questions are done. This reply: {_LINE_CHECK}, then ask: {self.wrap_up}"
+                )
             return f"All questions are done. Ask: {self.wrap_up} Answer briefly, then close."
         return f"Close the interview now with: {self.closing}"
 

@@ -18,6 +18,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from interviewer.plan import PlanCursor
 from interviewer.scripted import over_greeting_ack
+from processors.context_tail import last_role, last_text
 
 
 class FirstQuestionGuard(FrameProcessor):
@@ -76,8 +77,8 @@ class FirstQuestionGuard(FrameProcessor):
             return
         if self._after_greeting is None:  # the greeting, as the conductor counted it
             self._after_greeting = _plan_state(self._cursor)
-        elif _last_role(frame) == "user" and self._missed():
-            await self._ask_again(_last_text(frame))
+        elif last_role(frame) == "user" and self._missed():
+            await self._ask_again(last_text(frame))
             return
         else:
             self._settled = True
@@ -108,21 +109,3 @@ def _plan_state(plan: PlanCursor | dict) -> dict:
     )
     state["question_times"] = dict(state["question_times"])
     return state
-
-
-def _last_message(frame: LLMContextFrame) -> dict:
-    messages = frame.context.get_messages()
-    last = messages[-1] if messages else None
-    return last if isinstance(last, dict) else {}
-
-
-def _last_role(frame: LLMContextFrame) -> str | None:
-    return _last_message(frame).get("role")
-
-
-def _last_text(frame: LLMContextFrame) -> str:
-    """The words of the context's last message (plain, or its text parts)."""
-    content = _last_message(frame).get("content") or ""
-    if isinstance(content, str):
-        return content
-    return " ".join(p.get("text", "") for p in content if isinstance(p, dict))

@@ -36,6 +36,8 @@ from pipecat.processors.frameworks.rtvi.frames import RTVIServerMessageFrame
 from pipecat.services.settings import LLMSettings
 
 from interviewer.plan import PlanCursor
+from interviewer.scripted import is_hearing_check
+from processors.context_tail import last_role, last_text
 from processors.frames import InterviewClosedFrame
 
 CAP_LINE = (
@@ -97,7 +99,11 @@ class InterviewConductor(FrameProcessor):
             and direction == FrameDirection.DOWNSTREAM
             and not frame.speculation
         ):
-            await self._before_reply(candidate_turn=_last_role(frame) == "user")
+            candidate_turn = last_role(frame) == "user"
+            await self._before_reply(
+                candidate_turn=candidate_turn,
+                line_check=candidate_turn and is_hearing_check(last_text(frame)),
+            )
         elif (
             isinstance(frame, LLMFullResponseEndFrame) and self._llm_guided and self._awaiting_close
         ):
@@ -106,18 +112,19 @@ class InterviewConductor(FrameProcessor):
             return
         await self.push_frame(frame, direction)
 
-    async def _before_reply(self, *, candidate_turn: bool) -> None:
+    async def _before_reply(self, *, candidate_turn: bool, line_check: bool = False) -> None:
         """Check the clock; with an LLM, count the turn and tell the LLM what its reply does.
 
         Only a context ending with the candidate's words is an answer: the greeting's context
-        (empty, or whatever the candidate said before it) and one asked for after a long
-        silence (ending with the interviewer's words) are not.
+        (empty, or whatever the candidate said before it), one asked for after a long silence
+        (ending with the interviewer's words) and a check on the line ("Can you hear me?",
+        ``line_check``: the LLM is told to say it hears them) are not.
         """
         now = self._clock()
         cursor = self._cursor
         cursor.check_clock(now)
         if self._llm_guided:
-            if cursor.answer_for_llm(now, answered=candidate_turn):
+            if cursor.answer_for_llm(now, answered=candidate_turn, line_check=line_check):
                 self._awaiting_close = True
             guidance = cursor.mode.plan_guidance(cursor, now)
             await self.push_frame(
@@ -152,10 +159,3 @@ class InterviewConductor(FrameProcessor):
         await self._cancel(self._cap_task)
         await self._cancel(self._silence_task)
         await super().cleanup()
-
-
-def _last_role(frame: LLMContextFrame) -> str | None:
-    """The role of the context's last message (None when it has none)."""
-    messages = frame.context.get_messages()
-    last = messages[-1] if messages else None
-    return last.get("role") if isinstance(last, dict) else None

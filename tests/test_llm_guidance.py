@@ -177,3 +177,45 @@ async def test_the_wrap_up_then_the_close_after_the_last_question():
     assert told[-1] == f"Close the interview now with: {mode.closing}"
     assert cursor.phase == "closed"
     assert isinstance(down[-1], InterviewClosedFrame)
+
+
+async def test_a_check_on_the_line_is_no_answer_and_the_llm_is_told_to_say_it_hears():
+    mode = _mode(max_follow_ups=1)
+    greeting = {"role": "assistant", "content": f"Hello. {mode.questions[0].text}"}
+    check = [greeting, {"role": "user", "content": "Sorry, can you hear me?"}]
+    answered = [
+        *check,
+        {"role": "assistant", "content": f"Yes, I can hear you. {mode.questions[0].text}"},
+        {"role": "user", "content": ANSWER},
+    ]
+    # "Hear me out" in a long answer is an answer.
+    long = [*answered, {"role": "assistant", "content": "What changed as a result?"}]
+    long.append({"role": "user", "content": f"Hear me out: {ANSWER}"})
+    frames = [_context([]), _context(check), _context(answered), _context(long)]
+    told, _, cursor = await _guidance(frames, mode)
+    _, line_check, first_answer, follow_up_answer = told
+    assert line_check.startswith(f"Current question (1 of {cursor.total})")
+    assert "asked whether you can hear them" in line_check and "do not move on" in line_check
+    assert "follow-up" not in line_check
+    # The answer after it is the first answer to question 1: its follow-up, then question 2.
+    assert "ask ONE follow-up question (follow-up 1 of 1" in first_answer
+    assert follow_up_answer.startswith("This reply: move on now.")
+    assert (cursor.index, cursor.answers, cursor.follow_ups_used) == (1, 0, 0)
+
+
+async def test_a_check_on_the_line_at_the_wrap_up_keeps_it_open():
+    mode = _mode(max_follow_ups=1)
+    turns = 2 * len(mode.questions)
+    frames = _candidate_turns(turns)
+    history = list(frames[-1].context.get_messages())
+    history += [
+        {"role": "assistant", "content": mode.wrap_up},
+        {"role": "user", "content": "Hello? Are you still there?"},
+    ]
+    frames.append(_context(history))
+    told, _, cursor = await _guidance(frames, mode)
+    assert told[-1] == (
+        "All questions are done. This reply: the candidate asked whether you can hear them, "
+        f"which answers nothing: say in a few words that you can hear them, then ask: {mode.wrap_up}"
+    )
+    assert cursor.phase == "wrap_up" and cursor.step == "line_check"
