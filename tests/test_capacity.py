@@ -557,10 +557,12 @@ async def _burst(url: str, port: int, answer: bytes, drop_within_s: float) -> di
         client = await NeverReads(url, port, mic=True).connect()  # not idle: only not reading
         try:
             after = await client.dropped_by_server(drop_within_s)
+            end = client.state()
             return {
                 "dropped_after_s": after and round(after, 1),
-                "end": client.state(),
+                "end": end,
                 "closed_nothing": client.ws.protocol.close_sent is None,
+                "learns_it": after is not None and await client.learns_it_was_dropped(),
             }
         finally:
             await client.close()
@@ -677,6 +679,7 @@ async def test_a_second_burst_is_served_and_leaves_no_memory(settings, models):
         # The client that never reads was let go by the server, in about the time set.
         never = burst["never_reads"]
         assert never["dropped_after_s"] is not None and never["closed_nothing"], never
+        assert never["learns_it"], never
         # The client that sends no audio heard a nudge, then a goodbye, and was let go.
         silent = burst["silent"]
         assert _nudged_then_let_go(silent["heard"]), silent
