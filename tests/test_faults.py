@@ -27,6 +27,7 @@ from pipecat.tests.utils import SleepFrame, run_test
 
 from processors.frames import InterviewClosedFrame
 from processors.llm_fallback import APOLOGY, FAREWELL, LLMFallbackProcessor
+from tests.standins.openai_server import llm_at
 
 # --- unit: the fallback processor behind a fake LLM --------------------------------
 
@@ -178,14 +179,7 @@ async def _interview_with_llm(settings, models, base_url: str, standin=None, swi
     from interviewer.audio import synthesize
     from web.cli import LocalServer
 
-    llm_settings = settings.model_copy(
-        update={
-            "llm": "auto",
-            "openai_api_key": "sk-test",
-            "openai_base_url": base_url,
-            "openai_model": "standin-1",
-        }
-    )
+    llm_settings = llm_at(settings, base_url)
     pcm = synthesize(models.piper_voice, ANSWER)
     marks = {}
     async with LocalServer(llm_settings, models=models) as server:
@@ -360,14 +354,7 @@ async def test_a_stalled_request_ends_at_the_fallbacks_budget_and_frees_the_llm(
     monkeypatch.setattr(pipeline_module, "REPLY_BUDGET_S", budget_s)
     standin = await StallFirst().start()
     try:
-        llm_settings = settings.model_copy(
-            update={
-                "llm": "auto",
-                "openai_api_key": "sk-test",
-                "openai_base_url": standin.url,
-                "openai_model": "standin-1",
-            }
-        )
+        llm_settings = llm_at(settings, standin.url)
         stages = InterviewStages(get_mode("technical"), None, None, llm_settings)
         fallback = stages.fallback()
         loop = asyncio.get_running_loop()
@@ -406,14 +393,7 @@ async def test_a_quick_failure_is_still_retried_within_the_budget(settings, monk
     monkeypatch.setattr(pipeline_module, "REPLY_BUDGET_S", 4.0)
     standin = await FailFirst().start()
     try:
-        llm_settings = settings.model_copy(
-            update={
-                "llm": "auto",
-                "openai_api_key": "sk-test",
-                "openai_base_url": standin.url,
-                "openai_model": "standin-1",
-            }
-        )
+        llm_settings = llm_at(settings, standin.url)
         stages = InterviewStages(get_mode("technical"), None, None, llm_settings)
         fallback = stages.fallback()
         down, _ = await run_test(

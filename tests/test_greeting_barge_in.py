@@ -40,7 +40,7 @@ from interviewer.scripted import (
 from processors.first_question import FirstQuestionGuard
 from processors.local_brain import LocalBrainProcessor
 from processors.scripted_brain import ScriptedBrainProcessor
-from tests.standins.openai_server import OpenAIStandIn
+from tests.standins.openai_server import OpenAIStandIn, llm_at
 
 MODE = get_mode("technical")
 FIRST = MODE.questions[0].text
@@ -357,14 +357,7 @@ async def test_talking_over_an_llm_greeting_gets_the_first_question_asked_again(
     from web.cli import LocalServer
 
     standin = await OpenAIStandIn(_openai_reply).start()
-    llm_settings = settings.model_copy(
-        update={
-            "llm": "auto",
-            "openai_api_key": "sk-test",
-            "openai_base_url": standin.url,
-            "openai_model": "standin-1",
-        }
-    )
+    llm_settings = llm_at(settings, standin.url)
     over = synthesize(models.piper_voice, "Hello! Sorry, can you hear me all right?")
     try:
         async with LocalServer(llm_settings, models=models) as server:

@@ -60,18 +60,11 @@ async def test_with_an_llm_the_check_is_no_answer_and_the_model_is_told_to_say_i
     """LLM=openai (the loopback stand-in): the plan, not the script, tells the model."""
     from candidate.session_client import CandidateSession
     from interviewer.audio import synthesize
-    from tests.standins.openai_server import OpenAIStandIn
+    from tests.standins.openai_server import OpenAIStandIn, llm_at
     from web.cli import LocalServer
 
     standin = await OpenAIStandIn(_llm_reply).start()
-    llm_settings = settings.model_copy(
-        update={
-            "llm": "auto",
-            "openai_api_key": "sk-test",
-            "openai_base_url": standin.url,
-            "openai_model": "standin-1",
-        }
-    )
+    llm_settings = llm_at(settings, standin.url)
     try:
         async with LocalServer(llm_settings, models=models) as server:
             async with CandidateSession(server.url, "technical", {"name": "Ada"}) as s:

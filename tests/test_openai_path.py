@@ -4,7 +4,7 @@ import pytest
 
 from candidate.session_client import CandidateSession
 from interviewer.audio import synthesize
-from tests.standins.openai_server import OpenAIStandIn
+from tests.standins.openai_server import OpenAIStandIn, llm_at
 from web.cli import LocalServer
 
 pytestmark = pytest.mark.slow
@@ -20,14 +20,7 @@ def _reply(messages):
 async def test_openai_compatible_endpoint_leads_the_interview(settings, models):
     standin = await OpenAIStandIn(_reply).start()
     try:
-        llm_settings = settings.model_copy(
-            update={
-                "llm": "auto",
-                "openai_api_key": "sk-test",
-                "openai_base_url": standin.url,
-                "openai_model": "standin-1",
-            }
-        )
+        llm_settings = llm_at(settings, standin.url)
         async with LocalServer(llm_settings, models=models) as server:
             async with CandidateSession(
                 server.url, "technical", {"name": "Ada", "role": "SRE"}

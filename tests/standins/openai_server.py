@@ -17,6 +17,18 @@ from aiohttp import web
 from tests.standins.loopback import LoopbackHTTPServer
 
 
+def llm_at(settings, base_url: str):
+    """``settings`` with the interviewer's LLM at the OpenAI-compatible endpoint ``base_url``."""
+    return settings.model_copy(
+        update={
+            "llm": "auto",
+            "openai_api_key": "sk-test",
+            "openai_base_url": base_url,
+            "openai_model": "standin-1",
+        }
+    )
+
+
 class OpenAIStandIn(LoopbackHTTPServer):
     """Serve /v1/chat/completions on loopback; record every request."""
 
