@@ -230,11 +230,12 @@ class PlanCursor:
         """Before an LLM's reply: count the candidate's turn and decide what the reply does.
 
         ``answered``: the reply follows a candidate turn; ``line_check``: that turn only asked
-        whether they are heard ("Can you hear me?"), which answers nothing. The scripted interviewer moves the
-        cursor itself (:meth:`ScriptedInterviewer.reply`); an LLM is told what to do
-        (:meth:`InterviewMode.plan_guidance`, from :attr:`step`) and the cursor moves as it was
-        told to. As with the script, each planned question gets the candidate's answer, then at
-        most ``max_follow_ups`` follow-ups (each answered), then the next question.
+        whether they are heard ("Can you hear me?"), which answers nothing. The scripted
+        interviewer moves the cursor itself (:meth:`ScriptedInterviewer.reply`); an LLM is told
+        what to do (:meth:`InterviewMode.plan_guidance`, from :attr:`step`) and the cursor moves
+        as it was told to. As with the script, each planned question gets the candidate's
+        answer, then at most ``max_follow_ups`` follow-ups (each answered), then the next
+        question.
 
         Only candidate turns are answers: the opening reply (the greeting, whatever prompted
         it) and a reply asked for without a candidate turn (after a long silence) count none.

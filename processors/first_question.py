@@ -33,10 +33,10 @@ class FirstQuestionGuard(FrameProcessor):
     which counts as cut.
 
     When the candidate's turn follows a greeting cut before its question, the LLM is not asked:
-    the reply is :data:`OVER_GREETING_ACK` (or, to a "can you hear me?", that it is heard) and the
-    first planned question, word for word, as with the other brains, and the turn is not counted as an answer (the conductor, upstream,
-    counted it: the plan goes back to where the greeting left it, and the question's clock
-    starts again). A repeat cut short is asked again. From the first turn that follows a
+    the reply is :data:`OVER_GREETING_ACK` (or, to a "can you hear me?", that it is heard) and
+    the first planned question, word for word, as with the other brains, and the turn is not
+    counted as an answer (the conductor, upstream, counted it: the plan goes back to where the
+    greeting left it, and the question's clock starts again). A repeat cut short is asked again. From the first turn that follows a
     heard question on, this only passes frames on.
     """
 

@@ -557,7 +557,7 @@ async def _burst(url: str, port: int, answer: bytes, drop_within_s: float) -> di
         client = await NeverReads(url, port, mic=True).connect()  # not idle: only not reading
         try:
             after = await client.dropped_by_server(drop_within_s)
-            end = client.state()
+            end = client.state()  # as the server left it, before we send anything
             return {
                 "dropped_after_s": after and round(after, 1),
                 "end": end,
