@@ -177,6 +177,7 @@ class InterviewStages:
             server.model,
             system_prompt(self.mode, self.candidate),
             slot=server.acquire_slot(),  # given back by the brain's cleanup
+            heads=server.heads,
             temperature=self.settings.local_llm_temperature,
         )
 
@@ -263,7 +264,9 @@ class InterviewStages:
                 ScriptedInterviewer(mode, candidate, cursor, open_follow_ups=True, acks=LINE_ACKS),
                 writer,
                 gap_secs=settings.local_llm_gap_secs,
-                on_cleanup=lambda: server.release_slot(writer.slot),
+                on_cleanup=lambda: server.session_ended(
+                    writer.slot, writer.stats.asked, writer.stats.written
+                ),
             )
         if settings.llm_kind == "openai":
             if settings.llm_gguf and not settings.openai_base_url:

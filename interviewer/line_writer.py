@@ -26,6 +26,7 @@ from interviewer.lines import (
     line_prompt,
     looks_like_injection,
 )
+from interviewer.slot_heads import SlotHeads
 from interviewer.turn_text import text_verdict, words
 
 
@@ -42,6 +43,8 @@ class LineStats:
     prefills: int = 0
     speculated: int = 0  # lines written while the candidate paused
     speculation_used: int = 0  # ... that were the turn's line
+    head_restored: bool = False  # the slot started from the shared system message's reading
+    prefill_read: list[int | None] = field(default_factory=list)  # tokens each prefill read
     seconds: list[float] = field(default_factory=list)
 
 
@@ -55,6 +58,7 @@ class LineWriter:
         system: str,
         *,
         slot: int | None = None,
+        heads: SlotHeads | None = None,
         temperature: float = 0.2,
         max_tokens: int = 48,
     ):
@@ -62,6 +66,8 @@ class LineWriter:
         self._model = model
         self._system = system
         self._slot = slot
+        # The system message's reading, shared with the other sessions' slots (None: not shared).
+        self._heads = heads if slot is not None else None
         self._temperature = temperature
         self._max_tokens = max_tokens
         self._question = ""
@@ -143,16 +149,17 @@ class LineWriter:
             self._prefill_task = asyncio.get_running_loop().create_task(self._prefill_loop())
 
     async def _prefill_loop(self) -> None:
+        heads, self._heads = self._heads, None  # the slot's first prefill: start from the head
+        if heads is not None:
+            self.stats.head_restored = await heads.restore(self._slot, self._system)
         while self._prefill_wanted:
             self._prefill_wanted = False
             prompt = line_prompt(
                 self._system, self._task, self._question or "", " ".join(self._heard)
             )
-            messages = prompt.messages[
-                :2
-            ]  # the answer so far; the acknowledgement's start comes later
+            messages = prompt.messages[:2]  # the answer so far; the acknowledgement's start later
             try:
-                await self._client.chat.completions.create(
+                r = await self._client.chat.completions.create(
                     model=self._model,
                     messages=messages,
                     max_tokens=1,
@@ -160,9 +167,15 @@ class LineWriter:
                     extra_body=self._extra(),
                 )
                 self.stats.prefills += 1
+                self.stats.prefill_read.append(
+                    ((r.model_extra or {}).get("timings") or {}).get("prompt_n")
+                )
             except Exception as e:  # a prefill only saves time; the line itself reports failures
                 logger.debug(f"prefill failed: {e}")
                 return
+            if heads is not None and not self.stats.head_restored:  # the first to read this head
+                await heads.save(self._slot, self._system)
+                heads = None
 
     async def close(self) -> None:
         """Stop a prefill or speculation still running."""

@@ -21,6 +21,8 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import secrets
+import shutil
+import tempfile
 import threading
 import time
 import urllib.request
@@ -31,6 +33,7 @@ from loguru import logger
 
 from interviewer.config import Settings
 from interviewer.cpu import lower_this_thread
+from interviewer.slot_heads import SlotHeads
 
 # CPU priority (nice) of the LLM=local model's threads: below the transcripts and the end-of-turn
 # score (0), above the live words (10) and the whole-turn re-decode (19).
@@ -73,6 +76,9 @@ class LocalLLMServer:
     model: str
     load_seconds: float
     slots: int = 1
+    heads: SlotHeads | None = None  # slot states shared between sessions (LLM=local)
+    lines_asked: int = 0  # model lines sessions that ended asked for (LLM=local) ...
+    lines_written: int = 0  # ... and got in time and within the rules, not the scripted line
     _server: object | None = field(default=None, repr=False)
     _free: list[int] = field(default_factory=list, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -96,6 +102,7 @@ class LocalLLMServer:
                 slots=slots,
                 max_tokens=64,
                 nice=LOCAL_LLM_NICE,
+                share_heads=True,
             )
         if settings.llm_gguf is None:
             raise LocalLLMError("configuration error: LLM_GGUF: not set")
@@ -119,10 +126,13 @@ class LocalLLMServer:
         slots: int,
         max_tokens: int,
         nice: int = 0,
+        share_heads: bool = False,
     ) -> LocalLLMServer:
         """Load ``path`` and serve it on 127.0.0.1 (a free port). Blocks while loading.
 
-        Its threads run at CPU priority ``nice`` (0: the process's own).
+        Its threads run at CPU priority ``nice`` (0: the process's own). With ``share_heads``,
+        slots can be saved and restored (:class:`~interviewer.slot_heads.SlotHeads`, in a
+        private directory removed by :meth:`stop`).
         """
         import xllamacpp as xlc
 
@@ -140,14 +150,29 @@ class LocalLLMServer:
         params.cpuparams.n_threads = threads
         params.cpuparams_batch.n_threads = threads
         params.verbosity = 0  # llama.cpp logs nothing; we log the figures that matter
+        heads_dir = Path(tempfile.mkdtemp(prefix="interviewer-llm-heads-")) if share_heads else None
+        if heads_dir is not None:
+            params.slot_save_path = f"{heads_dir}/"  # llama.cpp joins it to a file name as is
         t = time.perf_counter()
         try:
             server = _started_at_nice(nice, lambda: xlc.Server(params))
         except RuntimeError as e:
+            if heads_dir is not None:
+                shutil.rmtree(heads_dir, ignore_errors=True)
             raise LocalLLMError(f"configuration error: {what}: cannot load {path}: {e}") from None
         load_s = time.perf_counter() - t
         address = str(server.listening_address).rstrip("/")
-        instance = cls(f"{address}/v1", api_key, model, load_s, slots, server, list(range(slots)))
+        heads = SlotHeads(address, api_key, heads_dir) if heads_dir is not None else None
+        instance = cls(
+            f"{address}/v1",
+            api_key,
+            model,
+            load_s,
+            slots,
+            heads=heads,
+            _server=server,
+            _free=list(range(slots)),
+        )
         instance._wait_healthy(address, what)
         logger.info(
             f"Local model {path.name} served at {instance.base_url}, {slots} slot(s) (loaded in {load_s:.2f}s)"
@@ -182,6 +207,13 @@ class LocalLLMServer:
             if slot not in self._free:
                 self._free.append(slot)
 
+    def session_ended(self, slot: int | None, asked: int, written: int) -> None:
+        """A session gave its slot back, having asked for ``asked`` lines and got ``written``."""
+        self.release_slot(slot)
+        with self._lock:
+            self.lines_asked += asked
+            self.lines_written += written
+
     def apply_to(self, settings: Settings) -> None:
         """Point the OpenAI-compatible LLM settings of this process at the local server (LLM_GGUF)."""
         settings.openai_base_url = self.base_url
@@ -202,6 +234,8 @@ class LocalLLMServer:
         waited = self._wait_idle(idle_timeout_s)
         server, self._server = self._server, None
         del server
+        if self.heads is not None:
+            shutil.rmtree(self.heads.directory, ignore_errors=True)
         logger.info(f"Local model server stopped (waited {waited:.2f}s for requests in flight)")
 
     def _wait_idle(self, timeout_s: float) -> float:

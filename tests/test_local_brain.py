@@ -331,6 +331,7 @@ async def test_the_local_model_follows_up_on_what_the_candidate_said(local_serve
     async with httpx.AsyncClient() as http:
         status = (await http.get(f"{local_server.url}/status")).json()
     assert status["llm"] == "local"
+    lines_before = status["model_lines"]
     mode = get_mode("technical")
     async with CandidateSession(local_server.url, "technical", {"name": "Ada"}) as s:
         await s.hear_greeting()
@@ -339,6 +340,17 @@ async def test_the_local_model_follows_up_on_what_the_candidate_said(local_serve
         said = _interviewer_replies(s.log)
         heard = s.log.texts("candidate")
     assert len(said) >= 4, said
+    # /status counts the lines asked of the model once the session has ended: three answers,
+    # the last one an instruction the model never saw (asked, not written).
+    async with httpx.AsyncClient() as http:
+        for _ in range(100):
+            status = (await http.get(f"{local_server.url}/status")).json()
+            if not status["running"]:
+                break
+            await asyncio.sleep(0.1)
+    lines = status["model_lines"]
+    asked, written = (lines[k] - lines_before[k] for k in ("asked", "written"))
+    assert asked == 3 and 1 <= written <= 2, (lines_before, lines)
     follow_up, move_on, after_injection = said[1], said[2], said[3]
     # 1. A follow-up question about what the candidate said, after an acknowledgement.
     assert follow_up.split(". ", 1)[0] + "." in LINE_ACKS, follow_up

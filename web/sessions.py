@@ -178,7 +178,20 @@ async def status(request: Request):
         "tts": state.settings.tts,
         "stt": state.settings.stt_model,
         "recording": state.settings.recording == "on",  # the page asks for consent only then
+        **_model_lines(state),
     }
+
+
+def _model_lines(state) -> dict:
+    """With LLM=local: how many lines ended sessions asked the model for, and how many it wrote.
+
+    The rest were scripted (late, failed or breaking a rule): the share written is what tells an
+    operator the model keeps up with the sessions the machine holds.
+    """
+    llm = getattr(state.models, "llm", None)
+    if state.settings.llm_kind != "local" or llm is None:
+        return {}
+    return {"model_lines": {"asked": llm.lines_asked, "written": llm.lines_written}}
 
 
 @router.get("/api/modes")
