@@ -187,6 +187,14 @@ class LineWriter:
                 await task
             except (asyncio.CancelledError, Exception):
                 pass
+        st = self.stats
+        if st.asked or st.prefills:
+            logger.info(
+                f"Model lines: {st.written} of {st.asked} written ({st.late} late, {st.rejected} "
+                f"broke a rule, {st.failed} failed); {st.prefills} prefills reading "
+                f"{sum(n or 0 for n in st.prefill_read)} tokens; {st.speculated} written during "
+                f"pauses, {st.speculation_used} used"
+            )
 
     # --- the line ------------------------------------------------------------------------
 
