@@ -54,7 +54,9 @@ ReplyKind = Literal["follow_up", "advance", "other"]
 
 def is_hearing_check(said: str) -> bool:
     """Whether ``said`` asks if the line works ("Can you hear me?"), not answers anything."""
-    return bool(_HEARING.search(said)) and len(answer_words(said)) <= 8
+    # Up to 10 words: a hello and an apology around the check, as misheard live ("Hello! Sorry,
+    # can you hear me all right?" came as "A little, sorry, And you hear me all right.").
+    return bool(_HEARING.search(said)) and len(answer_words(said)) <= 10
 
 
 def over_greeting_ack(said: str) -> str:

@@ -126,6 +126,9 @@ def test_a_check_on_the_line_is_answered_and_is_not_an_answer():
     # Mid-answer, the candidate is asked to go on, not asked the question again.
     assert brain.reply("Sorry, are you still there?").text == f"{HEARD_YOU} Please go on."
     assert brain.reply("Sorry. And you hear me.").text == f"{HEARD_YOU} Please go on."  # misheard
+    # Moonshine's live words for "Hello! Sorry, can you hear me all right?" (seen in a test run).
+    misheard = "A little, sorry, And you hear me all right."
+    assert brain.reply(misheard).text == f"{HEARD_YOU} Please go on."
     assert brain.cursor.index == 0
     # A long answer that happens to contain the words is an answer.
     answer = brain.reply("I asked my lead, can you hear me out on a rewrite, and she agreed to it.")
