@@ -1,13 +1,13 @@
 """A prompt's head read once by the local model and shared by every session's slot.
 
 With ``LLM=local`` each session holds a slot of its own on the llama.cpp server, so its prompt
-stays read between turns. A new slot is empty, though: the session's first prompt reads the whole
-system message again (about 110 of its 130 tokens), 2.2-2.6 s of both cores on a quiet machine
-and far more beside other sessions, so a second interview's first lines came late and were
-scripted. llama.cpp can save a slot's state to a file and restore it into another slot: the
-first session's slot is saved once its head is read (3.6 MB, a few ms) and every later slot
-starts from that file (about 1 ms), leaving it only the words after the shared head to read
-(25 tokens, 0.6 s). The files live in a private directory that goes with the server.
+stays read between turns. A new slot is empty, though: the session's first prompt reads its
+mode's whole system message again (157 tokens with the first question), 2.2-2.6 s of both cores
+on a quiet machine, during the greeting of every session. llama.cpp can save a slot's state to
+a file and restore it into another slot: the first session's slot is saved once it has read its
+first prompt (3.6 MB, a few ms) and every later slot of that mode starts from that file (about
+1 ms), leaving it only the words after the shared part to read (1 token at the same first
+question, 42 at another). The files live in a private directory that goes with the server.
 """
 
 from __future__ import annotations
