@@ -32,7 +32,7 @@ from interviewer.audio import AUDIO_IN_RATE, AUDIO_OUT_RATE
 from interviewer.config import Settings
 from interviewer.eot import TextTurnScorer
 from interviewer.line_writer import LineWriter
-from interviewer.lines import LINE_ACKS, system_prompt
+from interviewer.lines import LINE_ACKS, system_head, system_prompt
 from interviewer.models import ModelBank
 from interviewer.plan import CandidateContext, InterviewMode, PlanCursor
 from interviewer.recordings import RecordingStore
@@ -178,6 +178,7 @@ class InterviewStages:
             system_prompt(self.mode, self.candidate),
             slot=server.acquire_slot(),  # given back by the brain's cleanup
             heads=server.heads,
+            head=system_head(self.mode),  # read once for every candidate of the mode
             temperature=self.settings.local_llm_temperature,
         )
 

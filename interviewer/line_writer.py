@@ -59,6 +59,7 @@ class LineWriter:
         *,
         slot: int | None = None,
         heads: SlotHeads | None = None,
+        head: str | None = None,
         temperature: float = 0.2,
         max_tokens: int = 48,
     ):
@@ -66,8 +67,12 @@ class LineWriter:
         self._model = model
         self._system = system
         self._slot = slot
-        # The system message's reading, shared with the other sessions' slots (None: not shared).
+        # The reading of the system message's ``head`` (all of it by default), shared with the
+        # other sessions' slots (None: not shared).
         self._heads = heads if slot is not None else None
+        self._head = system if head is None else head
+        if not system.startswith(self._head):
+            raise ValueError("the shared head must open the system message")
         self._temperature = temperature
         self._max_tokens = max_tokens
         self._question = ""
@@ -151,7 +156,7 @@ class LineWriter:
     async def _prefill_loop(self) -> None:
         heads, self._heads = self._heads, None  # the slot's first prefill: start from the head
         if heads is not None:
-            self.stats.head_restored = await heads.restore(self._slot, self._system)
+            self.stats.head_restored = await heads.restore(self._slot, self._head)
         while self._prefill_wanted:
             self._prefill_wanted = False
             prompt = line_prompt(
@@ -174,7 +179,7 @@ class LineWriter:
                 logger.debug(f"prefill failed: {e}")
                 return
             if heads is not None and not self.stats.head_restored:  # the first to read this head
-                await heads.save(self._slot, self._system)
+                await heads.save(self._slot, self._head)
                 heads = None
 
     async def close(self) -> None:

@@ -173,7 +173,11 @@ class LocalLLMServer:
             _server=server,
             _free=list(range(slots)),
         )
-        instance._wait_healthy(address, what)
+        try:
+            instance._wait_healthy(address, what)
+        except LocalLLMError:
+            instance.stop(idle_timeout_s=0)  # frees the model and its slot-save directory
+            raise
         logger.info(
             f"Local model {path.name} served at {instance.base_url}, {slots} slot(s) (loaded in {load_s:.2f}s)"
         )

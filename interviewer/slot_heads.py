@@ -7,7 +7,9 @@ on a quiet machine, during the greeting of every session. llama.cpp can save a s
 a file and restore it into another slot: the first session's slot is saved once it has read its
 first prompt (3.6 MB, a few ms) and every later slot of that mode starts from that file (about
 1 ms), leaving it only the words after the shared part to read (1 token at the same first
-question, 42 at another). The files live in a private directory that goes with the server.
+question, 42 at another). The head is the mode's part of the system message
+(:func:`interviewer.lines.system_head`): the candidate's role comes after it, so candidates for
+any role share it. The files live in a private directory that goes with the server.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from loguru import logger
 
 
 class SlotHeads:
-    """Saved slot states on one llama.cpp server, one per prompt head (a system message)."""
+    """Saved slot states on one llama.cpp server, one per prompt head (a mode's system message)."""
 
     def __init__(self, address: str, api_key: str, directory: Path):
         self._address = address.rstrip("/")

@@ -8,13 +8,15 @@ the very line the first slot writes.
 
 from __future__ import annotations
 
+import tempfile
 import time
 
+import httpx
 import pytest
 
 from bots import get_mode
 from interviewer.line_writer import LineWriter
-from interviewer.lines import system_prompt
+from interviewer.lines import system_head, system_prompt
 from interviewer.plan import CandidateContext
 
 QUESTION = "Tell me about a system you built end to end."
@@ -32,7 +34,7 @@ def llm(settings):
     assert not server.heads.directory.exists(), "the saved slot states outlive the server"
 
 
-def _writer(llm, system: str, *, shared: bool) -> LineWriter:
+def _writer(llm, system: str, *, shared: bool, head: str | None = None) -> LineWriter:
     from openai import AsyncOpenAI
 
     client = AsyncOpenAI(api_key=llm.api_key, base_url=llm.base_url, timeout=60, max_retries=0)
@@ -42,8 +44,21 @@ def _writer(llm, system: str, *, shared: bool) -> LineWriter:
         system,
         slot=llm.acquire_slot(),
         heads=llm.heads if shared else None,
+        head=head,
         temperature=0,
     )
+
+
+async def _erase_slots(llm) -> None:
+    """Empty every slot of the server (llama.cpp's erase action): no earlier test's reading stays."""
+    async with httpx.AsyncClient(timeout=10) as client:
+        for slot in range(llm.slots):
+            r = await client.post(
+                f"{llm.base_url.rsplit('/v1', 1)[0]}/slots/{slot}",
+                params={"action": "erase"},
+                headers={"Authorization": f"Bearer {llm.api_key}"},
+            )
+            r.raise_for_status()
 
 
 async def _prefilled(writer: LineWriter, question: str = QUESTION) -> LineWriter:
@@ -86,3 +101,46 @@ async def test_a_new_slot_starts_from_the_head_another_session_read(llm):
         await w.close()
         llm.session_ended(w.slot, w.stats.asked, w.stats.written)
     assert (llm.lines_asked, llm.lines_written) == (3, 3)
+
+
+@pytest.mark.slow
+async def test_candidates_for_other_roles_share_the_modes_head(llm):
+    """The head is the mode's part of the system message: a session's role comes after it."""
+    mode = get_mode("technical")
+    head = system_head(mode)
+    tallied = (llm.lines_asked, llm.lines_written)
+    await _erase_slots(llm)
+    roles = ("site reliability engineer", "data scientist", "")
+    writers = [
+        _writer(llm, system_prompt(mode, CandidateContext(role=r)), shared=True, head=head)
+        for r in roles
+    ]
+    for w in writers:
+        await _prefilled(w)
+    read = [w.stats.prefill_read[0] for w in writers]
+    print(f"tokens read by the first prefill (SRE, data scientist, no role): {read}")
+    assert writers[0].stats.prefill_read[0] > 100  # the first reads the mode's head itself ...
+    assert llm.heads.saved(head) and not llm.heads.saved(writers[0]._system)
+    # ... later candidates of the mode, whatever their role, only the role and the question.
+    assert all(w.stats.head_restored for w in writers[1:])
+    assert all(n < read[0] / 2 for n in read[1:]), read  # 162 each with the role in the head
+    deadline = time.monotonic() + 60
+    assert await writers[1].write("follow_up", QUESTION, ANSWER, deadline)
+    for w in writers:
+        await w.close()
+        llm.session_ended(w.slot, w.stats.asked, w.stats.written)
+    assert (llm.lines_asked, llm.lines_written) == (tallied[0] + 1, tallied[1] + 1)
+
+
+@pytest.mark.slow
+def test_a_server_that_never_gets_healthy_leaves_no_slot_directory(settings, tmp_path, monkeypatch):
+    from interviewer.local_llm import LocalLLMError, LocalLLMServer
+
+    def unhealthy(address: str, what: str, timeout_s: float = 30.0) -> None:
+        raise LocalLLMError(f"configuration error: {what}: the local server at {address} ...")
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the slot directory is made
+    monkeypatch.setattr(LocalLLMServer, "_wait_healthy", staticmethod(unhealthy))
+    with pytest.raises(LocalLLMError, match="LLM=local"):
+        LocalLLMServer.start(settings.model_copy(update={"llm": "local", "max_sessions": 1}))
+    assert list(tmp_path.iterdir()) == []
