@@ -266,7 +266,7 @@ class InterviewStages:
                 writer,
                 gap_secs=settings.local_llm_gap_secs,
                 on_cleanup=lambda: server.session_ended(
-                    writer.slot, writer.stats.asked, writer.stats.written
+                    writer.slot, writer.stats.needed, writer.stats.written
                 ),
             )
         if settings.llm_kind == "openai":

@@ -40,12 +40,18 @@ class LineStats:
     rejected: int = 0
     failed: int = 0
     skipped: int = 0  # the answer tried to instruct the interviewer
+    cut_off: int = 0  # the turn went on (or the session ended) while its line was written
     prefills: int = 0
     speculated: int = 0  # lines written while the candidate paused
     speculation_used: int = 0  # ... that were the turn's line
     head_restored: bool = False  # the slot started from the shared system message's reading
     prefill_read: list[int | None] = field(default_factory=list)  # tokens each prefill read
     seconds: list[float] = field(default_factory=list)
+
+    @property
+    def needed(self) -> int:
+        """Lines asked for whose turn was answered: the ones the model could have written."""
+        return self.asked - self.cut_off
 
 
 class LineWriter:
@@ -195,8 +201,9 @@ class LineWriter:
         st = self.stats
         if st.asked or st.prefills:
             logger.info(
-                f"Model lines: {st.written} of {st.asked} written ({st.late} late, {st.rejected} "
-                f"broke a rule, {st.failed} failed); {st.prefills} prefills reading "
+                f"Model lines: {st.written} of {st.needed} written ({st.late} late, {st.rejected} "
+                f"broke a rule, {st.failed} failed, {st.skipped} not asked: the answer instructed); "
+                f"{st.cut_off} more cut off by the candidate; {st.prefills} prefills reading "
                 f"{sum(n or 0 for n in st.prefill_read)} tokens; {st.speculated} written during "
                 f"pauses, {st.speculation_used} used"
             )
@@ -221,6 +228,9 @@ class LineWriter:
             pending = self._complete(line_prompt(self._system, task, question, answer))
         try:
             text = await asyncio.wait_for(pending, timeout=max(0.0, deadline - t))
+        except asyncio.CancelledError:
+            self.stats.cut_off += 1
+            raise
         except TimeoutError:
             self.stats.late += 1
             self.stats.seconds.append(float("inf"))

@@ -77,7 +77,7 @@ class LocalLLMServer:
     load_seconds: float
     slots: int = 1
     heads: SlotHeads | None = None  # slot states shared between sessions (LLM=local)
-    lines_asked: int = 0  # model lines sessions that ended asked for (LLM=local) ...
+    lines_asked: int = 0  # model lines sessions that ended needed (LLM=local; none cut off) ...
     lines_written: int = 0  # ... and got in time and within the rules, not the scripted line
     _server: object | None = field(default=None, repr=False)
     _free: list[int] = field(default_factory=list, repr=False)
@@ -212,7 +212,10 @@ class LocalLLMServer:
                 self._free.append(slot)
 
     def session_ended(self, slot: int | None, asked: int, written: int) -> None:
-        """A session gave its slot back, having asked for ``asked`` lines and got ``written``."""
+        """A session gave its slot back, having needed ``asked`` lines and got ``written``.
+
+        A line whose turn the candidate went on with while it was written is not counted.
+        """
         self.release_slot(slot)
         with self._lock:
             self.lines_asked += asked

@@ -105,7 +105,7 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         pace = min(self._pace_cap_secs, pause + PACE_MARGIN_SECS)
         if pace > self.pace_secs:
             logger.info(
-                f"{self}: the candidate went on after a {pause:.2f}s pause; turns now wait {pace:.2f}s"
+                f"{self}: the candidate went on after a {pause:.2f}s pause; turns now wait at least {pace:.2f}s"
             )
             self.pace_secs = pace
 

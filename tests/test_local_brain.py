@@ -411,6 +411,38 @@ async def test_scenarios_hold_with_the_local_model(local_server, models, name):
     assert not result.failures, "\n".join(result.failures)
 
 
+async def test_a_line_cut_off_by_the_candidate_is_not_a_line_the_model_missed():
+    """The candidate talks over the turn while its line is written: the write is cancelled and
+    counted apart, so the model's tally (/status model_lines) is not lowered by it."""
+    import time
+
+    standin = await OpenAIStandIn(mode="stall").start()
+    try:
+        client = AsyncOpenAI(api_key="sk-test", base_url=standin.url, max_retries=0, timeout=10)
+        writer = LineWriter(client, "standin-1", "system", slot=0)
+        q = "Tell me about a project."
+        writing = asyncio.create_task(
+            writer.write("follow_up", q, "We rebuilt search.", time.monotonic() + 30)
+        )
+        for _ in range(500):  # until the request is at the server (5 s at most)
+            if standin.requests:
+                break
+            await asyncio.sleep(0.01)
+        writing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await writing
+        st = writer.stats
+        assert (st.asked, st.cut_off, st.needed, st.written, st.late) == (1, 1, 0, 0, 0)
+        # A line that comes late is one the model missed.
+        assert (
+            await writer.write("follow_up", q, "We rebuilt search.", time.monotonic() + 0.2) is None
+        )
+        assert (st.asked, st.needed, st.late) == (2, 1, 1)
+        await writer.close()
+    finally:
+        await standin.stop()
+
+
 async def test_a_line_written_during_a_pause_is_used_or_dropped():
     """A stretch that reads as finished gets its line at once; it is the turn's line if the turn
     ends there, and is dropped (its request cancelled) when the candidate speaks again."""
