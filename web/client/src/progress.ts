@@ -13,8 +13,19 @@ export function formatSeconds(total: number): string {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
 }
 
-/** Microphone level (0..1) above which the candidate's voice counts as heard. */
-const VOICE_LEVEL = 0.02;
+/**
+ * The candidate's voice at the microphone, from its level (0..1, 4x each chunk's RMS). Voice
+ * starts with readings above VOICE_LEVEL for VOICE_RUN_MS (or one right after the voice, within
+ * VOICE_GAP_MS: the dip between syllables) and lasts while the level stays above VOICE_HOLD_LEVEL
+ * (a word's fading end). A room's hiss, raised by the browser's gain control, or a click or breath
+ * after the last word is not voice: with every reading above 0.02 counted, a mouth click 1.25 s
+ * after the last word of a real recording became "the end of your voice", and the page showed
+ * 107 ms for a reply that came 1.3 s after it.
+ */
+const VOICE_LEVEL = 0.06;
+const VOICE_HOLD_LEVEL = 0.03;
+const VOICE_RUN_MS = 120;
+const VOICE_GAP_MS = 200;
 /** Bot audio level above which the interviewer counts as audible. */
 const AUDIBLE_LEVEL = 0.01;
 
@@ -23,8 +34,12 @@ export class Progress {
   private timer: number | undefined;
   private userStoppedAt: number | null = null;
   private currentLatency: LatencyEntry | null = null;
-  /** When the candidate's voice was last above VOICE_LEVEL at the microphone. */
+  /** When the candidate's voice was last heard at the microphone. */
   private lastVoiceAt: number | null = null;
+  /** Whether the voice is under way (the latest reading was part of it). */
+  private voicing = false;
+  /** The first of the loud readings in a row not yet taken for voice. */
+  private runStart: number | null = null;
   /** The voice-end time of a finished turn whose reply has not been heard yet. */
   private awaitingSince: number | null = null;
 
@@ -33,6 +48,8 @@ export class Progress {
     hooks.latencies.length = 0;
     this.userStoppedAt = null;
     this.lastVoiceAt = null;
+    this.voicing = false;
+    this.runStart = null;
     this.awaitingSince = null;
     this.currentLatency = null;
     this.deadline = null;
@@ -58,14 +75,32 @@ export class Progress {
 
   /** The microphone's level, as the candidate speaks. */
   micLevel(level: number, now: number) {
-    if (level > VOICE_LEVEL) this.lastVoiceAt = now;
+    if (this.voicing && level > VOICE_HOLD_LEVEL) {
+      this.lastVoiceAt = now;
+      return;
+    }
+    this.voicing = false;
+    if (level <= VOICE_LEVEL) {
+      this.runStart = null;
+      return;
+    }
+    this.runStart ??= now;
+    const resumed = this.lastVoiceAt !== null && now - this.lastVoiceAt <= VOICE_GAP_MS;
+    if (resumed || now - this.runStart >= VOICE_RUN_MS) {
+      this.voicing = true;
+      this.runStart = null;
+      this.lastVoiceAt = now;
+    }
   }
 
   /** The bot's audio level as it plays: the first audible sound of a reply ends the wait. */
   botLevel(level: number, now: number) {
     if (level <= AUDIBLE_LEVEL || this.awaitingSince === null) return;
-    const ms = now - this.awaitingSince;
+    const since = this.awaitingSince;
     this.awaitingSince = null;
+    // The candidate spoke again before the reply was heard (it talked over them): no wait to time.
+    if (this.lastVoiceAt !== null && this.lastVoiceAt > since) return;
+    const ms = now - since;
     if (!this.currentLatency || this.currentLatency.voice_ms !== undefined) {
       hooks.latencies.push((this.currentLatency = {}));
     }
