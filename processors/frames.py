@@ -15,3 +15,14 @@ class AvatarEmotionFrame(SystemFrame):
 @dataclass
 class InterviewClosedFrame(DataFrame):
     """The interviewer has said its closing words (queued after them): end the session."""
+
+
+@dataclass
+class StretchTranscribedFrame(DataFrame):
+    """The transcriber is done with one stretch of speech; ``text`` is what it heard ("": no words).
+
+    pipecat's STT services send nothing for a stretch without words (a cough, a click, a breath),
+    so without this a turn strategy waiting for every stretch's words can only time out.
+    """
+
+    text: str = ""

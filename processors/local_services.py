@@ -40,6 +40,7 @@ from pipecat.services.whisper.stt import WhisperSTTService
 from pipecat.transcriptions.language import Language
 
 from interviewer.piper_voice import LockedVoice
+from processors.frames import StretchTranscribedFrame
 
 REPHRASE = "Sorry, let me put that another way."
 UNSPOKEN_NOTICE = (
@@ -87,11 +88,18 @@ class _TellsStretches:
     _on_stretch: Callable[[bytes, str], None] | None = None
 
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
-        """Transcribe the stretch (pipecat), and tell ``on_stretch`` its audio and words."""
+        """Transcribe the stretch (pipecat), and tell ``on_stretch`` its audio and words.
+
+        Then say the stretch is done (:class:`StretchTranscribedFrame`), words or none.
+        """
+        heard: list[str] = []
         async for frame in super().run_stt(audio):  # type: ignore[misc]
-            if self._on_stretch is not None and isinstance(frame, TranscriptionFrame):
-                self._on_stretch(audio, frame.text)
+            if isinstance(frame, TranscriptionFrame):
+                heard.append(frame.text)
+                if self._on_stretch is not None:
+                    self._on_stretch(audio, frame.text)
             yield frame
+        yield StretchTranscribedFrame(" ".join(heard).strip())
 
 
 class SharedWhisperSTTService(_TellsStretches, WhisperSTTService):

@@ -16,7 +16,8 @@ the candidate's speech ended:
   every sentence.
 
 It also waits for every transcript (with segmented STT the transcript in hand can be
-the previous stretch's), and gives short answers (fewer than ``min_words``, not a
+the previous stretch's; a stretch without words counts once the transcriber says so, see
+:class:`~processors.frames.StretchTranscribedFrame`), and gives short answers (fewer than ``min_words``, not a
 question) ``grace_secs`` more: "Ever tried." is a sentence but rarely a whole answer.
 """
 
@@ -37,6 +38,7 @@ from pipecat.turns.types import ProcessFrameResult
 from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 
 from interviewer.turn_text import text_verdict, words
+from processors.frames import StretchTranscribedFrame
 
 PACE_MARGIN_SECS = 0.15  # wait this much longer than the longest pause the candidate went on after
 
@@ -88,6 +90,8 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         result = await super().process_frame(frame)
         if isinstance(frame, BotStoppedSpeakingFrame):
             self._released_after = None
+        elif isinstance(frame, StretchTranscribedFrame) and not frame.text.strip():
+            await self._handle_wordless_stretch()
         return result
 
     # -- evidence ------------------------------------------------------------------------
@@ -119,6 +123,11 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         self._untranscribed = max(0, self._untranscribed - 1)
         self._words += len(words(frame.text))
         await super()._handle_transcription(frame)
+        await self._consider_words()
+
+    async def _handle_wordless_stretch(self):
+        """The transcriber found no words in a stretch (a cough, a click): it is transcribed."""
+        self._untranscribed = max(0, self._untranscribed - 1)
         await self._consider_words()
 
     async def _consider_words(self):

@@ -185,6 +185,14 @@ class ScoredTurnStopStrategy(PatientTurnStopStrategy):
             self._gone_on = None  # the voice after the pause held no words: not going on
         await super()._handle_transcription(frame)
 
+    async def _handle_wordless_stretch(self):
+        gone_on = self._gone_on
+        if gone_on is not None and gone_on.earlier > 0:
+            gone_on.earlier -= 1  # a stretch before the pause, without words
+        elif gone_on is not None:
+            self._gone_on = None  # the voice after the pause held no words: not going on
+        await super()._handle_wordless_stretch()
+
     # -- decision ----------------------------------------------------------------------
 
     async def _consider_words(self):

@@ -72,6 +72,26 @@ async def test_the_stock_comparison_hears_with_the_same_model_offline():
     assert {"tried", "failed", "matter"} <= _words(text), text
 
 
+async def test_each_stretch_ends_with_word_that_it_is_transcribed_even_without_words():
+    """pipecat's STT sends nothing for a stretch without words; ours then says it is done, so
+    the turn strategy need not wait out the STT's p99 timeout for a cough or a click."""
+    from pipecat.frames.frames import TranscriptionFrame
+
+    from interviewer.moonshine import MoonshineLoad, load_moonshine_tiny
+    from processors.frames import StretchTranscribedFrame
+    from processors.local_services import SharedMoonshineSTTService
+
+    stt = SharedMoonshineSTTService(model=MoonshineLoad(load_moonshine_tiny()))
+    stt._transcriber = stt._load()
+    speech = load_pcm16(AUDIO / "beckett.wav")[: 2 * 16_000 * 3]
+    click = load_pcm16(AUDIO / "two_cities.wav")[-2 * 16_000 * 3 // 2 : -2 * 16_000 * 5 // 4]
+    for pcm, words in ((speech, True), (click, False), (b"\0" * 16_000, False)):
+        frames = [f async for f in stt.run_stt(pcm)]
+        heard = " ".join(f.text for f in frames if isinstance(f, TranscriptionFrame))
+        assert isinstance(frames[-1], StretchTranscribedFrame), frames
+        assert frames[-1].text == heard and bool(heard) is words, frames
+
+
 @pytest.mark.slow
 def test_by_default_moonshine_hears_the_stretches_and_the_live_words(models):
     from interviewer.moonshine import MoonshineLiveWords, MoonshineLoad

@@ -214,3 +214,24 @@ async def test_a_pause_is_learned_once_the_voice_after_it_is_words():
         assert t.strategy.rhythm.pauses == []
         await t.strategy.process_frame(InterimTranscriptionFrame("Then we", "candidate", ""))
         assert t.strategy.rhythm.pauses == [pytest.approx(0.05, abs=0.04)]  # live words: going on
+
+
+async def test_a_stretch_without_words_is_judged_when_the_transcriber_says_so():
+    # A click after a finished sentence: the VAD hears a voice, the transcriber no words. pipecat
+    # would wait out the STT's p99 (5 s here) for a transcript that never comes; the transcriber's
+    # word that the stretch is done ends that wait.
+    from pipecat.frames.frames import STTMetadataFrame
+
+    from processors.frames import StretchTranscribedFrame
+
+    scorer = TableScorer({"We cut it.": 0.6})
+    async with scored(0.9, scorer) as t:
+        await t.strategy.process_frame(STTMetadataFrame(service_name="stt", ttfs_p99_latency=5.0))
+        await t.say("We cut it.")
+        await t.strategy.process_frame(StretchTranscribedFrame("We cut it."))
+        await asyncio.sleep(0.05)
+        end = await t.say("", transcript=False, start_secs=0.2)
+        assert await t.released_after(end, FAST) is None  # still waiting for its words
+        await t.strategy.process_frame(StretchTranscribedFrame(""))
+        assert FAST - EARLY <= await t.waited(end) < SLOW
+        assert t.strategy.decisions[-1]["words"] == "We cut it."
