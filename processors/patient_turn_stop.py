@@ -17,8 +17,9 @@ the candidate's speech ended:
 
 It also waits for every transcript (with segmented STT the transcript in hand can be
 the previous stretch's; a stretch without words counts once the transcriber says so, see
-:class:`~processors.frames.StretchTranscribedFrame`), and gives short answers (fewer than ``min_words``, not a
-question) ``grace_secs`` more: "Ever tried." is a sentence but rarely a whole answer.
+:class:`~processors.frames.StretchTranscribedFrame`), and gives short answers (fewer than
+``min_words``, not a question) ``grace_secs`` more: "Ever tried." is a sentence but rarely a
+whole answer.
 """
 
 from __future__ import annotations

@@ -176,22 +176,24 @@ class ScoredTurnStopStrategy(PatientTurnStopStrategy):
     async def _handle_transcription(self, frame: TranscriptionFrame):
         if frame.text.strip():
             self._said.append(frame.text.strip())
-        gone_on = self._gone_on
-        if gone_on is not None and gone_on.earlier > 0:
-            gone_on.earlier -= 1  # the words of a stretch before the pause
-        elif gone_on is not None and frame.text.strip():
-            self._learn()  # before the judgment these words may bring on
-        elif gone_on is not None:
-            self._gone_on = None  # the voice after the pause held no words: not going on
+        self._stretch_heard(bool(frame.text.strip()))
         await super()._handle_transcription(frame)
 
     async def _handle_wordless_stretch(self):
-        gone_on = self._gone_on
-        if gone_on is not None and gone_on.earlier > 0:
-            gone_on.earlier -= 1  # a stretch before the pause, without words
-        elif gone_on is not None:
-            self._gone_on = None  # the voice after the pause held no words: not going on
+        self._stretch_heard(False)
         await super()._handle_wordless_stretch()
+
+    def _stretch_heard(self, has_words: bool) -> None:
+        """A stretch is transcribed: was the voice after a learnable pause the candidate going on?"""
+        gone_on = self._gone_on
+        if gone_on is None:
+            return
+        if gone_on.earlier > 0:
+            gone_on.earlier -= 1  # a stretch before the pause
+        elif has_words:
+            self._learn()  # before the judgment these words may bring on
+        else:
+            self._gone_on = None  # the voice after the pause held no words: not going on
 
     # -- decision ----------------------------------------------------------------------
 
