@@ -82,7 +82,6 @@ async def test_each_stretch_ends_with_word_that_it_is_transcribed_even_without_w
     from processors.local_services import SharedMoonshineSTTService
 
     stt = SharedMoonshineSTTService(model=MoonshineLoad(load_moonshine_tiny()))
-    stt._transcriber = stt._load()
     speech = load_pcm16(AUDIO / "beckett.wav")[: 2 * 16_000 * 3]
     click = load_pcm16(AUDIO / "two_cities.wav")[-2 * 16_000 * 3 // 2 : -2 * 16_000 * 5 // 4]
     for pcm, words in ((speech, True), (click, False), (b"\0" * 16_000, False)):
