@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import socket
+import time
 
 import pytest
 from pipecat.frames.frames import (
@@ -26,7 +27,12 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.tests.utils import SleepFrame, run_test
 
 from processors.frames import InterviewClosedFrame
-from processors.llm_fallback import APOLOGY, FAREWELL, LLMFallbackProcessor
+from processors.llm_fallback import (
+    APOLOGY,
+    FAREWELL,
+    BudgetedOpenAILLMService,
+    LLMFallbackProcessor,
+)
 from tests.standins.openai_server import llm_at
 
 # --- unit: the fallback processor behind a fake LLM --------------------------------
@@ -350,6 +356,16 @@ async def test_a_stalled_request_ends_at_the_fallbacks_budget_and_frees_the_llm(
             self.mode = "ok" if self.requests else "stall"
             return await super()._completions(request)
 
+    # The budget starts when the client is asked for a reply, before it connects and sends; the
+    # stand-in sees the request only once it has arrived. Note the asks to time the client's wait.
+    asked_at: list[float] = []
+    ask = BudgetedOpenAILLMService.get_chat_completions
+
+    async def noted_ask(self, context):
+        asked_at.append(time.monotonic())
+        return await ask(self, context)
+
+    monkeypatch.setattr(BudgetedOpenAILLMService, "get_chat_completions", noted_ask)
     budget_s = 1.0
     monkeypatch.setattr(pipeline_module, "REPLY_BUDGET_S", budget_s)
     standin = await StallFirst().start()
@@ -368,11 +384,14 @@ async def test_a_stalled_request_ends_at_the_fallbacks_budget_and_frees_the_llm(
         elapsed = loop.time() - t0
     finally:
         await standin.stop()
-    print(f"stalled for {standin.stalled_for}, run {elapsed:.1f} s, said {_spoken(down)!r}")
+    assert len(standin.stall_left_at) == 1 and len(asked_at) == 2
+    waited = standin.stall_left_at[0] - asked_at[0]
+    print(
+        f"client waited {waited:.2f} s (stand-in saw {standin.stalled_for[0]:.2f} s), run {elapsed:.1f} s, said {_spoken(down)!r}"
+    )
     assert fallback.apologies == 1 and _spoken(down).startswith(APOLOGY)
     # The stalled client hung up at the budget (not 600 s later, and not retried).
-    assert len(standin.stalled_for) == 1
-    assert 0.8 * budget_s <= standin.stalled_for[0] <= budget_s + 1.0
+    assert 0.8 * budget_s <= waited <= budget_s + 1.0
     assert len(standin.requests) == 2
     # ... so the next turn was answered by the LLM at once.
     assert _spoken(down) == f"{APOLOGY}Thanks for sharing. What was the hardest part?"

@@ -3,7 +3,8 @@
 Speaks the real wire format so the real ``openai`` client inside pipecat's
 OpenAILLMService runs unchanged. Modes: "ok" streams a reply, "error" answers HTTP 500,
 "midstream" breaks the stream after a few chunks, "stall" never answers (and records, in
-``stalled_for``, how long each stalled client waited before it hung up).
+``stalled_for``, how long each stalled request was seen before its client hung up, and in
+``stall_left_at``, when the client hung up, on ``time.monotonic``'s clock).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class OpenAIStandIn(LoopbackHTTPServer):
     def __init__(self, reply_for=None, mode: str = "ok"):
         self.requests: list[dict] = []
         self.stalled_for: list[float] = []  # seconds until each stalled request's client left
+        self.stall_left_at: list[float] = []  # time.monotonic() when each stalled client left
         self.mode = mode
         self._reply_for = reply_for or (
             lambda messages: "Thanks for sharing. What was the hardest part?"
@@ -115,4 +117,6 @@ class OpenAIStandIn(LoopbackHTTPServer):
                     break
                 await asyncio.sleep(0.02)
         finally:  # the client left (or aiohttp cancelled this handler when it did)
-            self.stalled_for.append(time.monotonic() - start)
+            left = time.monotonic()
+            self.stalled_for.append(left - start)
+            self.stall_left_at.append(left)
