@@ -19,13 +19,15 @@ It also waits for every transcript (with segmented STT the transcript in hand ca
 the previous stretch's; a stretch without words counts once the transcriber says so, see
 :class:`~processors.frames.StretchTranscribedFrame`), and gives short answers (fewer than
 ``min_words``, not a question) ``grace_secs`` more: "Ever tried." is a sentence but rarely a
-whole answer.
+whole answer. A stretch without words (a cough, a mouth click) does not end the pause it fell
+in: the deadlines then count from the end of the words before it again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 
 from loguru import logger
 from pipecat.frames.frames import (
@@ -64,8 +66,9 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         self._max_pause_secs = max_pause_secs
         self._pace_cap_secs = pace_cap_secs
         self._words = 0
-        self._untranscribed = 0  # stretches of speech the VAD closed, not yet transcribed
+        self._unheard: deque[float] = deque()  # ends of closed stretches not yet transcribed
         self._speech_end = 0.0  # wall-clock time the latest stretch of speech ended
+        self._words_end: float | None = None  # ... the latest one with words (this turn)
         self._grace_deadline: float | None = None
         self._release_task: asyncio.Task | None = None
         self._released_after: float | None = (
@@ -73,10 +76,20 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         )
         self.pace_secs = 0.0  # learned: silence this candidate needs before a turn may end
 
+    @property
+    def _untranscribed(self) -> int:
+        """Stretches of speech the VAD closed whose transcript has not come yet."""
+        return len(self._unheard)
+
+    def _heard(self) -> float | None:
+        """The oldest untranscribed stretch is transcribed: its end (None if none was counted)."""
+        return self._unheard.popleft() if self._unheard else None
+
     # -- turn boundaries ---------------------------------------------------------------
 
     async def _reset(self):
         self._words = 0
+        self._words_end = None
         await super()._reset()
 
     async def _discard_pending_end_of_turn(self):
@@ -115,20 +128,28 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
             self.pace_secs = pace
 
     async def _handle_vad_user_stopped_speaking(self, frame: VADUserStoppedSpeakingFrame):
-        self._untranscribed += 1
         self._speech_end = frame.timestamp - frame.stop_secs
+        self._unheard.append(self._speech_end)
         await super()._handle_vad_user_stopped_speaking(frame)
         await self._consider_words()
 
     async def _handle_transcription(self, frame: TranscriptionFrame):
-        self._untranscribed = max(0, self._untranscribed - 1)
+        end = self._heard()
+        if frame.text.strip():
+            self._words_end = self._speech_end if end is None else end
         self._words += len(words(frame.text))
         await super()._handle_transcription(frame)
         await self._consider_words()
 
     async def _handle_wordless_stretch(self):
-        """The transcriber found no words in a stretch (a cough, a click): it is transcribed."""
-        self._untranscribed = max(0, self._untranscribed - 1)
+        """The transcriber found no words in a stretch (a cough, a click): it is transcribed.
+
+        If it was the last voice and the candidate is silent, the pause it fell in goes on: the
+        turn's deadlines count from the end of the words before it.
+        """
+        self._heard()
+        if not self._unheard and not self._vad_user_speaking and self._words_end is not None:
+            self._speech_end = self._words_end
         await self._consider_words()
 
     async def _consider_words(self):
@@ -149,7 +170,7 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         """Smart-turn (or its silence limit) calls the turn over: release it when the rest agrees."""
         if self._untranscribed > 0 and not self._timeout_expired:
             return  # the last stretch's transcript is still coming; it will re-check
-        self._untranscribed = 0
+        self._unheard.clear()
         deadline = self._speech_end
         if text_verdict(self._text) == "dangling":
             deadline = self._speech_end + self._max_pause_secs

@@ -14,7 +14,8 @@ rhythm: every pause they went on after is fed to it, unless its words were judge
 (the long wait held there anyway); one they went on after before the words could be judged
 counts, being the short pause of a fluent speaker. A pause counts once what followed it is
 heard as words (live or final): a cough or a chair's creak after a finished sentence is not
-the candidate going on, and would have set the short wait to its floor.
+the candidate going on, and would have set the short wait to its floor; the pause goes on
+through it, and the wait counts from the words before it.
 
 The score takes one call on a loopback server: 50-90 ms for words it has read before, about
 15 ms more per new word (a new 12-word stretch: 190-330 ms). It may take until the long wait
@@ -68,6 +69,7 @@ class TurnScorer(Protocol):
 class _GoneOn:
     """A pause the candidate's voice came back after; learned once that voice is words."""
 
+    since: float  # wall-clock time the pause began (the speech before it ended)
     pause_secs: float
     earlier: int  # stretches before it still to be transcribed: their words are not its own
 
@@ -156,7 +158,7 @@ class ScoredTurnStopStrategy(PatientTurnStopStrategy):
         if self._pause_from is not None and self.rhythm is not None:
             # Until the VAD hears the voice again: what a wait must outlast not to cut in.
             pause = frame.timestamp - self._pause_from
-            self._gone_on = _GoneOn(pause, earlier=self._untranscribed)
+            self._gone_on = _GoneOn(self._pause_from, pause, earlier=self._untranscribed)
             self._pause_from = None
         self._smart_p = None
         await super()._handle_vad_user_started_speaking(frame)
@@ -192,8 +194,10 @@ class ScoredTurnStopStrategy(PatientTurnStopStrategy):
             gone_on.earlier -= 1  # a stretch before the pause
         elif has_words:
             self._learn()  # before the judgment these words may bring on
-        else:
-            self._gone_on = None  # the voice after the pause held no words: not going on
+        else:  # the voice after the pause held no words: not going on, the pause goes on
+            self._gone_on = None
+            if not self._vad_user_speaking:
+                self._pause_from = gone_on.since
 
     # -- decision ----------------------------------------------------------------------
 
@@ -208,7 +212,7 @@ class ScoredTurnStopStrategy(PatientTurnStopStrategy):
         """Smart-turn's own verdict (or its silence limit) defers to the scored decision."""
         if self._untranscribed > 0 and not self._timeout_expired:
             return
-        self._untranscribed = 0
+        self._unheard.clear()
         await self._judge()
 
     async def _judge(self):

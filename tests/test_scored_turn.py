@@ -235,3 +235,34 @@ async def test_a_stretch_without_words_is_judged_when_the_transcriber_says_so():
         await t.strategy.process_frame(StretchTranscribedFrame(""))
         assert FAST - EARLY <= await t.waited(end) < SLOW
         assert t.strategy.decisions[-1]["words"] == "We cut it."
+
+
+async def test_a_click_in_the_pause_does_not_start_the_wait_again():
+    # A mouth click 0.25 s into the pause after a finished sentence: the VAD hears a voice, the
+    # transcriber no words. The candidate has been silent since the sentence: the short wait
+    # counts from its end (it used to count from the click's, 0.25 s later here).
+    from processors.frames import StretchTranscribedFrame
+
+    async with scored(0.9, TableScorer({"We cut it.": 0.6})) as t:
+        words_end = await t.say("We cut it.")
+        await t.strategy.process_frame(StretchTranscribedFrame("We cut it."))
+        await asyncio.sleep(0.25)
+        await t.say("", transcript=False, start_secs=0.05)
+        await t.strategy.process_frame(StretchTranscribedFrame(""))
+        assert FAST - EARLY <= await t.waited(words_end) < FAST + 0.15
+
+
+async def test_the_pause_a_click_fell_in_is_learned_whole():
+    # The candidate goes on after a finished sentence with a click in the pause: the pause they
+    # went on after began with the sentence's end, not the click's.
+    from processors.frames import StretchTranscribedFrame
+
+    scorer = TableScorer({"We cut it.": 0.6, "We cut it. Then we shipped.": 0.6})
+    async with with_rhythm(scorer) as t:
+        await t.say("We cut it.")
+        await asyncio.sleep(0.1)
+        await t.say("", transcript=False)  # the click
+        await t.strategy.process_frame(StretchTranscribedFrame(""))
+        await asyncio.sleep(0.1)
+        await t.say("Then we shipped.")
+        assert t.strategy.rhythm.pauses == [pytest.approx(0.2, abs=0.04)]
