@@ -9,7 +9,9 @@ Sits between the user aggregator and the LLM slot. It
   the reply does: ask a follow-up, or move on to the next question (the plan guides the
   LLM, :meth:`PlanCursor.answer_for_llm`); with the scripted brain the shared cursor does;
 - politely caps a monologue (speaks over a turn that runs past the cap);
-- nudges after a long silence ("take your time"), and moves on after a second one;
+- nudges after a long silence ("take your time"), and moves on after a second one; the
+  silence is one after the interviewer spoke or the candidate stopped, never one the
+  candidate fills (they may cut the interviewer off and talk on);
 - sends progress (question n of m, time left) to the page.
 """
 
@@ -71,6 +73,7 @@ class InterviewConductor(FrameProcessor):
         self._cap_task: asyncio.Task | None = None
         self._silence_task: asyncio.Task | None = None
         self._nudges = 0
+        self._candidate_speaking = False
         self._awaiting_close = False
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
@@ -78,22 +81,21 @@ class InterviewConductor(FrameProcessor):
         await super().process_frame(frame, direction)
         if isinstance(frame, UserStartedSpeakingFrame):
             self._nudges = 0
-            await self._cancel(self._silence_task)
-            self._silence_task = None
+            self._candidate_speaking = True
+            await self._stop_silence_timer()
             await self._cancel(self._cap_task)
             self._cap_task = self.create_task(self._cap_after(self._cap_s), f"{self}::cap")
         elif isinstance(frame, UserStoppedSpeakingFrame):
+            self._candidate_speaking = False
             await self._cancel(self._cap_task)
             self._cap_task = None
+            await self._start_silence_timer()  # the reply, when it starts, stops it
         elif isinstance(frame, BotStartedSpeakingFrame):
-            await self._cancel(self._silence_task)
-            self._silence_task = None
+            await self._stop_silence_timer()
         elif isinstance(frame, BotStoppedSpeakingFrame):
-            if self._cursor.phase != "closed":
-                await self._cancel(self._silence_task)
-                self._silence_task = self.create_task(
-                    self._nudge_after(self._nudge_s), f"{self}::nudge"
-                )
+            # The candidate may have cut the interviewer off: their turn is no silence.
+            if not self._candidate_speaking:
+                await self._start_silence_timer()
         elif (
             isinstance(frame, LLMContextFrame)
             and direction == FrameDirection.DOWNSTREAM
@@ -139,6 +141,17 @@ class InterviewConductor(FrameProcessor):
         logger.info(f"{self}: candidate passed the {seconds:.0f}s monologue cap")
         self._cursor.time_up = True
         await self.push_frame(TTSSpeakFrame(CAP_LINE))
+
+    async def _start_silence_timer(self) -> None:
+        if self._cursor.phase != "closed":
+            await self._stop_silence_timer()
+            self._silence_task = self.create_task(
+                self._nudge_after(self._nudge_s), f"{self}::nudge"
+            )
+
+    async def _stop_silence_timer(self) -> None:
+        await self._cancel(self._silence_task)
+        self._silence_task = None
 
     async def _nudge_after(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
