@@ -177,8 +177,6 @@ class CandidateSession:
                 kind = frame.WhichOneof("frame")
                 if kind == "audio":
                     self._on_bot_audio(frame.audio.audio, frame.audio.sample_rate)
-                elif kind == "interruption":
-                    self._flush_playback()
                 elif kind == "message":
                     self._on_message(message_of(frame))
         except websockets.ConnectionClosed:
@@ -188,7 +186,7 @@ class CandidateSession:
             self.closed.set()
 
     def _flush_playback(self) -> None:
-        """Drop queued bot audio, as the browser client does on an interruption."""
+        """Drop queued bot audio, as the page does when the candidate barges in."""
         now = self.now_ms()
         self.bot_audio_times = [t for t in self.bot_audio_times if t <= now]
         self._play_end_ms = now
@@ -231,6 +229,8 @@ class CandidateSession:
         elif kind == "bot-stopped-speaking":
             self._bot_speaking = False
             self._close_bot_turn(now)
+        elif kind == "bot-interrupted":
+            self._flush_playback()
         elif kind == "user-started-speaking":
             self._flush_playback()
             if self._bot_turn is not None and self._bot_speaking:

@@ -45,3 +45,24 @@ async def test_rejects_what_a_client_may_not_send():
     for data in bad:
         assert await s.deserialize(data) is None
     assert s.rejected == len(bad)
+
+
+async def test_writes_to_the_page_only_what_pipecats_js_client_reads():
+    # The JS client's websocket transport decodes audio and message frames; anything else it
+    # logs as "Failed to deserialize incoming message: Unknown frame kind" (every barge-in did).
+    from pipecat.frames.frames import (
+        InterruptionFrame,
+        OutputAudioRawFrame,
+        OutputTransportMessageFrame,
+    )
+
+    s = ClientFrameSerializer()
+    assert await s.serialize(InterruptionFrame()) is None
+    audio = frames_pb2.Frame.FromString(
+        await s.serialize(OutputAudioRawFrame(b"\x01\x00" * 160, 16000, 1))
+    )
+    assert audio.WhichOneof("frame") == "audio" and audio.audio.sample_rate == 16000
+    message = frames_pb2.Frame.FromString(
+        await s.serialize(OutputTransportMessageFrame(message={"type": "bot-interrupted"}))
+    )
+    assert json.loads(message.message.data) == {"type": "bot-interrupted"}

@@ -8,7 +8,12 @@ from collections.abc import Awaitable, Callable
 
 from loguru import logger
 from pipecat.audio.resamplers.soxr_stream_resampler import SOXRStreamAudioResampler
-from pipecat.frames.frames import Frame, InputAudioRawFrame, InputTransportMessageFrame
+from pipecat.frames.frames import (
+    Frame,
+    InputAudioRawFrame,
+    InputTransportMessageFrame,
+    InterruptionFrame,
+)
 from pipecat.frames.protobufs import frames_pb2
 from pipecat.serializers.protobuf import ProtobufFrameSerializer
 
@@ -57,6 +62,17 @@ class ClientFrameSerializer(ProtobufFrameSerializer):
         self.rejected = 0
         self.resampled = 0
         self._last_report = 0.0
+
+    async def serialize(self, frame: Frame) -> str | bytes | None:
+        """Encode a frame for the page: bot audio and messages, what pipecat's JS client reads.
+
+        Stock pipecat also writes an ``interruption`` frame at every barge-in; the JS client's
+        websocket transport cannot decode it and logs "Unknown frame kind" each time. The page
+        learns of an interruption from RTVI's ``bot-interrupted`` message instead.
+        """
+        if isinstance(frame, InterruptionFrame):
+            return None
+        return await super().serialize(frame)
 
     async def deserialize(self, data: str | bytes) -> Frame | None:
         """Decode one client message, or return None (and count it) if it is not acceptable."""

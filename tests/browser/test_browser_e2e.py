@@ -160,6 +160,12 @@ def server_url():
         log.close()
 
 
+def _unreadable(console: list[str]) -> list[str]:
+    """What pipecat's JS client logged it could not read from the server (at a barge-in, stock
+    pipecat's server writes a frame kind the client does not know)."""
+    return [c for c in console if "deserialize" in c]
+
+
 def _open_interview(server_url: str, wav: Path, done_js: str, timeout_s: float, shot: Path):
     """Open the page with `wav` as the microphone, start a technical interview, wait for done_js."""
     sync_api = pytest.importorskip("playwright.sync_api")
@@ -285,6 +291,7 @@ def test_interview_in_chromium_with_real_speech(server_url, tmp_path):
         print(f"final words: {final['live']!r} -> {final['text']!r}")
         assert any(" ".join(final["text"].split()) in t for t in snap["domCandidate"]), final
     assert not [c for c in console if c.startswith("pageerror")], console
+    assert not _unreadable(console), _unreadable(console)
 
 
 # Done when the page cut the bot's audio, and a later reply was heard again (the cut
@@ -348,6 +355,7 @@ def test_barge_in_cuts_bot_audio_at_once(server_url, tmp_path):
         f"bot audio still audible after the cut at {t_cut}: {audible_after[:5]}"
     )
     assert not [c for c in console if c.startswith("pageerror")], console
+    assert not _unreadable(console), _unreadable(console)
 
 
 def test_microphone_denied_says_what_to_do(server_url):
