@@ -47,10 +47,15 @@ CHUNK = 320  # 20 ms of samples, as the client sends
 
 
 async def vad_pauses(pcm: bytes, settings) -> list[float]:
-    """The silences (s, the VAD's stop time included) between the stretches of one answer."""
+    """The silences (s, the VAD's stop time included) between the stretches of one answer.
+
+    Inside an answer the candidate has the floor: the VAD starts as the product's does then.
+    """
     vad = SileroVADAnalyzer(
         sample_rate=RATE,
-        params=VADParams(stop_secs=settings.vad_stop_secs, start_secs=settings.vad_start_secs),
+        params=VADParams(
+            stop_secs=settings.vad_stop_secs, start_secs=settings.vad_listening_start_secs
+        ),
     )
     vad.set_sample_rate(RATE)
     out: list[float] = []
@@ -84,7 +89,9 @@ async def pauses(pcm: bytes, models: ModelBank, settings) -> list[tuple[float, s
     """(silence after the stretch in s, smart-turn verdict, probability, transcript) per stretch."""
     vad = SileroVADAnalyzer(
         sample_rate=RATE,
-        params=VADParams(stop_secs=settings.vad_stop_secs, start_secs=settings.vad_start_secs),
+        params=VADParams(
+            stop_secs=settings.vad_stop_secs, start_secs=settings.vad_listening_start_secs
+        ),
     )
     vad.set_sample_rate(RATE)
     turn = SharedSmartTurnAnalyzer(
@@ -106,7 +113,7 @@ async def pauses(pcm: bytes, models: ModelBank, settings) -> list[tuple[float, s
         new = await vad.analyze_audio(c)
         if new == VADState.SPEAKING and not speaking:
             speaking = True
-            seg_start = max(0, i - int((settings.vad_start_secs + 0.2) * 50))
+            seg_start = max(0, i - int((settings.vad_listening_start_secs + 0.2) * 50))
             if out and last_stop_chunk is not None:
                 out[-1][0] = (i - last_stop_chunk) * 0.02 + settings.vad_stop_secs
         turn.append_audio(c, speaking)

@@ -43,6 +43,7 @@ from processors.answer_prefill import AnswerPrefillProcessor
 from processors.avatar_expressions import AvatarExpressionProcessor
 from processors.client_audio_watch import ClientAudioWatch
 from processors.first_question import FirstQuestionGuard
+from processors.floor_watch import FloorWatch
 from processors.frames import InterviewClosedFrame
 from processors.interim_transcriber import InterimTranscriber
 from processors.interview_closer import InterviewCloser
@@ -142,14 +143,20 @@ class InterviewStages:
             )
         else:
             turn_stop = PatientTurnStopStrategy(**patience)
-        vad = InlineSileroVADAnalyzer(
-            params=VADParams(stop_secs=s.vad_stop_secs, start_secs=s.vad_start_secs)
-        )
         return LLMContextAggregatorPair(
             LLMContext(),
             user_params=LLMUserAggregatorParams(
-                vad_analyzer=vad, user_turn_strategies=UserTurnStrategies(stop=[turn_stop])
+                vad_analyzer=self.vad, user_turn_strategies=UserTurnStrategies(stop=[turn_stop])
             ),
+        )
+
+    @cached_property
+    def vad(self) -> InlineSileroVADAnalyzer:
+        """Silero VAD; quicker to start while the candidate has the floor (``FloorWatch``)."""
+        s = self.settings
+        return InlineSileroVADAnalyzer(
+            params=VADParams(stop_secs=s.vad_stop_secs, start_secs=s.vad_start_secs),
+            listening_start_secs=s.vad_listening_start_secs,
         )
 
     def asking(self) -> str:
@@ -246,8 +253,11 @@ class InterviewStages:
         return [AnswerPrefillProcessor(self.line_writer)] if self.line_writer else []
 
     def user_turn(self) -> FrameProcessor:
-        """VAD + smart-turn + the transcript's words decide when the candidate has finished."""
-        return self.aggregators.user()
+        """VAD + smart-turn + the transcript's words decide when the candidate has finished.
+
+        The VAD is told who has the floor (``FloorWatch``): a bare "Yes." starts speech then.
+        """
+        return Pipeline([self.aggregators.user(), FloorWatch(self.vad)])
 
     def conductor(self) -> FrameProcessor:
         """The plan's clock: time boxes, monologue cap, silence nudges, progress messages."""

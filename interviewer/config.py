@@ -137,7 +137,21 @@ class Settings(BaseSettings):
 
     # Turn taking
     vad_stop_secs: float = Field(0.2, alias="VAD_STOP_SECS", gt=0, le=3)
-    vad_start_secs: float = Field(0.2, alias="VAD_START_SECS", gt=0, le=2)
+    vad_start_secs: float = Field(
+        0.2,
+        alias="VAD_START_SECS",
+        gt=0,
+        le=2,
+        description="voice that starts the candidate's speech while the interviewer speaks "
+        "(or is about to)",
+    )
+    vad_listening_start_secs: float = Field(
+        0.1,
+        alias="VAD_LISTENING_START_SECS",
+        gt=0,
+        le=2,
+        description="... while the candidate has the floor: a bare 'Yes.' holds 0.15-0.2 s of voice",
+    )
     time_scale: float = Field(
         1.0, alias="TIME_SCALE", gt=0, le=10, description="scales every interview time limit"
     )

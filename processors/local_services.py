@@ -29,7 +29,7 @@ from loguru import logger
 from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn, SmartTurnParams
 from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 from pipecat.audio.vad.silero import SileroVADAnalyzer
-from pipecat.audio.vad.vad_analyzer import VADState
+from pipecat.audio.vad.vad_analyzer import VADParams, VADState
 from pipecat.frames.frames import ErrorFrame, Frame, TranscriptionFrame
 from pipecat.processors.frameworks.rtvi.frames import RTVIServerMessageFrame
 from pipecat.services.cartesia.tts import CartesiaTTSService
@@ -362,14 +362,55 @@ class RetryingCartesiaTTSService(CartesiaTTSService):
 
 
 class InlineSileroVADAnalyzer(SileroVADAnalyzer):
-    """pipecat's Silero VAD, run in the event loop instead of one thread hop per audio frame.
+    """pipecat's Silero VAD, run in the event loop, quicker to hear the candidate who has the floor.
 
     pipecat hands every 20 ms frame to a thread of its own and waits for it. The model's work
     on a frame is well under a millisecond, but the hop costs two GIL hand-offs, and on two
     busy cores that made the user aggregator, which waits on it, slower than real time: with
     four candidates talking its queue grew to seconds of audio, every reply came seconds late
     and, once, a late transcript lost a turn. Inline, the same code runs at once.
+
+    While ``listening`` (the candidate has the floor: see :class:`processors.floor_watch.
+    FloorWatch`), speech starts after ``listening_start_secs`` of voice instead of the params'
+    ``start_secs``. A bare "Yes." or "No." holds 0.15-0.2 s of voice: with 0.2 s the VAD never
+    started on the two in endgame_nagg_nell.wav, and the words were lost. While the interviewer
+    speaks, a false start would cut it off, so the longer start holds then. The change touches
+    only pipecat's start count (no reset of a stretch under way).
     """
+
+    def __init__(self, *, listening_start_secs: float | None = None, **kwargs):
+        self._listening_start_secs = listening_start_secs
+        self._listening = False
+        super().__init__(**kwargs)
+
+    @property
+    def listening(self) -> bool:
+        """Whether the candidate has the floor (speech starts on ``listening_start_secs``)."""
+        return self._listening
+
+    @listening.setter
+    def listening(self, value: bool) -> None:
+        self._listening = value
+        self._set_start_frames()
+
+    @property
+    def params(self) -> VADParams:
+        """The params, with the start that holds now (pipecat reports it with each start)."""
+        params = super().params
+        if self._listening and self._listening_start_secs is not None:
+            return params.model_copy(update={"start_secs": self._listening_start_secs})
+        return params
+
+    def set_params(self, params: VADParams) -> None:
+        """Set pipecat's params (its counts reset), with the start count for who has the floor."""
+        super().set_params(params)
+        self._set_start_frames()
+
+    def _set_start_frames(self) -> None:
+        if not self.sample_rate or not getattr(self, "_vad_frames", 0):
+            return  # before set_sample_rate: pipecat's set_params will call back
+        start_secs = self.params.start_secs
+        self._vad_start_frames = max(1, round(start_secs * self.sample_rate / self._vad_frames))
 
     async def analyze_audio(self, buffer: bytes) -> VADState:
         """Analyse ``buffer`` with pipecat's code, in the caller's thread."""

@@ -29,3 +29,36 @@ async def test_inline_vad_matches_pipecats_threaded_vad_on_real_speech():
     # Real speech with pauses: it starts and stops more than once.
     starts = sum(1 for a, b in zip(inline, inline[1:], strict=False) if b == VADState.SPEAKING != a)
     assert starts >= 2, starts
+
+
+ENDGAME = SPEECH.with_name("endgame_nagg_nell.wav")
+
+
+def _starts(states_: list[VADState]) -> int:
+    return sum(1 for a, b in zip(states_, states_[1:], strict=False) if b == VADState.SPEAKING != a)
+
+
+async def test_a_bare_no_starts_speech_while_the_candidate_has_the_floor():
+    # The last word of endgame_nagg_nell.wav, "No.", holds about 0.2 s of voice: pipecat's VAD
+    # with a 0.2 s start never hears it, and the word was lost. With the floor, 0.1 s starts it.
+    from interviewer.audio import load_pcm16, silence
+
+    pcm = load_pcm16(ENDGAME)
+    no = silence(0.5) + pcm[-int(0.6 * 16_000) * 2 :] + silence(0.6)
+    params = VADParams(stop_secs=0.2, start_secs=0.2)
+
+    floor = InlineSileroVADAnalyzer(params=params, listening_start_secs=0.1)
+    floor.listening = True  # before set_sample_rate too: applied once the rate is known
+    assert _starts(await states(floor, no)) == 1
+
+    speaking = InlineSileroVADAnalyzer(params=params, listening_start_secs=0.1)
+    assert _starts(await states(speaking, no)) == 0  # the interviewer has the floor: 0.2 s
+    assert _starts(await states(SileroVADAnalyzer(params=params), no)) == 0  # as pipecat's
+
+    # Handed the floor mid-stream (no reset of pipecat's counts), the next "No." is heard.
+    speaking.listening = True
+    assert _starts(await states(speaking, no)) == 1
+    # Each start is reported with the start that held (pipecat reads it from the params).
+    assert speaking.params.start_secs == 0.1
+    speaking.listening = False
+    assert speaking.params.start_secs == 0.2

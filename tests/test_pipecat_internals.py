@@ -125,6 +125,18 @@ def test_the_private_fields_we_read_are_still_set_by_pipecat():
 
     # SharedSmartTurnAnalyzer calls BaseSmartTurn.__init__(params=...) to skip the model load.
     assert "params" in inspect.signature(BaseSmartTurn.__init__).parameters
+    # InlineSileroVADAnalyzer sets the count of voiced frames that starts speech (while the
+    # candidate has the floor), computed as pipecat's set_params does, from _vad_frames.
+    from pipecat.audio.vad.vad_analyzer import VADAnalyzer
+
+    set_params = inspect.getsource(VADAnalyzer.set_params)
+    assert "self._vad_frames = self.num_frames_required()" in set_params
+    assert (
+        "self._vad_start_frames = round(self._params.start_secs / vad_frames_per_sec)" in set_params
+    )
+    assert "self._vad_starting_count >= self._vad_start_frames" in inspect.getsource(
+        VADAnalyzer._run_analyzer
+    )
 
 
 def test_moonshine_still_transcribes_on_the_transcriber_its_load_returns():

@@ -1,0 +1,30 @@
+"""A bare "Yes." or "No." is heard: real speech through the real server, pipeline and WebSocket.
+
+The last word of endgame_nagg_nell.wav, "No.", holds about 0.2 s of voice. pipecat's VAD, with
+its 0.2 s start, never started on it: no stretch, no words, no reply (in the page, the
+interviewer then said "Take your time" 20 s later). The VAD is fast and tested alone in
+tests/test_inline_vad.py; here the word must reach the transcript and get a reply.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ENDGAME = Path(__file__).resolve().parents[2] / "shared" / "audio" / "endgame_nagg_nell.wav"
+
+
+@pytest.mark.slow
+async def test_a_bare_no_gets_a_reply(server):
+    from candidate.session_client import CandidateSession
+    from interviewer.audio import load_pcm16, silence
+
+    no = load_pcm16(ENDGAME)[-int(0.6 * 16_000) * 2 :] + silence(0.3)
+    async with CandidateSession(server.url, "technical", {"name": "Ada"}) as s:
+        assert await s.hear_greeting()
+        replied = await s.answer(no, timeout_s=15)
+    print([(t.role, t.text) for t in s.log.turns])
+    said = [t.text for t in s.log.turns if t.role == "candidate"]
+    assert said and "no" in said[-1].lower(), said
+    assert replied and len(s.log.replies()) == 1, s.log.turns
