@@ -236,6 +236,7 @@ class InterviewStages:
                 # words only past it. A stretch without words is known at once (it says so).
                 ttfs_p99_latency=2.0,
                 on_stretch=on_stretch,
+                second_opinion=self.models.second_opinion,  # Whisper, on a bare word it missed
             )
         return SharedWhisperSTTService(
             model=self.models.whisper,

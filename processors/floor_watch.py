@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from loguru import logger
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
@@ -38,7 +39,14 @@ class FloorWatch(FrameProcessor):
         """Follow the turns: the interviewer's speech and the candidate's."""
         await super().process_frame(frame, direction)
         if isinstance(frame, (BotStoppedSpeakingFrame, UserStartedSpeakingFrame)):
-            self._vad.listening = True
+            self._hand_floor(True, frame)
         elif isinstance(frame, (BotStartedSpeakingFrame, UserStoppedSpeakingFrame)):
-            self._vad.listening = False
+            self._hand_floor(False, frame)
         await self.push_frame(frame, direction)
+
+    def _hand_floor(self, candidate: bool, why: Frame) -> None:
+        if self._vad.listening != candidate:
+            self._vad.listening = candidate
+            logger.debug(
+                f"{self}: {'the candidate' if candidate else 'the interviewer'} has the floor ({why.name})"
+            )

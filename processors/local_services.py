@@ -18,6 +18,7 @@ in this file and listed in tests/test_pipecat_internals.py.)
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import re
@@ -25,6 +26,7 @@ import threading
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
+import numpy as np
 from loguru import logger
 from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn, SmartTurnParams
 from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
@@ -38,6 +40,7 @@ from pipecat.services.piper.tts import PiperTTSService
 from pipecat.services.tts_service import TTSService
 from pipecat.services.whisper.stt import WhisperSTTService
 from pipecat.transcriptions.language import Language
+from pipecat.utils.time import time_now_iso8601
 
 from interviewer.piper_voice import LockedVoice
 from processors.frames import StretchTranscribedFrame
@@ -56,6 +59,9 @@ def unspoken_notice() -> RTVIServerMessageFrame:
 def clauses(text: str) -> list[str]:
     """``text`` in pieces at its commas, semicolons, colons and dashes (each said on its own)."""
     return [p for p in (part.strip() for part in re.split(r"(?<=[,;:])\s+|\s+[-–—]\s+", text)) if p]
+
+
+SECOND_OPINION_MAX_SECS = 2.5  # a stretch's audio (with pipecat's pre-roll of up to 1 s)
 
 
 class TunedWhisper:
@@ -99,7 +105,16 @@ class _TellsStretches:
                 if self._on_stretch is not None:
                     self._on_stretch(audio, frame.text)
             yield frame
+        if not heard and (text := await self._words_missed(audio)):
+            heard.append(text)
+            if self._on_stretch is not None:
+                self._on_stretch(audio, text)
+            yield TranscriptionFrame(text, self._user_id, time_now_iso8601(), Language.EN)  # type: ignore[attr-defined]
         yield StretchTranscribedFrame(" ".join(heard).strip())
+
+    async def _words_missed(self, audio: bytes) -> str:
+        """Words another model hears in a stretch this one found none in ("": none)."""
+        return ""
 
 
 class SharedWhisperSTTService(_TellsStretches, WhisperSTTService):
@@ -141,13 +156,36 @@ class SharedMoonshineSTTService(_TellsStretches, MoonshineSTTService):
         *,
         model: Any,
         on_stretch: Callable[[bytes, str], None] | None = None,
+        second_opinion: Any = None,
         **kwargs,
     ):
         self._shared_model = model
         self._on_stretch = on_stretch
+        self._second_opinion = TunedWhisper(second_opinion, 1) if second_opinion else None
         super().__init__(
             settings=MoonshineSTTService.Settings(model="tiny", language=Language.EN), **kwargs
         )
+
+    async def _words_missed(self, audio: bytes) -> str:
+        """A short stretch Moonshine heard no words in, heard again by Whisper (the second opinion).
+
+        Moonshine misses a bare "Yes." or "No." now and then, depending on where the word sits
+        in its stretch; Whisper tiny.en does not (0.3-0.6 s here: it always reads 30 s, so only
+        a stretch of up to ``SECOND_OPINION_MAX_SECS`` is asked about). Whisper drops what it
+        thinks holds no speech itself (faster-whisper's no-speech rule): in a real click from
+        two_cities.wav, or in silence, it hears nothing.
+        """
+        if self._second_opinion is None or len(audio) / 2 / 16_000 > SECOND_OPINION_MAX_SECS:
+            return ""
+        floats = np.frombuffer(audio, dtype=np.int16).astype(np.float32) / 32768.0
+
+        def hear() -> str:
+            segments, _ = self._second_opinion.transcribe(floats, language="en")
+            return " ".join(seg.text.strip() for seg in segments).strip()
+
+        text = await asyncio.to_thread(hear)
+        logger.debug(f"{self}: no words from Moonshine; Whisper heard [{text}]")
+        return text
 
     def _load(self):
         return self._shared_model

@@ -91,6 +91,43 @@ async def test_each_stretch_ends_with_word_that_it_is_transcribed_even_without_w
         assert frames[-1].text == heard and bool(heard) is words, frames
 
 
+async def test_a_bare_word_moonshine_misses_is_heard_by_the_second_opinion():
+    """A real "No." (endgame_nagg_nell.wav's last word) placed in its stretch where Moonshine
+    hears nothing: Whisper tiny.en, the second opinion, hears it; in a click or in silence it
+    hears nothing either."""
+    from faster_whisper import WhisperModel
+    from pipecat.frames.frames import TranscriptionFrame
+
+    from interviewer.audio import silence
+    from interviewer.config import load_settings
+    from interviewer.models import whisper_model_folder
+    from interviewer.moonshine import MoonshineLoad, load_moonshine_tiny
+    from processors.frames import StretchTranscribedFrame
+    from processors.local_services import SharedMoonshineSTTService
+
+    moonshine = MoonshineLoad(load_moonshine_tiny())
+    whisper = WhisperModel(
+        str(whisper_model_folder(load_settings(), "tiny.en")), device="cpu", compute_type="int8"
+    )
+    alone = SharedMoonshineSTTService(model=moonshine)
+    stt = SharedMoonshineSTTService(model=moonshine, second_opinion=whisper)
+
+    async def heard(service, pcm: bytes) -> str:
+        frames = [f async for f in service.run_stt(pcm)]
+        assert isinstance(frames[-1], StretchTranscribedFrame), frames
+        words = " ".join(f.text for f in frames if isinstance(f, TranscriptionFrame))
+        assert frames[-1].text == words
+        return words
+
+    no = silence(0.35) + load_pcm16(AUDIO / "endgame_nagg_nell.wav")[-int(0.45 * 16_000) * 2 :]
+    no += silence(0.3)
+    assert await heard(alone, no) == ""  # Moonshine's miss
+    assert _words(await heard(stt, no)) & {"no", "nope"}
+    click = load_pcm16(AUDIO / "two_cities.wav")[-2 * 16_000 * 3 // 2 : -2 * 16_000 * 5 // 4]
+    assert await heard(stt, silence(0.5) + click + silence(0.3)) == ""
+    assert await heard(stt, b"\0" * 32_000) == ""
+
+
 @pytest.mark.slow
 def test_by_default_moonshine_hears_the_stretches_and_the_live_words(models):
     from interviewer.moonshine import MoonshineLiveWords, MoonshineLoad
