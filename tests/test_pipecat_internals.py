@@ -125,6 +125,11 @@ def test_the_private_fields_we_read_are_still_set_by_pipecat():
 
     # SharedSmartTurnAnalyzer calls BaseSmartTurn.__init__(params=...) to skip the model load.
     assert "params" in inspect.signature(BaseSmartTurn.__init__).parameters
+    # _TellsStretches writes a transcript Whisper heard as pipecat's segmented STT does, for the
+    # user of the latest audio.
+    from pipecat.services.stt_service import SegmentedSTTService
+
+    assert "self._user_id =" in inspect.getsource(SegmentedSTTService.process_audio_frame)
     # InlineSileroVADAnalyzer sets the count of voiced frames that starts speech (while the
     # candidate has the floor), computed as pipecat's set_params does, from _vad_frames.
     from pipecat.audio.vad.vad_analyzer import VADAnalyzer
