@@ -1,8 +1,8 @@
 """A bare "Yes." or "No." is heard: real speech through the real server, pipeline and WebSocket.
 
 The last word of endgame_nagg_nell.wav, "No.", holds about 0.2 s of voice. pipecat's VAD, with
-its 0.2 s start, never started on it: no stretch, no words, no reply (in the page, the
-interviewer then said "Take your time" 20 s later). The VAD is fast and tested alone in
+its 0.2 s start, never started on it: no stretch, no words, no reply (on the old code this
+test's candidate turn never started). The VAD is fast and tested alone in
 tests/test_inline_vad.py, and the second opinion on a word Moonshine misses in
 tests/test_moonshine.py; here the word must reach the transcript and get a reply, wherever it
 falls in the 20 ms chunks.

@@ -36,7 +36,9 @@ async def _said(frames: list[Frame]) -> list[str]:
         pass
 
     conductor = InterviewConductor(PlanCursor(mode), llm_guided=True, request_reply=no_reply)
-    down, _ = await run_test(conductor, frames_to_send=frames)
+    # One at a time: system frames sent together may overtake each other.
+    spaced = [f for frame in frames for f in (frame, SleepFrame(sleep=0.02))]
+    down, _ = await run_test(conductor, frames_to_send=spaced)
     return [f.text for f in down if isinstance(f, TTSSpeakFrame)]
 
 
