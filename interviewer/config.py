@@ -146,13 +146,12 @@ class Settings(BaseSettings):
         "(or is about to)",
     )
     vad_listening_start_secs: float = Field(
-        0.2,
+        0.1,
         alias="VAD_LISTENING_START_SECS",
         gt=0,
         le=2,
-        description="... while the candidate has the floor. 0.1 hears a bare 'Yes.' (0.15-0.2 s "
-        "of voice), but moves where speech starts in Moonshine's stretch, and Moonshine's words "
-        "depend on it (off by default until that is handled: README, 'A bare Yes or No')",
+        description="... while the candidate has the floor: 0.1 hears a bare 'Yes.' (0.15-0.2 s "
+        "of voice), which a 0.2 s start never hears (README, 'A bare Yes or No')",
     )
     time_scale: float = Field(
         1.0, alias="TIME_SCALE", gt=0, le=10, description="scales every interview time limit"

@@ -22,12 +22,16 @@ pytestmark = pytest.mark.slow
 SEQUENTIAL = 30
 CONCURRENT = 4
 HOLD_S = 60.0
-# One unique, easily heard word per concurrent candidate.
+# One unique word per concurrent candidate, which Moonshine hears wherever the sentence falls in
+# its stretch: its words depend on the audio's offset at the scale of a few milliseconds, and the
+# offset here follows the load. Swept over 240 offsets (0.2-0.5 s of lead, 1.25 ms apart; the
+# sweep: benchmarks/moonshine_offsets.py), these four kept their word at every one; "volcano" was
+# lost at 1, and "...for a small submarine." came out "...a small summary." at 52 of 120.
 SENTENCES = {
     "giraffe": "At the zoo project I fed a giraffe every morning before work.",
-    "volcano": "We built a sensor network that watched a volcano in Iceland.",
+    "glacier": "We built a sensor network that watched a glacier in Iceland.",
     "chocolate": "My first job was writing software for a chocolate factory.",
-    "submarine": "I once tested navigation code for a small submarine.",
+    "lighthouse": "I once tested the software of a lighthouse on the coast.",
 }
 
 

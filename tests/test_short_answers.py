@@ -17,22 +17,12 @@ import pytest
 ENDGAME = Path(__file__).resolve().parents[2] / "shared" / "audio" / "endgame_nagg_nell.wav"
 
 
-@pytest.fixture(scope="module")
-def listening_server(settings, models):
-    """The real server with the VAD's short start while the candidate has the floor."""
-    from tests.conftest import ThreadedServer
-
-    srv = ThreadedServer(settings.model_copy(update={"vad_listening_start_secs": 0.1}), models)
-    yield srv.start()
-    srv.stop()
-
-
 @pytest.mark.slow
-async def test_a_bare_no_gets_a_reply(listening_server):
+async def test_a_bare_no_gets_a_reply(server):
+    """On the server's defaults (``VAD_LISTENING_START_SECS=0.1`` while the candidate has the floor)."""
     from candidate.session_client import CandidateSession
     from interviewer.audio import load_pcm16, silence
 
-    server = listening_server
     no = load_pcm16(ENDGAME)[-int(0.6 * 16_000) * 2 :] + silence(0.3)
     leads = (0.0, 0.17, 0.33)  # where the word falls in the VAD's and the STT's windows
     async with CandidateSession(server.url, "technical", {"name": "Ada"}) as s:
