@@ -29,7 +29,7 @@ from faster_whisper.vad import VadOptions, get_speech_timestamps  # noqa: E402
 
 from interviewer.audio import SAMPLE_RATE, load_pcm16, silence, synthesize  # noqa: E402
 from interviewer.config import load_settings  # noqa: E402
-from interviewer.final_words import FinalWords, lost_stretches, with_words_at  # noqa: E402
+from interviewer.final_words import FinalWords, Stretch, pieces  # noqa: E402
 from interviewer.models import piper_voice_path, whisper_model_folder  # noqa: E402
 from interviewer.moonshine import MoonshineLoad, load_moonshine_tiny  # noqa: E402
 
@@ -97,25 +97,24 @@ def main() -> None:
             words(pcm[2 * s["start"] : 2 * s["end"]]) for s in stretches
         )
 
-    def with_lost(final: FinalWords):
-        """The whole turn, and each stretch it lost (against Moonshine's live words) alone."""
+    def whole_turn(final: FinalWords):
+        """The turn as the product decodes it again: in pieces of whole stretches within 30 s."""
 
         def decode(pcm, stretches):
-            pieces = [pcm[2 * s["start"] : 2 * s["end"]] for s in stretches]
-            whole = final.transcribe(pcm)
-            lost = lost_stretches([moonshine.words(p) for p in pieces], whole)
-            alone = [(at, final.transcribe(pieces[i])) for i, at in lost]
-            return with_words_at(whole, alone)
+            mid_pauses = [
+                (a["end"] + b["start"]) // 2 for a, b in zip(stretches, stretches[1:], strict=False)
+            ]
+            cuts = [0, *mid_pauses, len(pcm) // 2]  # in samples
+            turn = [Stretch(pcm[2 * a : 2 * b], "") for a, b in zip(cuts, cuts[1:], strict=False)]
+            return " ".join(final.transcribe(piece) for piece in pieces(turn))
 
         return decode
 
     ways = {
         "live: tiny.en per stretch, beam 1": per_stretch(tiny.transcribe),
         "live: moonshine-tiny per stretch (1 thread)": per_stretch(moonshine.words),
-        "final: tiny.en whole turn, beam 5 (1 thread)": lambda pcm, _: final_tiny.transcribe(pcm),
-        "final: base whole turn, beam 5 (1 thread)": lambda pcm, _: base.transcribe(pcm),
-        # The product's: the seconds include Moonshine's live words on every stretch again.
-        "final: tiny.en whole turn + lost stretches alone": with_lost(final_tiny),
+        "final: tiny.en whole turn, beam 5 (1 thread)": whole_turn(final_tiny),
+        "final: base whole turn, beam 5 (1 thread)": whole_turn(base),
     }
     totals = {(kind, way): [0, 0, 0.0, 0] for kind in ("real", "synthesized") for way in ways}
     measured = turns(voice)
@@ -132,13 +131,13 @@ def main() -> None:
             total[1] += n
             total[2] += time.perf_counter() - began
             total[3] += 1
-    print(f"{'':50} {'WER':>6} {'errors':>9} {'s/turn':>7}")
+    print(f"{'':48} {'WER':>6} {'errors':>9} {'s/turn':>7}")
     for kind in ("real", "synthesized"):
         n_turns = totals[(kind, next(iter(ways)))][3]
         print(f"{kind} speech, {n_turns} turns")
         for way in ways:
             e, n, secs, count = totals[(kind, way)]
-            print(f"  {way:48} {100 * e / n:5.1f}% {e:4}/{n:<4} {secs / count:7.2f}")
+            print(f"  {way:46} {100 * e / n:5.1f}% {e:4}/{n:<4} {secs / count:7.2f}")
     print(f"(audio: {sum(len(p) for *_, p in measured) / 2 / SAMPLE_RATE:.0f} s)")
 
 

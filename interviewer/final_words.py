@@ -11,17 +11,20 @@ transcriptions keep theirs) and one decode at a time for every session, refusing
 are already waiting, so a busy box keeps the live words rather than falling behind.
 :class:`TurnRedecoder` is one session's: it keeps each stretch's audio with the words Whisper
 gave it, takes a turn's stretches when the turn ends, waits for the reply's first audio (the
-decode never delays it), decodes, and hands the better words to ``on_final``. Whisper on a whole
-turn now and then leaves out a short stretch after a pause (a closing "No."): a stretch none of
-whose live words the whole decode kept is decoded alone, and its words go back in where they
-belong (:func:`lost_stretches`), so the better decode never loses what the candidate said.
+decode never delays it), decodes, and hands the better words to ``on_final``.
+
+Whisper reads 30 s at a time. Told to write no timestamps, faster-whisper moves on by a whole
+30 s window, cutting through whatever is said there: a turn longer than that lost words about the
+cut and after it ("we were all going direct to Heaven" in two_cities.wav, endgame_nagg_nell.wav's
+closing "No."). With timestamps it lost others (a "No." again, and "the day" said twice). So a
+long turn is decoded in pieces of whole stretches, each within one window (:func:`pieces`): the
+cuts fall in the candidate's own pauses.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import difflib
 import queue
 import threading
 from collections.abc import Awaitable, Callable
@@ -32,9 +35,10 @@ import numpy as np
 from loguru import logger
 
 from interviewer.cpu import lower_this_thread
-from interviewer.turn_text import WORD, words
+from interviewer.turn_text import words
 
 REPLY_WAIT_SECS = 20.0  # a turn whose reply has not ended within this is decoded anyway
+WINDOW_BYTES = 30 * 16_000 * 2  # what Whisper reads at a time (16 kHz, 16-bit)
 MAX_WAITING = 2  # decodes queued or running in the process beyond which a turn keeps its words
 
 
@@ -82,7 +86,8 @@ class FinalWords:
             audio,
             language=self._language,
             beam_size=self._beam_size,
-            without_timestamps=True,
+            # Past one window (a stretch that long), timestamps say where the next starts.
+            without_timestamps=len(pcm) <= WINDOW_BYTES,
             condition_on_previous_text=False,
             hotwords=hotwords,
         )
@@ -167,48 +172,17 @@ def take_turn(stretches: list[Stretch], turn_text: str) -> list[Stretch] | None:
     return turn
 
 
-def lost_stretches(stretch_texts: list[str], final: str) -> list[tuple[int, int]]:
-    """Stretches the whole-turn decode lost: (stretch index, where their words go in ``final``).
+def pieces(stretches: list[Stretch], window_bytes: int = WINDOW_BYTES) -> list[bytes]:
+    """A turn's audio in pieces of whole stretches, each within one Whisper window if it can be.
 
-    Whisper on a whole turn now and then leaves out a stretch after a pause: endgame_nagg_nell.
-    wav's closing "No.", two_cities.wav's "we were all going direct to Heaven" (Whisper tiny.en,
-    beam 5). The live words are aligned with ``final`` word by word; a stretch most of whose
-    words the alignment deletes (not replaces: a replaced word is a correction) was lost. Its
-    words belong after the last word of ``final`` aligned with an earlier stretch (the character
-    offset given). A word of the lost stretch the alignment kept may be the next stretch's
-    ("we ... we were all going"), so it is left where it is.
+    A stretch longer than a window is a piece of its own (decoded with timestamps).
     """
-    live = [(i, w.lower()) for i, text in enumerate(stretch_texts) for w in words(text)]
-    spans = [(m.group().lower(), m.start()) for m in WORD.finditer(final)]
-    matcher = difflib.SequenceMatcher(
-        None, [w for _, w in live], [w for w, _ in spans], autojunk=False
-    )
-    deleted = [0] * len(stretch_texts)
-    said = [0] * len(stretch_texts)
-    after = [0] * len(stretch_texts)  # per stretch: the index in final just past its words
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        for i in range(i1, i2):
-            stretch = live[i][0]
-            said[stretch] += 1
-            if op == "delete":
-                deleted[stretch] += 1
-            else:  # equal or replace: the word of final it stands for, one past it
-                after[stretch] = max(after[stretch], min(j1 + i - i1, j2 - 1) + 1)
-    lost, end = [], 0
-    for stretch in range(len(stretch_texts)):
-        if said[stretch] and 2 * deleted[stretch] > said[stretch]:
-            lost.append((stretch, spans[end][1] if end < len(spans) else len(final)))
+    out: list[bytes] = []
+    for stretch in stretches:
+        if out and len(out[-1]) + len(stretch.pcm) <= window_bytes:
+            out[-1] += stretch.pcm
         else:
-            end = max(end, after[stretch])
-    return lost
-
-
-def with_words_at(final: str, insertions: list[tuple[int, str]]) -> str:
-    """``final`` with each (character offset, words) put in at its offset."""
-    out = final
-    for at, text in sorted(insertions, reverse=True):
-        head, tail = out[:at].rstrip(), out[at:].lstrip()
-        out = " ".join(part for part in (head, text.strip(), tail) if part)
+            out.append(stretch.pcm)
     return out
 
 
@@ -246,44 +220,30 @@ class TurnRedecoder:
         if turn is None:
             logger.debug(f"Turn {seq}: its stretches do not add up to its words; kept as heard")
             return
-        task = asyncio.create_task(self._refine(seq, text, turn))
+        task = asyncio.create_task(self._refine(seq, text, pieces(turn)))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _refine(self, seq: int, live: str, turn: list[Stretch]) -> None:
+    async def _refine(self, seq: int, live: str, audio: list[bytes]) -> None:
         try:
             await asyncio.wait_for(self._reply_done.wait(), REPLY_WAIT_SECS)
         except TimeoutError:
             pass
-        try:
-            final = await self._decoder.decode(b"".join(s.pcm for s in turn), self._hotwords)
-            if final:
-                final = await self._with_lost_stretches(seq, turn, final)
-        except Exception as e:  # better words are a nicety: the live ones stand
-            logger.warning(f"Turn {seq}: decoding it again failed: {e}")
-            return
+        said: list[str] = []
+        for piece in audio:
+            try:
+                text = await self._decoder.decode(piece, self._hotwords)
+            except Exception as e:  # better words are a nicety: the live ones stand
+                logger.warning(f"Turn {seq}: decoding it again failed: {e}")
+                return
+            if text is None:
+                return  # the decoder is busy: the turn keeps its live words
+            said.append(text.strip())
+        final = " ".join(t for t in said if t)
         if not final or _words(final) == _words(live):
             return
         self.improved += 1
         await self._on_final(seq, live, final)
-
-    async def _with_lost_stretches(self, seq: int, turn: list[Stretch], final: str) -> str:
-        """``final`` with the words of each stretch it lost, decoded alone (none: it stays out).
-
-        A stretch the live model heard words in but Whisper hears none in alone (a noise Moonshine
-        read a "You" into) stays out; one Whisper hears alone goes back in, in Whisper's words.
-        A decoder too busy to take a stretch leaves that stretch's live words in.
-        """
-        insertions = []
-        for i, at in lost_stretches([s.text for s in turn], final):
-            alone = await self._decoder.decode(turn[i].pcm, self._hotwords)
-            text = turn[i].text if alone is None else alone
-            logger.info(
-                f"Turn {seq}: stretch {i} [{turn[i].text}] lost in the whole; alone [{alone}]"
-            )
-            if text.strip():
-                insertions.append((at, text))
-        return with_words_at(final, insertions)
 
     async def settle(self, wait_secs: float) -> None:
         """Wait up to ``wait_secs`` for the decodes in flight; those left keep their live words."""
