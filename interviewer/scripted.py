@@ -171,16 +171,19 @@ class ScriptedInterviewer:
         body = self.mode.questions[0].text
         return self._reply(f"{ack} {body}", "encouraging", ack=ack, body=body)
 
-    def snapshot(self) -> tuple:
-        """State to take a reply back with :meth:`restore` (the cursor object stays shared)."""
+    def snapshot(self) -> dict:
+        """The plan's state, to take a reply back with :meth:`restore` (the cursor stays shared)."""
         state = {f.name: getattr(self.cursor, f.name) for f in fields(self.cursor)}
         state["question_times"] = dict(self.cursor.question_times)
-        return state, self._ack_turn
+        return state
 
-    def restore(self, snap: tuple) -> None:
-        """Go back to a :meth:`snapshot`."""
-        state, self._ack_turn = snap
-        for name, value in state.items():
+    def restore(self, snap: dict) -> None:
+        """Go back to a :meth:`snapshot` of the plan.
+
+        The acknowledgements go on: the one the candidate talked over was heard, and the next
+        reply opens with another ("Right, that's helpful." twice in a row sounded canned).
+        """
+        for name, value in snap.items():
             setattr(self.cursor, name, value)
 
     def _ack(self) -> str:

@@ -52,7 +52,7 @@ class ScriptedBrainProcessor(FrameProcessor):
         self._interviewer = interviewer
         self._started = False
         # To take back a reply the candidate talked over before hearing its question.
-        self._before_last_reply: tuple | None = None
+        self._before_last_reply: dict | None = None
         self._last_answer = ""
         self._last_reply: Reply | None = None
         # Whether the bot's voice has started since the opening (then an empty context means

@@ -111,6 +111,36 @@ async def test_scripted_brain_takes_back_a_reply_cut_off_before_its_question():
     assert brain._interviewer.index == 0 and brain._interviewer.follow_ups_used == 1
 
 
+async def test_a_reply_taken_back_is_not_followed_by_the_same_acknowledgement():
+    from interviewer.lines import LINE_ACKS
+
+    mode = get_mode("behavioral")
+    brain = ScriptedBrainProcessor(ScriptedInterviewer(mode, acks=LINE_ACKS))
+    first = "Ever tried. Ever failed. No matter. Try again."
+    down, _ = await run_test(
+        brain,
+        frames_to_send=[
+            LLMContextFrame(context=_context()),
+            LLMContextFrame(context=_context({"role": "user", "content": first})),
+            # The candidate went on over the reply's first words (beckett.wav in the page).
+            LLMContextFrame(
+                context=_context(
+                    {"role": "user", "content": first},
+                    {"role": "assistant", "content": "Right,"},
+                    {"role": "user", "content": "Fail again. Fail better."},
+                )
+            ),
+        ],
+    )
+    replies = "".join(
+        f.text if isinstance(f, LLMTextFrame) else "|"
+        for f in down
+        if isinstance(f, (LLMTextFrame, LLMFullResponseStartFrame))
+    ).split("|")[1:]
+    acks = [next(a for a in LINE_ACKS if r.startswith(a)) for r in replies[1:]]
+    assert len(acks) == 2 and acks[0] != acks[1], replies
+
+
 async def test_scripted_brain_ends_the_interview_after_closing():
     mode = get_mode("behavioral")
     interviewer = ScriptedInterviewer(mode)
