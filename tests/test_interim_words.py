@@ -14,8 +14,6 @@ import pytest
 from candidate.session_client import CandidateSession
 from interviewer.audio import load_pcm16
 
-pytestmark = pytest.mark.slow
-
 AUDIO = Path(__file__).resolve().parent.parent.parent / "shared" / "audio"
 
 
@@ -23,6 +21,21 @@ def _words(text: str) -> set[str]:
     return {w.strip(".,;:!?\"'").lower() for w in text.split()} - {""}
 
 
+def test_an_interim_decode_shows_its_settled_words():
+    from processors.interim_transcriber import settled_words
+
+    # The last word is where the audio was cut: often half a word, misread.
+    assert settled_words("That was the e. p.") == "That was the e."
+    assert settled_words("It was the best of times, it") == "It was the best of times,"
+    assert settled_words("Yes.") == "" and settled_words("") == ""
+    # A loop stops the words where it starts.
+    looping = "That some of its noisy histori tho tho tho tho tho tho th"
+    assert settled_words(looping) == "That some of its noisy histori"
+    assert settled_words("No, no. NO! Fine then") == ""
+    assert settled_words("I said no, no, and then") == "I said no, no, and"
+
+
+@pytest.mark.slow
 async def test_the_page_gets_the_words_while_the_candidate_is_still_talking(server):
     pcm = load_pcm16(AUDIO / "two_cities.wav")
     async with CandidateSession(server.url, "technical") as s:
@@ -41,12 +54,17 @@ async def test_the_page_gets_the_words_while_the_candidate_is_still_talking(serv
     assert interim[0][0] < done_at
     assert final[-1][0] > interim[-1][0]
     # And they are the candidate's words, which the final transcript confirms.
-    heard = " ".join(d["text"] for _, d in final)
-    for _, d in interim:
-        words = _words(d["text"])
-        assert len(words & _words(heard)) >= len(words) / 2, (
-            f"interim {d['text']!r} is not what the final transcript heard: {heard!r}"
-        )
+    heard = _words(" ".join(d["text"] for _, d in final))
+    shown = [w for _, d in interim for w in d["text"].split()]
+    confirmed = sum(w.strip(".,;:!?\"'").lower() in heard for w in shown) / len(shown)
     print(
-        f"{len(interim)} interim transcripts, first {interim[0][0] - sent_at} ms after speech began"
+        f"{len(interim)} interim transcripts, first {interim[0][0] - sent_at} ms after speech"
+        f" began; {confirmed:.0%} of their words in the final transcript"
     )
+    for _, d in interim:
+        print(f"  {d['text']!r}")
+    # Moonshine on audio cut where the candidate is mishears now and then ("That was the e."
+    # for "It was the epoch"; a "You" or "Yeah" before the words): offline, 82 % of the words
+    # shown were in the stretch's final words (processors/interim_transcriber.py), here 86-94 %
+    # in 4 runs. Far below that they are not the words being said.
+    assert confirmed >= 0.7, (interim, heard)
