@@ -85,28 +85,28 @@ async def test_scripted_brain_ignores_speculative_contexts():
     assert not [f for f in down if isinstance(f, LLMTextFrame)]
 
 
+def _talked_over(first: str, spoken: str, rest: str) -> list[LLMContextFrame]:
+    """The opening, an answer, and the answer going on after ``spoken`` of the reply was said."""
+    return [
+        LLMContextFrame(context=_context()),
+        LLMContextFrame(context=_context({"role": "user", "content": first})),
+        LLMContextFrame(
+            context=_context(
+                {"role": "user", "content": first},
+                {"role": "assistant", "content": spoken},
+                {"role": "user", "content": rest},
+            )
+        ),
+    ]
+
+
 async def test_scripted_brain_takes_back_a_reply_cut_off_before_its_question():
     mode = get_mode("technical")
     brain = ScriptedBrainProcessor(ScriptedInterviewer(mode))
     first = "I built a search service where latency was the hard part"
-    await run_test(
-        brain,
-        frames_to_send=[
-            LLMContextFrame(context=_context()),
-            LLMContextFrame(context=_context({"role": "user", "content": first})),
-            # Candidate went on talking; only "Thanks." of the reply was spoken.
-            LLMContextFrame(
-                context=_context(
-                    {"role": "user", "content": first},
-                    {"role": "assistant", "content": "Thanks."},
-                    {
-                        "role": "user",
-                        "content": "and we measured it with tracing on every single request.",
-                    },
-                )
-            ),
-        ],
-    )
+    # Candidate went on talking; only "Thanks." of the reply was spoken.
+    rest = "and we measured it with tracing on every single request."
+    await run_test(brain, frames_to_send=_talked_over(first, "Thanks.", rest))
     # The merged answer got the follow-up once; the plan did not advance twice.
     assert brain._interviewer.index == 0 and brain._interviewer.follow_ups_used == 1
 
@@ -116,22 +116,11 @@ async def test_a_reply_taken_back_is_not_followed_by_the_same_acknowledgement():
 
     mode = get_mode("behavioral")
     brain = ScriptedBrainProcessor(ScriptedInterviewer(mode, acks=LINE_ACKS))
-    first = "Ever tried. Ever failed. No matter. Try again."
-    down, _ = await run_test(
-        brain,
-        frames_to_send=[
-            LLMContextFrame(context=_context()),
-            LLMContextFrame(context=_context({"role": "user", "content": first})),
-            # The candidate went on over the reply's first words (beckett.wav in the page).
-            LLMContextFrame(
-                context=_context(
-                    {"role": "user", "content": first},
-                    {"role": "assistant", "content": "Right,"},
-                    {"role": "user", "content": "Fail again. Fail better."},
-                )
-            ),
-        ],
+    # The candidate went on over the reply's first words (beckett.wav in the page).
+    frames = _talked_over(
+        "Ever tried. Ever failed. No matter. Try again.", "Right,", "Fail again. Fail better."
     )
+    down, _ = await run_test(brain, frames_to_send=frames)
     replies = "".join(
         f.text if isinstance(f, LLMTextFrame) else "|"
         for f in down
