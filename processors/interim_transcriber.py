@@ -31,7 +31,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.utils.time import time_now_iso8601
 
 PRE_ROLL_SECS = 0.5  # audio kept from before the VAD's start (it starts start_secs late)
-FIRST_SECS = 0.5  # the first decode of a stretch, this long after the VAD's start
+MIN_SECS = 0.8  # a stretch shorter than this is not worth a decode
 LOOP_WORDS = 3  # a word said this many times in a row is the model looping, not the candidate
 WHISPER_RATE = 16_000
 
@@ -71,8 +71,7 @@ class InterimTranscriber(FrameProcessor):
         self._audio = bytearray()
         self._speaking = False
         self._stretch = 0  # counts stretches: a decode of an ended one is dropped
-        self._started_at = 0  # bytes of audio kept before the stretch's start (its pre-roll)
-        self._next_at = 0.0  # seconds after the stretch's start at which the next decode may start
+        self._next_at = 0.0  # seconds of stretch audio at which the next decode may start
         self._decode: asyncio.Task | None = None
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
@@ -81,8 +80,7 @@ class InterimTranscriber(FrameProcessor):
         if isinstance(frame, VADUserStartedSpeakingFrame):
             self._speaking = True
             self._stretch += 1
-            self._started_at = len(self._audio)
-            self._next_at = FIRST_SECS
+            self._next_at = self._interval
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             self._speaking = False
             self._audio.clear()
@@ -98,9 +96,9 @@ class InterimTranscriber(FrameProcessor):
             keep = 2 * int(PRE_ROLL_SECS * WHISPER_RATE)
             del self._audio[:-keep]
             return
-        secs = self._secs_spoken()
+        secs = len(self._audio) / 2 / WHISPER_RATE
         if (
-            secs >= self._next_at
+            secs >= max(self._next_at, MIN_SECS)
             and self._decode is None
             and self._whisper.idle  # only when no decode runs: finals come first
         ):
@@ -108,10 +106,6 @@ class InterimTranscriber(FrameProcessor):
             self._decode = self.create_task(
                 self._transcribe(bytes(self._audio), self._stretch), f"{self}::interim"
             )
-
-    def _secs_spoken(self) -> float:
-        """Seconds of audio since the stretch's start (its pre-roll not counted)."""
-        return (len(self._audio) - self._started_at) / 2 / WHISPER_RATE
 
     async def _transcribe(self, pcm: bytes, stretch: int) -> None:
         # Claimed here, not when the task was made: a task cancelled before it starts never
@@ -129,7 +123,8 @@ class InterimTranscriber(FrameProcessor):
             self._whisper.release_optional()
             self._decode = None
             # Rest at least as long as the decode took (measured in stretch audio).
-            self._next_at = max(self._next_at, self._secs_spoken() + time.perf_counter() - started)
+            heard = len(self._audio) / 2 / WHISPER_RATE
+            self._next_at = max(self._next_at, heard + time.perf_counter() - started)
         text = settled_words(text or "")
         if text and self._speaking and stretch == self._stretch:
             await self.push_frame(
