@@ -66,5 +66,5 @@ async def test_the_page_gets_the_words_while_the_candidate_is_still_talking(serv
     # Moonshine on audio cut where the candidate is mishears now and then ("That was the e."
     # for "It was the epoch"; a "You" or "Yeah" before the words): offline, 82 % of the words
     # shown were in the stretch's final words (processors/interim_transcriber.py), here 86-94 %
-    # in 4 runs. Far below that they are not the words being said.
+    # in 9 runs. Far below that they are not the words being said.
     assert confirmed >= 0.7, (interim, heard)
