@@ -68,3 +68,65 @@ async def test_the_page_gets_the_words_while_the_candidate_is_still_talking(serv
     # shown were in the stretch's final words (processors/interim_transcriber.py), here 86-94 %
     # in 9 runs. Far below that they are not the words being said.
     assert confirmed >= 0.7, (interim, heard)
+
+
+async def _stretch_spans(pcm: bytes) -> list[tuple[int, int]]:
+    """(start, end) byte offsets of each stretch as the product's VAD hears it start and stop."""
+    from pipecat.audio.vad.silero import SileroVADAnalyzer
+    from pipecat.audio.vad.vad_analyzer import VADParams, VADState
+
+    vad = SileroVADAnalyzer(sample_rate=16_000, params=VADParams(stop_secs=0.2, start_secs=0.1))
+    vad.set_sample_rate(16_000)
+    spans, start, chunk = [], None, 640
+    for i in range(0, len(pcm) - chunk + 1, chunk):
+        state = await vad.analyze_audio(pcm[i : i + chunk])
+        if state == VADState.SPEAKING and start is None:
+            start = i + chunk
+        elif state == VADState.QUIET and start is not None:
+            spans.append((start, i + chunk))
+            start = None
+    return spans
+
+
+@pytest.mark.slow
+async def test_interim_decodes_do_not_begin_with_made_up_words(models):
+    """Each stretch of two_cities.wav cut every 0.5 s as the stage cuts it, decoded by the live model.
+
+    Without silence after the audio, Moonshine began 34 of 64 interims with a word the stretch's
+    final words do not have ("You", "Yeah", "I"), and 83 % of the words shown were confirmed.
+    """
+    from processors.interim_transcriber import (
+        PRE_ROLL_SECS,
+        WHISPER_RATE,
+        interim_audio,
+        settled_words,
+    )
+
+    pcm = load_pcm16(AUDIO / "two_cities.wav") + bytes(2 * WHISPER_RATE)
+    decoder, step = models.live_words, 2 * WHISPER_RATE // 2
+    interims = wrong_first = shown = confirmed = 0
+    for start, end in await _stretch_spans(pcm):
+        lead = max(0, start - 2 * int(PRE_ROLL_SECS * WHISPER_RATE))
+        final = _words(
+            await decoder.decode(pcm[max(0, start - 2 * WHISPER_RATE) : end] + bytes(WHISPER_RATE))
+        )
+        for cut in range(start + step * 3 // 5, end, step):
+            said = [
+                w.strip(".,;:!?\"'").lower()
+                for w in settled_words(
+                    await decoder.decode(interim_audio(pcm[lead:cut])) or ""
+                ).split()
+            ]
+            if not said:
+                continue
+            interims += 1
+            wrong_first += said[0] not in final
+            shown += len(said)
+            confirmed += sum(w in final for w in said)
+    print(
+        f"{interims} interims: {wrong_first} begin with a word not in the final words; "
+        f"{confirmed}/{shown} words shown confirmed"
+    )
+    assert interims >= 40
+    assert wrong_first <= 0.2 * interims
+    assert confirmed >= 0.9 * shown
