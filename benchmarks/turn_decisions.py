@@ -40,10 +40,19 @@ from interviewer.config import load_settings  # noqa: E402
 from interviewer.models import ModelBank  # noqa: E402
 from interviewer.rhythm import CandidateRhythm  # noqa: E402
 from interviewer.turn_text import text_verdict  # noqa: E402
-from processors.local_services import SharedSmartTurnAnalyzer, TunedWhisper  # noqa: E402
+from processors.local_services import (  # noqa: E402
+    SECOND_OPINION_MAX_SECS,
+    SharedSmartTurnAnalyzer,
+    TunedWhisper,
+)
 
 RATE = 16_000
 CHUNK = 320  # 20 ms of samples, as the client sends
+# A stretch as pipecat's segmented STT hands it on: up to 1 s of audio from before the VAD's
+# start, and 0.5 s of silence after it (without that, Moonshine often begins with a made-up
+# "You", and the words scored are not the product's).
+STT_LEAD_CHUNKS = 50
+STT_TRAILING_SILENCE = bytes(2 * RATE // 2)
 
 
 async def vad_pauses(pcm: bytes, settings) -> list[float]:
@@ -72,17 +81,28 @@ async def vad_pauses(pcm: bytes, settings) -> list[float]:
 
 
 def stretch_words(models: ModelBank, settings):
-    """The configured stretch model (``STT_MODEL``) as a session hears with it: PCM to words."""
-    if models.moonshine is not None:
-        return models.moonshine.words
-    whisper = TunedWhisper(models.whisper, settings.stt_beam_size)
+    """The configured stretch model (``STT_MODEL``) as a session hears with it: PCM to words.
+
+    Moonshine, with Whisper's second opinion on a short stretch it heard no words in.
+    """
+    if models.moonshine is None:
+        whisper = TunedWhisper(models.whisper, settings.stt_beam_size)
+        return lambda pcm: _whisper_words(whisper, pcm)
+    second = TunedWhisper(models.second_opinion, 1) if models.second_opinion else None
 
     def hear(pcm: bytes) -> str:
-        audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768
-        segments, _ = whisper.transcribe(audio, language="en")
-        return " ".join(s.text.strip() for s in segments)
+        text = models.moonshine.words(pcm)
+        if text or second is None or len(pcm) / 2 / RATE > SECOND_OPINION_MAX_SECS:
+            return text
+        return _whisper_words(second, pcm)
 
     return hear
+
+
+def _whisper_words(whisper: TunedWhisper, pcm: bytes) -> str:
+    audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768
+    segments, _ = whisper.transcribe(audio, language="en")
+    return " ".join(s.text.strip() for s in segments).strip()
 
 
 async def pauses(pcm: bytes, models: ModelBank, settings) -> list[tuple[float, str, float, str]]:
@@ -113,7 +133,9 @@ async def pauses(pcm: bytes, models: ModelBank, settings) -> list[tuple[float, s
         new = await vad.analyze_audio(c)
         if new == VADState.SPEAKING and not speaking:
             speaking = True
-            seg_start = max(0, i - int((settings.vad_listening_start_secs + 0.2) * 50))
+            # pipecat's segmented STT keeps up to 1 s from before the start, since the last stop.
+            since_stop = 0 if last_stop_chunk is None else last_stop_chunk + 1
+            seg_start = max(since_stop, i - STT_LEAD_CHUNKS)
             if out and last_stop_chunk is not None:
                 out[-1][0] = (i - last_stop_chunk) * 0.02 + settings.vad_stop_secs
         turn.append_audio(c, speaking)
@@ -122,7 +144,7 @@ async def pauses(pcm: bytes, models: ModelBank, settings) -> list[tuple[float, s
             last_stop_chunk = i
             verdict, metrics = await turn.analyze_end_of_turn()
             prob = getattr(metrics, "probability", float("nan")) if metrics else float("nan")
-            text = hear(b"".join(chunks[seg_start : i + 1]))
+            text = hear(b"".join(chunks[seg_start : i + 1]) + STT_TRAILING_SILENCE)
             out.append(
                 [
                     None,
