@@ -48,6 +48,9 @@ REAL = {
 }
 
 
+TRAILING = bytes(SAMPLE_RATE)  # 0.5 s of 16-bit silence
+
+
 def _words(text: str) -> list[str]:
     return re.sub(r"[^a-z0-9' ]", " ", text.lower().replace("-", " ")).split()
 
@@ -93,9 +96,19 @@ def main() -> None:
     base = FinalWords(model("base", 1))
 
     def per_stretch(words):
-        return lambda pcm, stretches: " ".join(
-            words(pcm[2 * s["start"] : 2 * s["end"]]) for s in stretches
-        )
+        """Words per stretch, each as pipecat's segmented STT hands it on.
+
+        Up to 1 s of lead (since the last stretch), 0.5 s of silence after.
+        """
+
+        def decode(pcm, stretches):
+            ends = [0] + [s["end"] for s in stretches]
+            return " ".join(
+                words(pcm[2 * max(end, s["start"] - SAMPLE_RATE) : 2 * s["end"]] + TRAILING)
+                for s, end in zip(stretches, ends, strict=False)
+            )
+
+        return decode
 
     def whole_turn(final: FinalWords):
         """The turn as the product decodes it again: in pieces of whole stretches within 30 s."""
