@@ -192,7 +192,7 @@ class Settings(BaseSettings):
         description="a pause whose words the text model scores at least this finished ends after TURN_FAST_SECS",
     )
     turn_fast_secs: float = Field(
-        1.2,
+        1.1,
         alias="TURN_FAST_SECS",
         gt=0,
         le=10,
