@@ -96,6 +96,7 @@ async def test_interim_decodes_do_not_begin_with_made_up_words(models):
     final words do not have ("You", "Yeah", "I"), and 83 % of the words shown were confirmed.
     """
     from processors.interim_transcriber import (
+        MIN_SECS,
         PRE_ROLL_SECS,
         WHISPER_RATE,
         interim_audio,
@@ -110,7 +111,8 @@ async def test_interim_decodes_do_not_begin_with_made_up_words(models):
         final = _words(
             await decoder.decode(pcm[max(0, start - 2 * WHISPER_RATE) : end] + bytes(WHISPER_RATE))
         )
-        for cut in range(start + step * 3 // 5, end, step):
+        first = start + 2 * int((MIN_SECS - PRE_ROLL_SECS) * WHISPER_RATE)  # the stage's first
+        for cut in range(first, end, step):
             said = [
                 w.strip(".,;:!?\"'").lower()
                 for w in settled_words(
