@@ -27,7 +27,14 @@ sys.path.insert(0, str(ROOT))
 from faster_whisper import WhisperModel  # noqa: E402
 from faster_whisper.vad import VadOptions, get_speech_timestamps  # noqa: E402
 
-from interviewer.audio import SAMPLE_RATE, load_pcm16, silence, synthesize  # noqa: E402
+from interviewer.audio import (  # noqa: E402
+    SAMPLE_RATE,
+    STRETCH_LEAD_SECS,
+    STRETCH_TRAILING_SILENCE_SECS,
+    load_pcm16,
+    silence,
+    synthesize,
+)
 from interviewer.config import load_settings  # noqa: E402
 from interviewer.final_words import FinalWords, Stretch, pieces  # noqa: E402
 from interviewer.models import piper_voice_path, whisper_model_folder  # noqa: E402
@@ -46,9 +53,6 @@ REAL = {
     "comparison only.",
     "hotwords.mp3": "Then you go into your ComfyUI folder again in the ComfyUI",
 }
-
-
-TRAILING = bytes(SAMPLE_RATE)  # 0.5 s of 16-bit silence
 
 
 def _words(text: str) -> list[str]:
@@ -98,13 +102,14 @@ def main() -> None:
     def per_stretch(words):
         """Words per stretch, each as pipecat's segmented STT hands it on.
 
-        Up to 1 s of lead (since the last stretch), 0.5 s of silence after.
+        Up to STRETCH_LEAD_SECS of lead (since the last stretch), silence after.
         """
+        lead, after = int(STRETCH_LEAD_SECS * SAMPLE_RATE), silence(STRETCH_TRAILING_SILENCE_SECS)
 
         def decode(pcm, stretches):
             ends = [0] + [s["end"] for s in stretches]
             return " ".join(
-                words(pcm[2 * max(end, s["start"] - SAMPLE_RATE) : 2 * s["end"]] + TRAILING)
+                words(pcm[2 * max(end, s["start"] - lead) : 2 * s["end"]] + after)
                 for s, end in zip(stretches, ends, strict=False)
             )
 

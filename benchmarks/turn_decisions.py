@@ -35,7 +35,12 @@ from pipecat.audio.vad.silero import SileroVADAnalyzer  # noqa: E402
 from pipecat.audio.vad.vad_analyzer import VADParams, VADState  # noqa: E402
 
 from benchmarks.latency import CONCURRENT_ANSWERS, _workload  # noqa: E402
-from interviewer.audio import synthesize  # noqa: E402
+from interviewer.audio import (  # noqa: E402
+    STRETCH_LEAD_SECS,
+    STRETCH_TRAILING_SILENCE_SECS,
+    silence,
+    synthesize,
+)
 from interviewer.config import load_settings  # noqa: E402
 from interviewer.models import ModelBank  # noqa: E402
 from interviewer.rhythm import CandidateRhythm  # noqa: E402
@@ -48,11 +53,10 @@ from processors.local_services import (  # noqa: E402
 
 RATE = 16_000
 CHUNK = 320  # 20 ms of samples, as the client sends
-# A stretch as pipecat's segmented STT hands it on: up to 1 s of audio from before the VAD's
-# start, and 0.5 s of silence after it (without that, Moonshine often begins with a made-up
-# "You", and the words scored are not the product's).
-STT_LEAD_CHUNKS = 50
-STT_TRAILING_SILENCE = bytes(2 * RATE // 2)
+# A stretch as the STT hands it on (interviewer.audio): without the silence after it, Moonshine
+# often begins with a made-up "You", and the words scored are not the product's.
+STT_LEAD_CHUNKS = int(STRETCH_LEAD_SECS * RATE / CHUNK)
+STT_TRAILING_SILENCE = silence(STRETCH_TRAILING_SILENCE_SECS)
 
 
 async def vad_pauses(pcm: bytes, settings) -> list[float]:
@@ -133,7 +137,7 @@ async def pauses(pcm: bytes, models: ModelBank, settings) -> list[tuple[float, s
         new = await vad.analyze_audio(c)
         if new == VADState.SPEAKING and not speaking:
             speaking = True
-            # pipecat's segmented STT keeps up to 1 s from before the start, since the last stop.
+            # The STT keeps up to STRETCH_LEAD_SECS from before the start, since the last stop.
             since_stop = 0 if last_stop_chunk is None else last_stop_chunk + 1
             seg_start = max(since_stop, i - STT_LEAD_CHUNKS)
             if out and last_stop_chunk is not None:
@@ -195,7 +199,7 @@ async def labelled_pauses(models, settings, scorer, items) -> list[dict]:
     for name, kind, turns in items:
         for n, pcm in enumerate(turns):
             so_far = ""
-            for silence, _verdict, prob, text in await pauses(pcm, models, settings):
+            for gap, _verdict, prob, text in await pauses(pcm, models, settings):
                 so_far = f"{so_far} {text}".strip()
                 lm = await scorer.score(QUESTION, so_far) if scorer else float("nan")
                 rows.append(
@@ -203,8 +207,8 @@ async def labelled_pauses(models, settings, scorer, items) -> list[dict]:
                         "source": name,
                         "kind": kind,
                         "turn": n,
-                        "label": "finished" if silence is None else "going on",
-                        "silence": silence,
+                        "label": "finished" if gap is None else "going on",
+                        "silence": gap,
                         "smart": prob,
                         "text": text_verdict(so_far),
                         "lm": lm,

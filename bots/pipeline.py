@@ -28,7 +28,7 @@ from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.transports.base_transport import BaseTransport
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
-from interviewer.audio import AUDIO_IN_RATE, AUDIO_OUT_RATE
+from interviewer.audio import AUDIO_IN_RATE, AUDIO_OUT_RATE, STRETCH_TRAILING_SILENCE_SECS
 from interviewer.config import Settings
 from interviewer.eot import TextTurnScorer
 from interviewer.line_writer import LineWriter
@@ -235,6 +235,7 @@ class InterviewStages:
                 # stretch took 1.2 s beside a model line): a turn is judged without a stretch's
                 # words only past it. A stretch without words is known at once (it says so).
                 ttfs_p99_latency=2.0,
+                trailing_silence_secs=STRETCH_TRAILING_SILENCE_SECS,
                 on_stretch=on_stretch,
                 second_opinion=self.models.second_opinion,  # Whisper, on a bare word it missed
             )
@@ -245,6 +246,7 @@ class InterviewStages:
             language=self.models.whisper_language or "en",
             # Speech end to final transcript, p99, measured here (VAD stop + Whisper on 2 cores).
             ttfs_p99_latency=2.0,
+            trailing_silence_secs=STRETCH_TRAILING_SILENCE_SECS,
             hotwords=self.hotwords,
             on_stretch=on_stretch,
         )

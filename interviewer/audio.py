@@ -9,6 +9,12 @@ import numpy as np
 SAMPLE_RATE = 16_000
 AUDIO_IN_RATE = SAMPLE_RATE  # the pipeline hears 16 kHz (what Whisper, Silero and smart-turn take)
 AUDIO_OUT_RATE = 24_000  # and speaks 24 kHz
+# A stretch of speech as the STT hands it to its model: pipecat's segmented STT keeps up to this
+# much audio from before the VAD's start (since the last stretch) ...
+STRETCH_LEAD_SECS = 1.0
+# ... and the pipeline has it put this much silence after (the live words get the same: without
+# it Moonshine often begins with a word nobody said). Benchmarks and tests cut stretches alike.
+STRETCH_TRAILING_SILENCE_SECS = 0.5
 
 
 class AudioFileError(Exception):

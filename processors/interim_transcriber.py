@@ -30,29 +30,30 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.utils.time import time_now_iso8601
 
+from interviewer.audio import STRETCH_TRAILING_SILENCE_SECS, silence
+
 PRE_ROLL_SECS = 0.5  # audio kept from before the VAD's start (it starts start_secs late)
 MIN_SECS = 0.8  # a stretch shorter than this is not worth a decode
 LOOP_WORDS = 3  # a word said this many times in a row is the model looping, not the candidate
-TRAILING_SILENCE_SECS = 0.5  # after the audio decoded, as pipecat's segmented STT ends a stretch
 WHISPER_RATE = 16_000
 
 
 def interim_audio(pcm: bytes) -> bytes:
-    """The stretch so far as it is decoded: followed by ``TRAILING_SILENCE_SECS`` of silence.
+    """The stretch so far as it is decoded: followed by silence, as a whole stretch is.
 
-    pipecat's segmented STT gives every whole stretch this much silence after it. Decoded
+    The STT gives every whole stretch ``STRETCH_TRAILING_SILENCE_SECS`` of silence. Decoded
     without it, Moonshine often begins with a word nobody said ("You", "Yeah", "1"): on
     two_cities.wav cut every 0.5 s, the first word shown was not in the stretch's final words
     in 34 of 64 interims, and 6 of 65 with it (83 % -> 95 % of the words shown confirmed).
     """
-    return pcm + bytes(2 * int(TRAILING_SILENCE_SECS * WHISPER_RATE))
+    return pcm + silence(STRETCH_TRAILING_SILENCE_SECS, WHISPER_RATE)
 
 
 def settled_words(text: str) -> str:
     """The words of an interim decode worth showing: all but the last, up to any loop.
 
     The audio ends where the candidate is, often mid-word, and the last word is then a guess
-    ("That was the e. p." for "It was the epoch"). On two_cities.wav, endgame_nagg_nell.wav,
+    ("That was the e. p." for "It was the epoch"). Before :func:`interim_audio` added silence, on two_cities.wav, endgame_nagg_nell.wav,
     hotwords.mp3 and beckett.wav cut every 0.5 s (0.5-0.57 s of the recording before each
     stretch), 79.6 % of Moonshine's interim words were in the stretch's final words, 82.4 %
     without the last word, and interims of which under half were fell from 48 of 301 to 25 of

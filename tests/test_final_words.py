@@ -241,10 +241,10 @@ async def test_a_busy_decoder_refuses_rather_than_falling_behind(models):
 
 def _stretches_as_heard(pcm: bytes) -> list[bytes]:
     """The stretches of a recording as the STT hands them on: up to 0.8 s before the speech
-    (pipecat's pre-roll, less the VAD's start), 0.2 s after it (the VAD's stop), 0.5 s of silence."""
+    (pipecat's pre-roll, less the VAD's start), 0.2 s after it (the VAD's stop), then silence."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    from interviewer.audio import silence
+    from interviewer.audio import STRETCH_TRAILING_SILENCE_SECS, silence
 
     audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768
     vad = VadOptions(min_silence_duration_ms=200, speech_pad_ms=0, min_speech_duration_ms=100)
@@ -252,7 +252,7 @@ def _stretches_as_heard(pcm: bytes) -> list[bytes]:
     for speech in get_speech_timestamps(audio, vad):
         start = max(end, speech["start"] - 12_800)
         end = min(len(audio), speech["end"] + 3_200)
-        out.append(pcm[2 * start : 2 * end] + silence(0.5))
+        out.append(pcm[2 * start : 2 * end] + silence(STRETCH_TRAILING_SILENCE_SECS))
     return out
 
 
