@@ -55,6 +55,8 @@ class CandidateSession:
         self._play_end_ms = 0.0
         self.closed = asyncio.Event()
         self.bot_ready = asyncio.Event()
+        self._held_until = 0.0  # the network holds the mic's audio back until then
+        self._held: list[bytes] = []
 
     def now_ms(self) -> int:
         """Milliseconds since the WebSocket connected."""
@@ -102,6 +104,14 @@ class CandidateSession:
         while not self._outgoing.empty() and not self.closed.is_set():  # noqa: ASYNC110 (paced at the chunk rate)
             await asyncio.sleep(CHUNK_S)
 
+    def hold(self, secs: float) -> None:
+        """The network holds back the next ``secs`` of audio, then delivers it at once.
+
+        A stalled TCP stream (a lost packet on poor Wi-Fi): the mic goes on at its pace, the server
+        hears nothing, then everything.
+        """
+        self._held_until = time.monotonic() + secs
+
     async def hear_greeting(self, timeout_s: float = 60.0, ready_s: float = 30.0) -> bool:
         """Wait for the bot to be ready (``ready_s``) and to finish its greeting. False on timeout."""
         await asyncio.wait_for(self.bot_ready.wait(), ready_s)
@@ -135,7 +145,13 @@ class CandidateSession:
             while True:
                 chunk = silent if self._outgoing.empty() else self._outgoing.get_nowait()
                 self._note_voicing(chunk is not silent and rms_dbfs(chunk) > VOICED_DBFS)
-                await self._ws.send(audio_msg(chunk))
+                if time.monotonic() < self._held_until:
+                    self._held.append(audio_msg(chunk))
+                else:
+                    for msg in self._held:
+                        await self._ws.send(msg)
+                    self._held.clear()
+                    await self._ws.send(audio_msg(chunk))
                 n += 1
                 delay = start + n * CHUNK_S - time.monotonic()
                 if delay > 0:

@@ -21,6 +21,11 @@ the previous stretch's; a stretch without words counts once the transcriber says
 ``min_words``, not a question) ``grace_secs`` more: "Ever tried." is a sentence but rarely a
 whole answer. A stretch without words (a cough, a mouth click) does not end the pause it fell
 in: the deadlines then count from the end of the words before it again.
+
+Deadlines are on the wall clock, and a turn ends at one only once the audio up to it has been
+heard (:class:`~interviewer.audio_clock.AudioClock`): a network that holds the candidate's audio
+back is not a silence. If no audio comes at all for ``audio_wait_cap_secs`` (a transport that
+sends nothing in silence), the wall clock decides. Pauses are measured on the audio heard too.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from loguru import logger
 from pipecat.frames.frames import (
     BotStoppedSpeakingFrame,
     Frame,
+    InputAudioRawFrame,
     TranscriptionFrame,
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
@@ -40,10 +46,12 @@ from pipecat.frames.frames import (
 from pipecat.turns.types import ProcessFrameResult
 from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 
+from interviewer.audio_clock import AudioClock
 from interviewer.turn_text import text_verdict, words
 from processors.frames import StretchTranscribedFrame
 
 PACE_MARGIN_SECS = 0.15  # wait this much longer than the longest pause the candidate went on after
+AUDIO_SLACK_SECS = 0.08  # audio comes in 20-32 ms chunks, give or take a chunk's jitter
 
 
 class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
@@ -57,6 +65,7 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         sentence_pause_secs: float = 0.7,
         max_pause_secs: float = 2.0,
         pace_cap_secs: float = 1.0,
+        audio_wait_cap_secs: float = 1.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -65,6 +74,10 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         self._sentence_pause_secs = sentence_pause_secs
         self._max_pause_secs = max_pause_secs
         self._pace_cap_secs = pace_cap_secs
+        self._audio_wait_cap_secs = audio_wait_cap_secs
+        self.clock = AudioClock()
+        self._audio_came = asyncio.Event()
+        self.audio_waits: list[float] = []  # how long each release waited for held-back audio
         self._words = 0
         self._unheard: deque[float] = deque()  # ends of closed stretches not yet transcribed
         self._speech_end = 0.0  # wall-clock time the latest stretch of speech ended
@@ -110,9 +123,14 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
 
     # -- evidence ------------------------------------------------------------------------
 
+    async def _handle_input_audio(self, frame: InputAudioRawFrame):
+        self.clock.hear(len(frame.audio) / (2 * frame.num_channels * frame.sample_rate))
+        self._audio_came.set()
+        await super()._handle_input_audio(frame)
+
     async def _handle_vad_user_started_speaking(self, frame: VADUserStartedSpeakingFrame):
         if self._released_after is not None:
-            pause = frame.timestamp - frame.start_secs - self._released_after
+            pause = self.clock.since(self._released_after, frame.timestamp) - frame.start_secs
             self._learn_pace(pause)
             self._released_after = None
         await super()._handle_vad_user_started_speaking(frame)
@@ -128,6 +146,7 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
             self.pace_secs = pace
 
     async def _handle_vad_user_stopped_speaking(self, frame: VADUserStoppedSpeakingFrame):
+        self.clock.mark(frame.timestamp)
         self._speech_end = frame.timestamp - frame.stop_secs
         self._unheard.append(self._speech_end)
         await super()._handle_vad_user_stopped_speaking(frame)
@@ -201,11 +220,38 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
     async def _release(self, deadline: float):
         try:
             await asyncio.sleep(max(0.0, deadline - time.time()))
+            await self._hear_until(deadline)
         except asyncio.CancelledError:
             return
         self._release_task = None
         self._released_after = self._speech_end
         await super().trigger_user_turn_stopped()
+
+    async def _hear_until(self, deadline: float) -> None:
+        """Wait until the audio up to ``deadline`` is heard: the candidate may be talking in it.
+
+        A VAD start in that audio cancels the release (see ``_discard_pending_end_of_turn``).
+        """
+        if self.clock.behind(deadline) <= AUDIO_SLACK_SECS:
+            return
+        t0 = time.time()
+        give_up = t0 + self._audio_wait_cap_secs
+        while self.clock.behind(deadline) > AUDIO_SLACK_SECS:
+            left = give_up - time.time()
+            if left <= 0:
+                logger.warning(
+                    f"{self}: no audio for {self._audio_wait_cap_secs:.1f}s past the turn's end; "
+                    "ending it by the clock"
+                )
+                break
+            self._audio_came.clear()
+            try:
+                await asyncio.wait_for(self._audio_came.wait(), left)
+            except TimeoutError:
+                pass
+        waited = time.time() - t0
+        self.audio_waits.append(waited)
+        logger.info(f"{self}: waited {waited:.2f}s for audio the network held back")
 
     async def cleanup(self):
         """Cancel a pending release."""

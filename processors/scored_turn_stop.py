@@ -157,7 +157,7 @@ class ScoredTurnStopStrategy(PatientTurnStopStrategy):
     async def _handle_vad_user_started_speaking(self, frame: VADUserStartedSpeakingFrame):
         if self._pause_from is not None and self.rhythm is not None:
             # Until the VAD hears the voice again: what a wait must outlast not to cut in.
-            pause = frame.timestamp - self._pause_from
+            pause = self.clock.since(self._pause_from, frame.timestamp)
             self._gone_on = _GoneOn(self._pause_from, pause, earlier=self._untranscribed)
             self._pause_from = None
         self._smart_p = None

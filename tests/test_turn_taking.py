@@ -24,6 +24,7 @@ from pipecat.clocks.system_clock import SystemClock
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
+    InputAudioRawFrame,
     TranscriptionFrame,
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
@@ -276,3 +277,73 @@ def test_turn_words_on_real_speech(models, settings):
     assert text_verdict(asked) == "complete", asked
     dangling = [hear(t) for t in ("I moved the whole team over to the", "We tried caching, and")]
     assert all(text_verdict(d) == "dangling" for d in dangling), dangling
+
+
+# --- a network that holds the audio back ---------------------------------------------------
+
+
+async def _hear(turns: Turns, secs: float) -> None:
+    """``secs`` of the candidate's silence arrive at once, in 20 ms chunks."""
+    for _ in range(round(secs / 0.02)):
+        frame = InputAudioRawFrame(audio=bytes(640), sample_rate=16_000, num_channels=1)
+        await turns.strategy.process_frame(frame)
+
+
+async def test_a_turn_ends_only_once_the_audio_up_to_its_end_is_heard():
+    """The network holds the pause's audio back: the deadline passes, the turn waits for it."""
+    async with Turns(complete=False) as t:
+        await _hear(t, 1.0)  # the call so far
+        end = await t.say(LONG_ANSWER)  # finished words: the turn ends SENTENCE after the speech
+        assert await t.released_after(end, within=SENTENCE + 0.5) is None
+        await _hear(t, SENTENCE / 2)  # half the held audio, silence
+        assert await t.released_after(end, within=0.2) is None
+        heard = time.time()
+        await _hear(t, SENTENCE / 2)
+        assert await t.waited(heard) < 0.2  # the rest: the turn ends at once
+        assert len(t.strategy.audio_waits) == 1 and t.strategy.audio_waits[0] > SENTENCE
+
+
+async def test_held_back_audio_in_which_the_candidate_goes_on_keeps_the_turn():
+    async with Turns(complete=False) as t:
+        await _hear(t, 1.0)
+        end = await t.say(LONG_ANSWER)
+        await asyncio.sleep(SENTENCE + 0.3)  # the deadline passes with nothing heard
+        await _hear(t, 0.3)
+        await t.start()  # the held audio has them talking again
+        assert await t.released_after(end, within=MAX_PAUSE + 0.5) is None
+        assert t.strategy.audio_waits == []
+
+
+async def test_without_any_audio_the_clock_ends_the_turn():
+    """A muted mic sends nothing: after ``audio_wait_cap_secs`` more, the wall clock decides."""
+    cap = 0.4
+    async with Turns(complete=False, audio_wait_cap_secs=cap) as t:
+        await _hear(t, 1.0)
+        end = await t.say(LONG_ANSWER)
+        waited = await t.waited(end)
+        assert SENTENCE + cap - EARLY <= waited < SENTENCE + cap + 0.5, waited
+
+
+async def test_pauses_are_learned_from_the_audio_heard_not_the_stall():
+    """The candidate went on after 0.6 s of silence; the network stretched it by 1 s."""
+    async with Turns(complete=False) as t:
+        await _hear(t, 1.0)
+        end = await t.say(LONG_ANSWER)
+        await _hear(t, 0.6)  # the pause, heard ahead of the clock
+        assert await t.waited(end) < SENTENCE + 0.5  # released after SENTENCE
+        await asyncio.sleep(1.0)  # the network holds the rest back
+        await t.start()  # then: they went on (they had not finished)
+        assert t.strategy.pace_secs == pytest.approx(0.6 + PACE_MARGIN_SECS, abs=0.03)
+
+
+def test_the_audio_clock_counts_what_was_heard_against_the_wall_clock():
+    from interviewer.audio_clock import AudioClock
+
+    clock = AudioClock()
+    assert clock.behind(10.0) == 0.0 and clock.since(1.0, 3.0) == 2.0  # no audio: the wall clock
+    clock.hear(1.0)
+    clock.mark(100.0)  # a VAD stop at wall-clock 100 s
+    clock.hear(0.3)
+    assert clock.behind(100.2) == 0.0
+    assert clock.behind(100.5) == pytest.approx(0.2)  # 0.5 s since the mark, 0.3 s heard
+    assert clock.since(99.8, 105.0) == pytest.approx(0.5)  # the wall clock says 5.2 s
