@@ -113,7 +113,10 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         await super()._discard_pending_end_of_turn()
 
     async def process_frame(self, frame: Frame) -> ProcessFrameResult:
-        """Track the reply's end too: talking after it is a new turn, not a cut-in."""
+        """Track the audio heard and the reply's end (talking after it is a new turn, not a cut-in)."""
+        if isinstance(frame, InputAudioRawFrame) and frame.sample_rate and frame.num_channels:
+            self.clock.hear(len(frame.audio) / (2 * frame.num_channels * frame.sample_rate))
+            self._audio_came.set()  # the audio clock: what has been heard
         result = await super().process_frame(frame)
         if isinstance(frame, BotStoppedSpeakingFrame):
             self._released_after = None
@@ -122,11 +125,6 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         return result
 
     # -- evidence ------------------------------------------------------------------------
-
-    async def _handle_input_audio(self, frame: InputAudioRawFrame):
-        self.clock.hear(len(frame.audio) / (2 * frame.num_channels * frame.sample_rate))
-        self._audio_came.set()
-        await super()._handle_input_audio(frame)
 
     async def _handle_vad_user_started_speaking(self, frame: VADUserStartedSpeakingFrame):
         if self._released_after is not None:

@@ -315,7 +315,7 @@ async def test_held_back_audio_in_which_the_candidate_goes_on_keeps_the_turn():
 
 
 async def test_without_any_audio_the_clock_ends_the_turn():
-    """A muted mic sends nothing: after ``audio_wait_cap_secs`` more, the wall clock decides."""
+    """A transport that sends nothing in silence: ``audio_wait_cap_secs`` on, the clock decides."""
     cap = 0.4
     async with Turns(complete=False, audio_wait_cap_secs=cap) as t:
         await _hear(t, 1.0)
