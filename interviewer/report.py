@@ -10,9 +10,12 @@ really are in the transcript.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 from collections import Counter
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from loguru import logger
 
@@ -20,6 +23,8 @@ from interviewer.plan import InterviewMode
 from interviewer.scripted import FILLERS
 from interviewer.store import StoredInterview
 from interviewer.turn_text import WORD
+
+T = TypeVar("T")
 
 
 def _secs(turn) -> float:
@@ -323,11 +328,13 @@ async def finalize(
     settings,
     local_llm=None,
     score: bool = True,
+    stop: asyncio.Event | None = None,
 ) -> dict | None:
     """Close an interview in the database and store its report.
 
     LLM-scored when an LLM is configured and ``score``; with ``LLM=local``, by the local model
-    ``local_llm``. Without ``score`` (the server is shutting down) the report has no scores.
+    ``local_llm``. Without ``score`` (the server is shutting down) the report has no scores, and
+    scoring under way gives way once ``stop`` is set: the report is stored without them.
     """
     await asyncio.to_thread(store.finish, interview_id, status)
     interview = await asyncio.to_thread(store.get, interview_id)
@@ -343,17 +350,37 @@ async def finalize(
             base_url=settings.openai_base_url,
             timeout=30,
         )
-        scores = await llm_scores(interview, mode, client, settings.openai_model)
+        scores = await _unless(stop, llm_scores(interview, mode, client, settings.openai_model))
     elif settings.llm_kind == "local" and local_llm is not None and answered:
         from openai import AsyncOpenAI
 
         client = AsyncOpenAI(
             api_key=local_llm.api_key, base_url=local_llm.base_url, timeout=60, max_retries=0
         )
-        scores = await local_scores(interview, mode, client, local_llm.model)
+        scores = await _unless(stop, local_scores(interview, mode, client, local_llm.model))
         scored_by = (
             "the local model (Qwen2.5-Coder 1.5B, a small model: a first read, not a verdict)"
         )
     report = build_report(interview, mode, scores, scored_by)
     await asyncio.to_thread(store.save_report, interview_id, report)
     return report
+
+
+async def _unless(stop: asyncio.Event | None, scoring: Awaitable[T]) -> T | None:
+    """``scoring``'s result, or None once ``stop`` is set first (the scoring is cancelled)."""
+    task = asyncio.ensure_future(scoring)
+    if stop is None:
+        return await task
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    if task.cancelled():
+        logger.info("Shutting down: the report is stored without the scores still being written")
+        return None
+    return task.result()

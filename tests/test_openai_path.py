@@ -90,3 +90,44 @@ async def test_report_is_scored_by_the_llm_with_quotes_checked(tmp_path):
     conflict = next(c for c in report["competencies"] if c["name"] == "conflict resolution")
     assert conflict["score"] == 4 and conflict["evidence"] == ["I mediated between the two teams"]
     assert standin.requests[-1]["body"].get("stream") in (None, False)
+
+
+async def test_a_shutdown_while_the_report_is_scored_stores_it_unscored(tmp_path):
+    """The candidate left; the LLM is scoring (it stalls) when the server starts shutting down.
+
+    The scoring gives way at once and the report is stored without scores, instead of the
+    shutdown waiting its grace out and cancelling the session before anything is stored.
+    """
+    import asyncio
+
+    from bots import get_mode
+    from interviewer.config import load_settings
+    from interviewer.report import finalize
+    from interviewer.store import Store, now_utc
+
+    mode = get_mode("behavioral")
+    standin = await OpenAIStandIn(mode="stall").start()
+    try:
+        store = Store(f"sqlite:///{tmp_path}/r.db")
+        iid, _ = store.create_interview(mode.id, {"name": "Ada"}, "openai")
+        t = now_utc()
+        store.add_turn(iid, "interviewer", mode.questions[1].text, t, t, question_index=1)
+        store.add_turn(iid, "candidate", "I mediated between the two teams.", t, t)
+        settings = load_settings(LLM="auto", OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=standin.url)
+        shutting_down = asyncio.Event()
+        finalizing = asyncio.create_task(
+            finalize(store, iid, mode, "ended", settings, stop=shutting_down)
+        )
+        for _ in range(500):  # until the scoring request is at the LLM (5 s at most)
+            if standin.requests:
+                break
+            await asyncio.sleep(0.01)
+        assert standin.requests and not finalizing.done()
+        shutting_down.set()
+        report = await asyncio.wait_for(finalizing, 5)  # the LLM client's own timeout is 30 s
+    finally:
+        await standin.stop()
+    assert report["kind"] == "measured", report["kind"]
+    assert standin.stalled_for, "the scoring request was not given up"
+    stored = store.get(iid)
+    assert stored.report == report and stored.status == "ended"

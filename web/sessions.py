@@ -350,6 +350,7 @@ async def run_interview(
                     app.state.settings,
                     local_llm=app.state.models.llm,
                     score=not app.state.draining,  # shutting down: the transcript's report, now
+                    stop=app.state.drain_started,  # ... also if it began while this one scored
                 )
             except Exception:
                 logger.exception(f"Could not write the report of interview {interview_id}")
@@ -376,6 +377,7 @@ async def drain(app: FastAPI, grace_s: float) -> None:
     gives what is left 2 s more) finds nothing running and the process exits in time.
     """
     app.state.draining = True
+    app.state.drain_started.set()
     live: dict[str, Interview] = app.state.live
     deadline = time.monotonic() + grace_s
     logger.info(f"Shutting down: saying goodbye in {len(live)} interview(s)")
