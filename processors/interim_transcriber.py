@@ -53,12 +53,12 @@ def settled_words(text: str) -> str:
     """The words of an interim decode worth showing: all but the last, up to any loop.
 
     The audio ends where the candidate is, often mid-word, and the last word is then a guess
-    ("That was the e. p." for "It was the epoch"). Before :func:`interim_audio` added silence, on two_cities.wav, endgame_nagg_nell.wav,
-    hotwords.mp3 and beckett.wav cut every 0.5 s (0.5-0.57 s of the recording before each
-    stretch), 79.6 % of Moonshine's interim words were in the stretch's final words, 82.4 %
-    without the last word, and interims of which under half were fell from 48 of 301 to 25 of
-    279. Cut mid-word, Moonshine also loops ("noisy histori tho tho tho tho ..."): the words stop
-    where a word repeats ``LOOP_WORDS`` times in a row.
+    ("That was the e. p." for "It was the epoch"). Before :func:`interim_audio` added silence,
+    on two_cities.wav, endgame_nagg_nell.wav, hotwords.mp3 and beckett.wav cut every 0.5 s
+    (0.5-0.57 s of the recording before each stretch), 79.6 % of Moonshine's interim words were
+    in the stretch's final words, 82.4 % without the last word, and interims of which under half
+    were fell from 48 of 301 to 25 of 279. Cut mid-word, Moonshine also loops ("noisy histori
+    tho tho tho tho ..."): the words stop where a word repeats ``LOOP_WORDS`` times in a row.
     """
     said = text.split()[:-1]
     bare = [w.strip(".,;:!?\"'").lower() for w in said]

@@ -113,7 +113,7 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         await super()._discard_pending_end_of_turn()
 
     async def process_frame(self, frame: Frame) -> ProcessFrameResult:
-        """Track the audio heard and the reply's end (talking after it is a new turn, not a cut-in)."""
+        """Track the audio heard, and the reply's end: talking after it is a new turn."""
         if isinstance(frame, InputAudioRawFrame) and frame.sample_rate and frame.num_channels:
             self.clock.hear(len(frame.audio) / (2 * frame.num_channels * frame.sample_rate))
             self._audio_came.set()  # the audio clock: what has been heard

@@ -96,7 +96,7 @@ async def test_a_shutdown_while_the_report_is_scored_stores_it_unscored(tmp_path
     """The candidate left; the LLM is scoring (it stalls) when the server starts shutting down.
 
     The scoring gives way at once and the report is stored without scores, instead of the
-    shutdown waiting its grace out and cancelling the session before anything is stored.
+    shutdown waiting its grace out and cancelling the session before its report is stored.
     """
     import asyncio
 

@@ -86,8 +86,7 @@ def create_app(settings: Settings | None = None, models: ModelBank | None = None
     )
     app.state.start_limit = TokenBucket(settings.start_rate_per_s, settings.start_burst)
     app.state.live = {}  # token -> running Interview
-    app.state.draining = False
-    app.state.drain_started = asyncio.Event()  # set with draining: scoring in flight gives way
+    app.state.draining = asyncio.Event()  # set when shutdown begins: scoring in flight gives way
     app.state.none_live = asyncio.Event()  # set whenever the last live interview ends
     app.state.store = Store(settings.database_url)
     app.include_router(sessions_router)

@@ -253,7 +253,7 @@ async def start(request: Request):
         raise HTTPException(400, f"Unknown mode; choose one of {', '.join(sorted(MODES))}")
     if app.state.models is None:
         raise HTTPException(503, "Models are still loading; try again in a few seconds.")
-    if app.state.draining:
+    if app.state.draining.is_set():
         raise HTTPException(503, "The server is shutting down; try again in a minute.")
     sessions: SessionRegistry = app.state.sessions
     try:
@@ -336,11 +336,11 @@ async def run_interview(
         if interview_id is not None:
             if interview and interview.recorder:
                 # Turns still being decoded again get a moment (less when shutting down).
-                await interview.recorder.flush(0.5 if app.state.draining else 3.0)
+                await interview.recorder.flush(0.5 if app.state.draining.is_set() else 3.0)
             if interview and interview.cursor.phase == "closed":
                 status = "ended"
             else:
-                status = "stopped" if app.state.draining else "dropped"
+                status = "stopped" if app.state.draining.is_set() else "dropped"
             try:
                 await finalize(
                     app.state.store,
@@ -349,8 +349,9 @@ async def run_interview(
                     status,
                     app.state.settings,
                     local_llm=app.state.models.llm,
-                    score=not app.state.draining,  # shutting down: the transcript's report, now
-                    stop=app.state.drain_started,  # ... also if it began while this one scored
+                    # Shutting down: the transcript's report, now (also if it began while scored).
+                    score=not app.state.draining.is_set(),
+                    stop=app.state.draining,
                 )
             except Exception:
                 logger.exception(f"Could not write the report of interview {interview_id}")
@@ -376,8 +377,7 @@ async def drain(app: FastAPI, grace_s: float) -> None:
     session ended and its transcript and report written, so the server's own shutdown (which
     gives what is left 2 s more) finds nothing running and the process exits in time.
     """
-    app.state.draining = True
-    app.state.drain_started.set()
+    app.state.draining.set()
     live: dict[str, Interview] = app.state.live
     deadline = time.monotonic() + grace_s
     logger.info(f"Shutting down: saying goodbye in {len(live)} interview(s)")
@@ -435,7 +435,7 @@ async def ws_client(websocket: WebSocket):
     if not origin_allowed(websocket, settings):
         await websocket.close(code=1008, reason="origin not allowed")
         return
-    if app.state.draining:
+    if app.state.draining.is_set():
         await websocket.close(code=1012, reason="the server is shutting down")
         return
     token = websocket.query_params.get("token")
