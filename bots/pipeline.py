@@ -139,6 +139,7 @@ class InterviewStages:
                     floor_secs=s.turn_fast_floor_secs,
                     longest_pause_secs=s.turn_max_pause_secs,
                 ),
+                may_speculate=self._may_speculate if s.turn_speculate else None,
                 **patience,
             )
         else:
@@ -149,6 +150,16 @@ class InterviewStages:
                 vad_analyzer=self.vad, user_turn_strategies=UserTurnStrategies(stop=[turn_stop])
             ),
         )
+
+    def _may_speculate(self) -> bool:
+        """Whether a reply may start before the turn ends (a finished-reading pause).
+
+        Only pipecat's LLM services hold such a reply until the turn is confirmed (the local and
+        scripted brains start their own lines early), and only once the first question was
+        answered: until then ``FirstQuestionGuard`` may answer the turn itself.
+        """
+        guard = self.first_question
+        return self.settings.llm_kind == "openai" and guard is not None and guard.settled
 
     @cached_property
     def vad(self) -> InlineSileroVADAnalyzer:

@@ -217,6 +217,12 @@ class Settings(BaseSettings):
         description="a finished-reading turn waits this much longer than the longest pause "
         "the candidate went on after",
     )
+    turn_speculate: bool = Field(
+        True,
+        alias="TURN_SPECULATE",
+        description="with an OpenAI-compatible LLM: when a pause's words read finished, ask the LLM "
+        "for the reply at once, held until the turn ends and dropped if the candidate goes on",
+    )
     patience_min_words: int = Field(8, alias="PATIENCE_MIN_WORDS", ge=0)
     patience_grace_secs: float = Field(1.0, alias="PATIENCE_GRACE_SECS", ge=0, le=5)
 

@@ -50,6 +50,15 @@ class FirstQuestionGuard(FrameProcessor):
         self._spoken = ""  # what was said of it
         self.repeats = 0  # times the first question was asked again
 
+    @property
+    def settled(self) -> bool:
+        """Whether the first question was heard and answered: from here on this only passes frames.
+
+        Until then a reply must not be started before its turn ends (a speculative context is
+        passed on unread), since this may have to answer that turn itself.
+        """
+        return self._settled
+
     async def assistant_turn_stopped(self, _aggregator, message) -> None:
         """How the interviewer's last turn ended (the assistant aggregator's event)."""
         if not self._settled:

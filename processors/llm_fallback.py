@@ -6,6 +6,7 @@ import asyncio
 
 from loguru import logger
 from pipecat.frames.frames import (
+    EagerEndOfTurnCancelFrame,
     ErrorFrame,
     Frame,
     InterruptionFrame,
@@ -105,6 +106,12 @@ class LLMFallbackProcessor(FrameProcessor):
             return
         if isinstance(frame, InterruptionFrame):
             await self._reset()
+            await self.push_frame(frame, direction)
+        elif isinstance(frame, EagerEndOfTurnCancelFrame):
+            # A reply started before the turn ended was dropped unheard: an error it met is
+            # no failure of a reply the candidate hears.
+            if not self._in_reply:
+                self._errors_seen = self._errors
             await self.push_frame(frame, direction)
         elif isinstance(frame, LLMFullResponseStartFrame):
             await self._reset()

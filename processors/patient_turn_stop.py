@@ -223,6 +223,10 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
             return
         self._release_task = None
         self._released_after = self._speech_end
+        await self._end_turn()
+
+    async def _end_turn(self):
+        """The turn is over: the aggregator writes it to the context and the reply runs."""
         await super().trigger_user_turn_stopped()
 
     async def _hear_until(self, deadline: float) -> None:

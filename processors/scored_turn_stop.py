@@ -23,6 +23,13 @@ runs out (``slow_secs`` after the speech), since only then could it no longer sh
 wait; if it fails or is later, the turn ends after ``slow_secs``. Words transcribed with less
 than ``score_budget_floor_secs`` of the long wait left are not scored at all.
 
+With ``may_speculate`` (an OpenAI-compatible LLM, ``TURN_SPECULATE``), a pause whose words read
+finished (or ask us something) starts the reply at once: pipecat's speculative inference, on a
+provisional context with the words so far, its response held by the LLM service's
+``SpeculationGate``. The turn's end confirms it if the words are still the same (no second
+inference); the candidate's voice coming back, or other words by then, withdraws it. The LLM's
+time to first token is then spent inside the silence the turn waits anyway.
+
 While the candidate speaks, the live (interim) words are scored too and the result dropped,
 one call at a time: that keeps the scorer's prompt cache up with the answer, so the score at
 the pause reads only the last few words. Without it, on two cores busy with Whisper, most
@@ -47,10 +54,14 @@ from pipecat.frames.frames import (
     VADUserStoppedSpeakingFrame,
 )
 from pipecat.metrics.metrics import MetricsData
-from pipecat.turns.types import ProcessFrameResult
+from pipecat.turns.types import ProcessFrameResult, UserTurnSpeculation
 
 from interviewer.rhythm import CandidateRhythm
 from processors.patient_turn_stop import PatientTurnStopStrategy
+
+# A speculation needs this much time before the turn's end to be worth starting: any later and
+# the turn ends as it starts (the reply then runs the ordinary way).
+SPECULATION_LEAD_SECS = 0.15
 
 
 class TurnScorer(Protocol):
@@ -87,8 +98,10 @@ class ScoredTurnStopStrategy(PatientTurnStopStrategy):
         slow_secs: float = 1.5,
         score_budget_floor_secs: float = 0.05,
         rhythm: CandidateRhythm | None = None,
+        may_speculate: Callable[[], bool] | None = None,
         **kwargs,
     ):
+        """``may_speculate``: whether a finished-reading pause may start the reply now (None: never)."""
         super().__init__(**kwargs)
         self._scorer = scorer
         self._question = question
@@ -104,6 +117,9 @@ class ScoredTurnStopStrategy(PatientTurnStopStrategy):
         self.decisions: list[dict] = []  # one per pause judged: words, scores, wait (for tests)
         self._warming: asyncio.Task | None = None  # a score of live words, to warm the cache
         self.warmed = 0  # live-word scores made (for tests and logs)
+        self._may_speculate = may_speculate
+        self._speculation: str | None = None  # the words a reply is being written for, held
+        self.speculations: list[str] = []  # how each speculation ended: confirmed | withdrawn
 
     async def process_frame(self, frame: Frame) -> ProcessFrameResult:
         """Also score the live words, so that the pause's score finds them read already."""
@@ -142,6 +158,7 @@ class ScoredTurnStopStrategy(PatientTurnStopStrategy):
 
     async def cleanup(self):
         """Stop a warm-up in flight and close the scorer."""
+        self._speculation = None  # the session is over: nothing left to withdraw it from
         if self._warming is not None:
             await self.task_manager.cancel_task(self._warming)
             self._warming = None
@@ -152,9 +169,11 @@ class ScoredTurnStopStrategy(PatientTurnStopStrategy):
 
     async def _reset(self):
         self._said = []
+        await self._withdraw("the turn ended another way")
         await super()._reset()
 
     async def _handle_vad_user_started_speaking(self, frame: VADUserStartedSpeakingFrame):
+        await self._withdraw("the candidate went on")
         if self._pause_from is not None and self.rhythm is not None:
             # Until the VAD hears the voice again: what a wait must outlast not to cut in.
             pause = self.clock.since(self._pause_from, frame.timestamp)
@@ -254,7 +273,47 @@ class ScoredTurnStopStrategy(PatientTurnStopStrategy):
             f"{self}: turn ends {wait:.2f}s after speech (text score {_fmt(text_score)} in "
             f"{ms:.0f} ms, smart-turn {_fmt(smart)}): {words[-80:]!r}"
         )
+        if asked or finished:
+            await self._speculate(words, self._speech_end + wait)
         await self._release(self._speech_end + wait)
+
+    # -- speculation -------------------------------------------------------------------
+
+    async def _speculate(self, words: str, turn_end: float) -> None:
+        """Start the reply to ``words`` now, held until the turn ends at ``turn_end``."""
+        if (
+            self._may_speculate is None
+            or self._speculation is not None
+            or turn_end - time.time() < SPECULATION_LEAD_SECS
+            or not self._may_speculate()
+        ):
+            return
+        self._speculation = words
+        logger.debug(f"{self}: the reply starts now, held until the turn ends: {words[-80:]!r}")
+        await self.trigger_user_turn_inference_triggered(
+            speculation=UserTurnSpeculation(text=words)
+        )
+
+    async def _withdraw(self, why: str) -> None:
+        """Drop the reply started for this pause (if any): it answers words not yet finished."""
+        if self._speculation is None:
+            return
+        self._speculation = None
+        self.speculations.append("withdrawn")
+        logger.debug(f"{self}: the reply started early is dropped ({why})")
+        await self.trigger_user_turn_speculation_cancelled()
+
+    async def _end_turn(self):
+        """Confirm the reply started early if it answers these words; else run it now."""
+        speculation, self._speculation = self._speculation, None
+        if speculation is not None and speculation == " ".join(self._said):
+            self.speculations.append("confirmed")
+            await self.trigger_user_turn_finalized(confirms_speculation=True)
+            return
+        if speculation is not None:
+            self._speculation = speculation
+            await self._withdraw("the words changed")
+        await super()._end_turn()
 
 
 def _fmt(p: float | None) -> str:

@@ -14,6 +14,7 @@ import time
 
 import pytest
 from pipecat.frames.frames import (
+    EagerEndOfTurnCancelFrame,
     Frame,
     InterruptionFrame,
     LLMContextFrame,
@@ -52,6 +53,9 @@ class FakeLLM(FrameProcessor):
             await self.push_frame(frame, direction)
             return
         how = self.script.pop(0)
+        if how == "dropped-error":  # a reply started early failed, and its gate dropped it unheard
+            await self.push_error("Error during completion: boom")
+            return
         await self.push_frame(LLMFullResponseStartFrame())
         if how in ("ok", "midstream"):
             await self.push_frame(LLMTextFrame("Tell me "))
@@ -159,6 +163,15 @@ async def test_an_interruption_cancels_the_watch():
         frames_to_send=[_ctx(), SleepFrame(sleep=0.1), InterruptionFrame(), SleepFrame(sleep=0.6)],
     )
     assert fallback.apologies == 0
+
+
+async def test_an_error_in_a_reply_dropped_unheard_is_no_failure_of_the_next():
+    """A reply started before the turn ended failed, then the candidate went on (withdrawn)."""
+    llm = FakeLLM(["dropped-error", "ok"])
+    fallback = LLMFallbackProcessor(llm, timeout_s=5.0)
+    frames = [_ctx(), SleepFrame(sleep=0.05), EagerEndOfTurnCancelFrame(), SleepFrame(sleep=0.05)]
+    down, _ = await run_test(Pipeline([llm, fallback]), frames_to_send=[*frames, _ctx()])
+    assert _spoken(down) == "Tell me more." and fallback.apologies == 0
 
 
 # --- slow: the real pipeline against the OpenAI stand-in ---------------------------

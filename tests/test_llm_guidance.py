@@ -15,13 +15,16 @@ from dataclasses import replace
 
 import pytest
 from pipecat.frames.frames import (
+    EagerEndOfTurnCancelFrame,
     Frame,
     LLMContextFrame,
     LLMFullResponseEndFrame,
     LLMUpdateSettingsFrame,
+    UserStoppedSpeakingFrame,
 )
 from pipecat.processors.aggregators.llm_context import LLMContext
-from pipecat.tests.utils import run_test
+from pipecat.processors.frameworks.rtvi.frames import RTVIServerMessageFrame
+from pipecat.tests.utils import SleepFrame, run_test
 
 from bots import get_mode
 from interviewer.plan import InterviewMode, PlanCursor
@@ -219,3 +222,43 @@ async def test_a_check_on_the_line_at_the_wrap_up_keeps_it_open():
         f"which answers nothing: say in a few words that you can hear them, then ask: {mode.wrap_up}"
     )
     assert cursor.phase == "wrap_up" and cursor.step == "line_check"
+
+
+def _speculative(frame: LLMContextFrame) -> LLMContextFrame:
+    return LLMContextFrame(context=frame.context, speculation=True)
+
+
+async def test_a_reply_started_early_and_dropped_counts_no_answer():
+    """The candidate went on after a finished-reading pause: only the turn's real end counts."""
+    mode = _mode(max_follow_ups=1)
+    greeting, first, second = _candidate_turns(2)
+    frames = [greeting, first, _speculative(second), SleepFrame(), EagerEndOfTurnCancelFrame()]
+    frames += [SleepFrame(), UserStoppedSpeakingFrame(), SleepFrame(), second]
+    told, _, cursor = await _guidance(frames, mode)
+    # The early reply was guided as the answer to the follow-up; so was the real one.
+    assert len(told) == 4 and "move on now" in told[2] and told[3] == told[2]
+    # Counted once: question 2 is open with no answer yet (counted twice, it had one).
+    assert (cursor.index, cursor.answers, cursor.follow_ups_used) == (1, 0, 0)
+
+
+async def test_a_reply_started_early_counts_when_the_turn_end_confirms_it():
+    mode = _mode(max_follow_ups=1)
+    greeting, first, second = _candidate_turns(2)
+    frames = [greeting, first, _speculative(second), SleepFrame()]
+    told_early, _, cursor_early = await _guidance(frames, mode)
+    assert (cursor_early.index, cursor_early.answers) == (0, 1)  # not counted before the turn ends
+
+    told, down, cursor = await _guidance([*frames, UserStoppedSpeakingFrame()], mode)
+    assert told == told_early  # guided once, when the reply started
+    assert (cursor.index, cursor.answers, cursor.follow_ups_used) == (1, 0, 0)
+    progress = [f.data for f in down if isinstance(f, RTVIServerMessageFrame)]
+    assert progress[-1]["question"] == 2  # the page hears of the move when it is made
+
+
+async def test_a_reply_started_early_that_its_turn_end_overtook_counts_at_once():
+    """The turn's end (a system frame) can pass the early context frame still queued."""
+    mode = _mode(max_follow_ups=1)
+    greeting, first, second = _candidate_turns(2)
+    frames = [greeting, first, SleepFrame(), UserStoppedSpeakingFrame(), _speculative(second)]
+    _, _, cursor = await _guidance(frames, mode)
+    assert (cursor.index, cursor.answers, cursor.follow_ups_used) == (1, 0, 0)

@@ -266,3 +266,83 @@ async def test_the_pause_a_click_fell_in_is_learned_whole():
         await asyncio.sleep(0.1)
         await t.say("Then we shipped.")
         assert t.strategy.rhythm.pauses == [pytest.approx(0.2, abs=0.04)]
+
+
+class Speculations:
+    """What the strategy asks of the aggregator: early replies started, dropped, turns ended."""
+
+    def __init__(self, t: Turns):
+        self.started: list[tuple[float, str]] = []  # when, for which words
+        self.dropped: list[float] = []
+        self.ended: list[bool] = []  # each turn's end: whether it confirmed an early reply
+
+        @t.strategy.event_handler("on_user_turn_inference_triggered")
+        async def started(_strategy, speculation):
+            if speculation is not None:
+                self.started.append((time.time(), speculation.text))
+
+        @t.strategy.event_handler("on_user_turn_speculation_cancelled")
+        async def dropped(_strategy):
+            self.dropped.append(time.time())
+
+        @t.strategy.event_handler("on_user_turn_stopped")
+        async def ended(_strategy, params):
+            self.ended.append(params.confirms_speculation)
+
+
+async def test_finished_words_start_the_reply_at_once_and_the_turn_end_confirms_it():
+    scorer = TableScorer({"We cut the p99 in half.": 0.6})
+    async with scored(0.5, scorer, may_speculate=lambda: True) as t:
+        s = Speculations(t)
+        end = await t.say("We cut the p99 in half.")
+        waited = await t.waited(end)
+        assert [words for _, words in s.started] == ["We cut the p99 in half."]
+        assert s.started[0][0] - end < 0.1 < waited  # started at the pause, long before its end
+        assert s.ended == [True] and s.dropped == []
+        assert t.strategy.speculations == ["confirmed"]
+
+
+async def test_going_on_drops_the_early_reply_and_the_whole_answer_gets_one():
+    scorer = TableScorer(
+        {"I led the migration.": 0.9, "I led the migration. It took six months.": 0.9}
+    )
+    async with scored(0.9, scorer, may_speculate=lambda: True) as t:
+        s = Speculations(t)
+        await t.say("I led the migration.")
+        await asyncio.sleep(FAST / 2)
+        await t.start()  # they went on
+        assert len(s.dropped) == 1 and s.ended == []
+        end = await t.say("It took six months.")
+        await t.waited(end)
+        assert [w for _, w in s.started] == [
+            "I led the migration.",
+            "I led the migration. It took six months.",
+        ]
+        assert s.ended == [True] and len(s.dropped) == 1
+        assert t.strategy.speculations == ["withdrawn", "confirmed"]
+
+
+async def test_words_that_changed_by_the_turn_end_drop_the_early_reply_and_ask_again():
+    scorer = TableScorer({"We shipped it.": 0.9})
+    async with scored(0.9, scorer, may_speculate=lambda: True) as t:
+        s = Speculations(t)
+        end = await t.say("We shipped it.")
+        await asyncio.sleep(FAST / 3)
+        await t.transcript("On time.")  # a late transcript in the same pause
+        await t.waited(end)
+        assert len(s.started) == 1 and len(s.dropped) == 1
+        assert s.dropped[0] <= t.stops[-1]  # dropped before the turn's end could release it
+        assert s.ended == [False]  # an ordinary turn end: the reply runs on the final words
+
+
+async def test_no_early_reply_for_unfinished_words_or_when_it_may_not():
+    async with scored(
+        0.9, TableScorer({"So we used Redis and": 0.01}), may_speculate=lambda: True
+    ) as t:
+        s = Speculations(t)
+        await t.waited(await t.say("So we used Redis and"))
+        assert s.started == [] and s.ended == [False]
+    async with scored(0.9, TableScorer({"Done.": 0.9}), may_speculate=lambda: False) as t:
+        s = Speculations(t)
+        await t.waited(await t.say("Done."))
+        assert s.started == [] and s.ended == [False]

@@ -4,7 +4,9 @@ Speaks the real wire format so the real ``openai`` client inside pipecat's
 OpenAILLMService runs unchanged. Modes: "ok" streams a reply, "error" answers HTTP 500,
 "midstream" breaks the stream after a few chunks, "stall" never answers (and records, in
 ``stalled_for``, how long each stalled request was seen before its client hung up, and in
-``stall_left_at``, when the client hung up, on ``time.monotonic``'s clock).
+``stall_left_at``, when the client hung up, on ``time.monotonic``'s clock). ``first_token_s``
+delays each streamed reply's first token, as a cloud model's time to first token does; a client
+that hangs up during that delay is recorded (``gave_up``: the request's index).
 """
 
 from __future__ import annotations
@@ -33,8 +35,10 @@ def llm_at(settings, base_url: str):
 class OpenAIStandIn(LoopbackHTTPServer):
     """Serve /v1/chat/completions on loopback; record every request."""
 
-    def __init__(self, reply_for=None, mode: str = "ok"):
-        self.requests: list[dict] = []
+    def __init__(self, reply_for=None, mode: str = "ok", first_token_s: float = 0.0):
+        self.requests: list[dict] = []  # body, auth, and when it came (time.monotonic)
+        self.gave_up: list[int] = []  # requests whose client left before the first token
+        self.first_token_s = first_token_s
         self.stalled_for: list[float] = []  # seconds until each stalled request's client left
         self.stall_left_at: list[float] = []  # time.monotonic() when each stalled client left
         self.mode = mode
@@ -47,7 +51,13 @@ class OpenAIStandIn(LoopbackHTTPServer):
 
     async def _completions(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
-        self.requests.append({"body": body, "auth": request.headers.get("Authorization", "")})
+        self.requests.append(
+            {
+                "body": body,
+                "auth": request.headers.get("Authorization", ""),
+                "at": time.monotonic(),
+            }
+        )
         if self.mode == "error":
             return web.json_response(
                 {"error": {"message": "boom", "type": "server_error"}}, status=500
@@ -75,6 +85,11 @@ class OpenAIStandIn(LoopbackHTTPServer):
             )
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)
+        if self.first_token_s > 0:
+            index = len(self.requests) - 1
+            if await self._client_left_within(request, self.first_token_s):
+                self.gave_up.append(index)
+                return resp
         words = text.split(" ")
         for i, word in enumerate(words):
             if self.mode == "midstream" and i == 3:
@@ -106,6 +121,16 @@ class OpenAIStandIn(LoopbackHTTPServer):
         await resp.write(b"data: [DONE]\n\n")
         await resp.write_eof()
         return resp
+
+    async def _client_left_within(self, request: web.Request, secs: float) -> bool:
+        """Wait ``secs``; whether the client hung up meanwhile."""
+        end = time.monotonic() + secs
+        while time.monotonic() < end:
+            transport = request.transport
+            if transport is None or transport.is_closing():
+                return True
+            await asyncio.sleep(0.01)
+        return False
 
     async def _stall(self, request: web.Request, limit_s: float = 3600.0) -> None:
         """Never answer; note how long the client waited before it closed the connection."""
