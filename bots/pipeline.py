@@ -155,11 +155,13 @@ class InterviewStages:
         """Whether a reply may start before the turn ends (a finished-reading pause).
 
         Only pipecat's LLM services hold such a reply until the turn is confirmed (the local and
-        scripted brains start their own lines early), and only once the first question was
-        answered: until then ``FirstQuestionGuard`` may answer the turn itself.
+        scripted brains start their own lines early), and only when the turn goes to the LLM:
+        after a greeting cut before its question, ``FirstQuestionGuard`` answers it itself.
         """
         guard = self.first_question
-        return self.settings.llm_kind == "openai" and guard is not None and guard.settled
+        return (
+            self.settings.llm_kind == "openai" and guard is not None and guard.lets_the_llm_answer
+        )
 
     @cached_property
     def vad(self) -> InlineSileroVADAnalyzer:

@@ -51,13 +51,14 @@ class FirstQuestionGuard(FrameProcessor):
         self.repeats = 0  # times the first question was asked again
 
     @property
-    def settled(self) -> bool:
-        """Whether the first question was heard and answered: from here on this only passes frames.
+    def lets_the_llm_answer(self) -> bool:
+        """Whether a candidate turn ending now goes to the LLM as it is.
 
-        Until then a reply must not be started before its turn ends (a speculative context is
-        passed on unread), since this may have to answer that turn itself.
+        False while the greeting is under way or was cut before its question: this answers that
+        turn itself, so its reply must not be started before the turn ends (a speculative
+        context is passed on unread). From the first turn after a heard question on, always.
         """
-        return self._settled
+        return self._settled or (self._after_greeting is not None and not self._missed())
 
     async def assistant_turn_stopped(self, _aggregator, message) -> None:
         """How the interviewer's last turn ended (the assistant aggregator's event)."""
@@ -80,8 +81,13 @@ class FirstQuestionGuard(FrameProcessor):
             self._settled
             or not isinstance(frame, LLMContextFrame)
             or direction != FrameDirection.DOWNSTREAM
-            or frame.speculation
         ):
+            await self.push_frame(frame, direction)
+            return
+        if frame.speculation:
+            # Started only when the LLM may answer (lets_the_llm_answer), and nothing the
+            # interviewer says can change that before the turn ends: this turn settles it.
+            self._settled = last_role(frame) == "user" and self.lets_the_llm_answer
             await self.push_frame(frame, direction)
             return
         if self._after_greeting is None:  # the greeting, as the conductor counted it

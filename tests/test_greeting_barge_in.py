@@ -392,3 +392,41 @@ async def test_talking_over_an_llm_greeting_gets_the_first_question_asked_again(
 def _replies_asked(standin: OpenAIStandIn) -> list[dict]:
     """The requests for spoken replies (streamed), not the report's at the end."""
     return [r for r in standin.requests if r["body"].get("stream")]
+
+
+async def _guard_after(frames: list[Frame]) -> _Guard:
+    """The guard after the greeting and ``frames`` (the plan as the conductor leaves it)."""
+    cursor = PlanCursor(MODE)
+    cursor.check_clock(0.0)
+    cursor.answer_for_llm(0.0)  # the greeting: the first question is open
+    guard = _Guard(cursor)
+    greeting = [LLMContextFrame(context=LLMContext()), SleepFrame(0.05)]
+    await run_test(guard, frames_to_send=[*greeting, *frames])
+    return guard
+
+
+@pytest.mark.parametrize(
+    ("said", "cut", "lets"), [(OPENAI_GREETING, False, True), (CUT, True, False)]
+)
+async def test_a_reply_may_start_early_only_when_the_turn_goes_to_the_llm(said, cut, lets):
+    """A reply started before the turn ends must not answer a turn the guard answers itself."""
+    guard = await _guard_after([TurnEnded(content=said, interrupted=cut), SleepFrame(0.05)])
+    assert guard.lets_the_llm_answer is lets
+
+
+async def test_a_first_answer_replied_to_early_settles_the_guard():
+    """The turn's end then sends no context again: a later reply cut short is not a cut greeting."""
+    history = _turn([], OPENAI_GREETING, ANSWER)
+    early = LLMContextFrame(context=LLMContext(messages=list(history)), speculation=True)
+    later = _turn(history, "Thanks", "I would do the same again.")
+    guard = await _guard_after(
+        [
+            TurnEnded(content=OPENAI_GREETING, interrupted=False),
+            early,
+            SleepFrame(0.05),
+            TurnEnded(content="Thanks", interrupted=True),  # the candidate cut the reply short
+            LLMContextFrame(context=LLMContext(messages=later)),
+            SleepFrame(0.05),
+        ]
+    )
+    assert guard.lets_the_llm_answer and guard.repeats == 0
