@@ -140,6 +140,7 @@ class InterviewStages:
                     longest_pause_secs=s.turn_max_pause_secs,
                 ),
                 may_speculate=self._may_speculate if s.turn_speculate else None,
+                speculate_lead_secs=s.turn_speculate_lead_secs,
                 **patience,
             )
         else:

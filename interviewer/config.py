@@ -220,8 +220,16 @@ class Settings(BaseSettings):
     turn_speculate: bool = Field(
         True,
         alias="TURN_SPECULATE",
-        description="with an OpenAI-compatible LLM: when a pause's words read finished, ask the LLM "
-        "for the reply at once, held until the turn ends and dropped if the candidate goes on",
+        description="with an OpenAI-compatible LLM: ask it for the reply TURN_SPECULATE_LEAD_SECS "
+        "before a pause would end the turn; held until the turn ends, dropped if the candidate goes on",
+    )
+    turn_speculate_lead_secs: float = Field(
+        0.6,
+        alias="TURN_SPECULATE_LEAD_SECS",
+        ge=0,
+        le=5,
+        description="how long before the turn's end the reply starts: about the LLM's time to "
+        "first token (longer hides more of it, and asks for more replies that are dropped)",
     )
     patience_min_words: int = Field(8, alias="PATIENCE_MIN_WORDS", ge=0)
     patience_grace_secs: float = Field(1.0, alias="PATIENCE_GRACE_SECS", ge=0, le=5)

@@ -23,12 +23,14 @@ runs out (``slow_secs`` after the speech), since only then could it no longer sh
 wait; if it fails or is later, the turn ends after ``slow_secs``. Words transcribed with less
 than ``score_budget_floor_secs`` of the long wait left are not scored at all.
 
-With ``may_speculate`` (an OpenAI-compatible LLM, ``TURN_SPECULATE``), a pause whose words read
-finished (or ask us something) starts the reply at once: pipecat's speculative inference, on a
-provisional context with the words so far, its response held by the LLM service's
-``SpeculationGate``. The turn's end confirms it if the words are still the same (no second
-inference); the candidate's voice coming back, or other words by then, withdraws it. The LLM's
-time to first token is then spent inside the silence the turn waits anyway.
+With ``may_speculate`` (an OpenAI-compatible LLM, ``TURN_SPECULATE``), a judged pause starts
+the reply ``speculate_lead_secs`` before the turn would end (about the LLM's time to its first
+token; at once if that is already past): pipecat's speculative inference, on a provisional context
+with the words so far, its response held by the LLM service's ``SpeculationGate``. The turn's end
+confirms it if the words are still the same (no second inference); the candidate's voice coming
+back, or other words by then, withdraws it. A pause the candidate ends before that moment starts
+none, so most pauses inside an answer (shorter than the long wait less the lead) cost nothing.
+The LLM's time to first token is then spent inside the silence the turn waits anyway.
 
 While the candidate speaks, the live (interim) words are scored too and the result dropped,
 one call at a time: that keeps the scorer's prompt cache up with the answer, so the score at
@@ -61,7 +63,7 @@ from processors.patient_turn_stop import PatientTurnStopStrategy
 
 # A speculation needs this much time before the turn's end to be worth starting: any later and
 # the turn ends as it starts (the reply then runs the ordinary way).
-SPECULATION_LEAD_SECS = 0.15
+SPECULATION_MIN_LEAD_SECS = 0.15
 
 
 class TurnScorer(Protocol):
@@ -99,9 +101,13 @@ class ScoredTurnStopStrategy(PatientTurnStopStrategy):
         score_budget_floor_secs: float = 0.05,
         rhythm: CandidateRhythm | None = None,
         may_speculate: Callable[[], bool] | None = None,
+        speculate_lead_secs: float = 0.6,
         **kwargs,
     ):
-        """``may_speculate``: whether a finished-reading pause may start the reply now (None: never)."""
+        """``may_speculate``: whether a pause may start the reply before the turn ends (None: never).
+
+        ``speculate_lead_secs``: how long before the turn's end it starts.
+        """
         super().__init__(**kwargs)
         self._scorer = scorer
         self._question = question
@@ -118,6 +124,7 @@ class ScoredTurnStopStrategy(PatientTurnStopStrategy):
         self._warming: asyncio.Task | None = None  # a score of live words, to warm the cache
         self.warmed = 0  # live-word scores made (for tests and logs)
         self._may_speculate = may_speculate
+        self._speculate_lead_secs = speculate_lead_secs
         self._speculation: str | None = None  # the words a reply is being written for, held
         self.speculations: list[str] = []  # how each speculation ended: confirmed | withdrawn
 
@@ -273,21 +280,22 @@ class ScoredTurnStopStrategy(PatientTurnStopStrategy):
             f"{self}: turn ends {wait:.2f}s after speech (text score {_fmt(text_score)} in "
             f"{ms:.0f} ms, smart-turn {_fmt(smart)}): {words[-80:]!r}"
         )
-        if asked or finished:
-            await self._speculate(words, self._speech_end + wait)
+        await self._speculate(self._speech_end + wait)
         await self._release(self._speech_end + wait)
 
     # -- speculation -------------------------------------------------------------------
 
-    async def _speculate(self, words: str, turn_end: float) -> None:
-        """Start the reply to ``words`` now, held until the turn ends at ``turn_end``."""
-        if (
-            self._may_speculate is None
-            or self._speculation is not None
-            or turn_end - time.time() < SPECULATION_LEAD_SECS
-            or not self._may_speculate()
-        ):
+    async def _speculate(self, turn_end: float) -> None:
+        """Start the reply the lead before ``turn_end``, held until the turn ends.
+
+        Runs in the release task: the candidate's voice coming back first cancels it.
+        """
+        if self._may_speculate is None or self._speculation is not None:
             return
+        await asyncio.sleep(max(0.0, turn_end - self._speculate_lead_secs - time.time()))
+        if turn_end - time.time() < SPECULATION_MIN_LEAD_SECS or not self._may_speculate():
+            return
+        words = " ".join(self._said)
         self._speculation = words
         logger.debug(f"{self}: the reply starts now, held until the turn ends: {words[-80:]!r}")
         await self.trigger_user_turn_inference_triggered(

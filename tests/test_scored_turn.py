@@ -335,13 +335,29 @@ async def test_words_that_changed_by_the_turn_end_drop_the_early_reply_and_ask_a
         assert s.ended == [False]  # an ordinary turn end: the reply runs on the final words
 
 
-async def test_no_early_reply_for_unfinished_words_or_when_it_may_not():
-    async with scored(
-        0.9, TableScorer({"So we used Redis and": 0.01}), may_speculate=lambda: True
-    ) as t:
+async def test_unfinished_words_start_their_reply_the_lead_before_the_long_wait_ends():
+    lead = 0.3
+    scorer = TableScorer({"So we used Redis and": 0.01})
+    async with scored(0.9, scorer, may_speculate=lambda: True, speculate_lead_secs=lead) as t:
         s = Speculations(t)
-        await t.waited(await t.say("So we used Redis and"))
-        assert s.started == [] and s.ended == [False]
+        end = await t.say("So we used Redis and")
+        assert await t.waited(end) >= SLOW - EARLY
+        assert SLOW - lead - EARLY <= s.started[0][0] - end < SLOW - lead + 0.1
+        assert s.ended == [True]
+
+
+async def test_a_pause_ended_before_the_lead_starts_no_reply():
+    scorer = TableScorer({"So we used Redis and": 0.01})
+    async with scored(0.9, scorer, may_speculate=lambda: True, speculate_lead_secs=0.3) as t:
+        s = Speculations(t)
+        await t.say("So we used Redis and")
+        await asyncio.sleep(0.3)  # before 0.9 - 0.3 s
+        await t.start()  # they went on: nothing was started, nothing to drop
+        await asyncio.sleep(0.5)
+        assert s.started == [] and s.dropped == []
+
+
+async def test_no_early_reply_when_it_may_not():
     async with scored(0.9, TableScorer({"Done.": 0.9}), may_speculate=lambda: False) as t:
         s = Speculations(t)
         await t.waited(await t.say("Done."))

@@ -52,7 +52,11 @@ async def _interview(settings, models, answers: list[bytes]):
 
     standin = await OpenAIStandIn(_reply, first_token_s=FIRST_TOKEN_S).start()
     try:
-        async with LocalServer(llm_at(settings, standin.url), models=models) as server:
+        # A lead longer than the 1.1 s wait: each reply starts the moment its pause is judged.
+        settings = llm_at(settings, standin.url).model_copy(
+            update={"turn_speculate_lead_secs": 1.5}
+        )
+        async with LocalServer(settings, models=models) as server:
             async with CandidateSession(server.url, "technical", {"name": "Ada"}) as s:
                 assert await s.hear_greeting()
                 for pcm in answers:

@@ -90,11 +90,19 @@ class OpenAIStandIn(LoopbackHTTPServer):
             if await self._client_left_within(request, self.first_token_s):
                 self.gave_up.append(index)
                 return resp
+        try:
+            await self._stream(resp, body, text)
+        except ConnectionResetError:  # the client left mid-reply (an interruption): nobody reads
+            pass
+        return resp
+
+    async def _stream(self, resp: web.StreamResponse, body: dict, text: str) -> None:
+        """Stream ``text`` word by word as chat completion chunks, then ``[DONE]``."""
         words = text.split(" ")
         for i, word in enumerate(words):
             if self.mode == "midstream" and i == 3:
                 resp.force_close()
-                return resp
+                return
             chunk = {
                 "id": "chatcmpl-standin",
                 "object": "chat.completion.chunk",
@@ -120,7 +128,6 @@ class OpenAIStandIn(LoopbackHTTPServer):
         await resp.write(f"data: {json.dumps(done)}\n\n".encode())
         await resp.write(b"data: [DONE]\n\n")
         await resp.write_eof()
-        return resp
 
     async def _client_left_within(self, request: web.Request, secs: float) -> bool:
         """Wait ``secs``; whether the client hung up meanwhile."""
