@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pytest
 
+from interviewer.store import Store
 from tests.standins.openai_server import OpenAIStandIn, llm_at
 
 pytestmark = pytest.mark.slow
@@ -46,7 +47,7 @@ def _stopped_at(session) -> list[float]:
     return [t0 + ms / 1000 for ms, kind, _ in session.log.events if kind == "user-stopped-speaking"]
 
 
-async def _interview(settings, models, answers: list[bytes]):
+async def _interview(settings, models, answers: list[bytes], name: str = "Ada"):
     from candidate.session_client import CandidateSession
     from web.cli import LocalServer
 
@@ -57,7 +58,7 @@ async def _interview(settings, models, answers: list[bytes]):
             update={"turn_speculate_lead_secs": 1.5}
         )
         async with LocalServer(settings, models=models) as server:
-            async with CandidateSession(server.url, "technical", {"name": "Ada"}) as s:
+            async with CandidateSession(server.url, "technical", {"name": name}) as s:
                 assert await s.hear_greeting()
                 for pcm in answers:
                     assert await s.answer(pcm, timeout_s=30)
@@ -70,7 +71,8 @@ async def test_the_reply_starts_in_the_pause_and_is_said_when_the_turn_ends(sett
     from interviewer.audio import synthesize
 
     first, second = (synthesize(models.piper_voice, t) for t in (FIRST_ANSWER, SECOND_ANSWER))
-    standin, s = await _interview(settings, models, [first, second])
+    name = "Ada Early"
+    standin, s = await _interview(settings, models, [first, second], name)
 
     answers = [r for r in standin.requests if _user_said(r)]
     turns = [(t.role, t.text) for t in s.log.turns]
@@ -85,6 +87,12 @@ async def test_the_reply_starts_in_the_pause_and_is_said_when_the_turn_ends(sett
     said = s.log.texts("interviewer")
     assert said[-1] == "You said weekend. What happened next?", turns
     assert len(s.log.replies()) == 2, turns
+    # A turn ended by confirming its early reply is stored like any other, and so is the reply.
+    store = Store(settings.database_url)
+    row = next(r for r in store.list() if r["candidate"] == name)
+    stored = [(t.role, t.text) for t in store.get(row["id"]).turns]
+    assert [role for role, _ in stored] == ["interviewer", "candidate"] * 2 + ["interviewer"]
+    assert "weekend" in stored[3][1] and stored[4][1] == said[-1], stored
 
 
 async def test_a_reply_started_in_a_pause_the_candidate_goes_on_after_is_dropped(settings, models):
