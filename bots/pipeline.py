@@ -153,7 +153,7 @@ class InterviewStages:
         )
 
     def _may_speculate(self) -> bool:
-        """Whether a reply may start before the turn ends (a finished-reading pause).
+        """Whether a reply may start before the turn ends (at a judged pause).
 
         Only pipecat's LLM services hold such a reply until the turn is confirmed (the local and
         scripted brains start their own lines early), and only when the turn goes to the LLM:

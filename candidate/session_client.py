@@ -62,6 +62,10 @@ class CandidateSession:
         """Milliseconds since the WebSocket connected."""
         return int((time.monotonic() - self._t0) * 1000)
 
+    def monotonic_at(self, ms: int) -> float:
+        """``time.monotonic()`` at ``ms`` on this session's clock (the log's times)."""
+        return self._t0 + ms / 1000
+
     async def __aenter__(self) -> CandidateSession:
         async with httpx.AsyncClient(timeout=30) as http:
             r = await http.post(

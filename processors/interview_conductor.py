@@ -140,13 +140,12 @@ class InterviewConductor(FrameProcessor):
         return replace(self._cursor, question_times=dict(self._cursor.question_times))
 
     async def _guide(self, trial: PlanCursor, early: _EarlyReply) -> None:
-        """Tell the LLM what the early reply does, as the plan would if the turn ended now."""
+        """With an LLM, tell it what the early reply does, as the plan would if the turn ended now."""
+        if not self._llm_guided:
+            return
         trial.check_clock(early.at)
-        if self._llm_guided:
-            trial.answer_for_llm(
-                early.at, answered=early.candidate_turn, line_check=early.line_check
-            )
-            await self._push_guidance(trial, early.at)
+        trial.answer_for_llm(early.at, answered=early.candidate_turn, line_check=early.line_check)
+        await self._push_guidance(trial, early.at)
 
     async def _confirm_early_reply(self) -> None:
         """The turn ended with its early reply standing: the plan counts it as guided."""

@@ -313,14 +313,12 @@ class ScoredTurnStopStrategy(PatientTurnStopStrategy):
 
     async def _end_turn(self):
         """Confirm the reply started early if it answers these words; else run it now."""
-        speculation, self._speculation = self._speculation, None
-        if speculation is not None and speculation == " ".join(self._said):
+        if self._speculation is not None and self._speculation == " ".join(self._said):
+            self._speculation = None
             self.speculations.append("confirmed")
             await self.trigger_user_turn_finalized(confirms_speculation=True)
             return
-        if speculation is not None:
-            self._speculation = speculation
-            await self._withdraw("the words changed")
+        await self._withdraw("the words changed")
         await super()._end_turn()
 
 

@@ -43,8 +43,8 @@ def _user_said(request: dict) -> str:
 
 def _stopped_at(session) -> list[float]:
     """When each of the candidate's turns ended (``time.monotonic``), as the page was told."""
-    t0 = session._t0
-    return [t0 + ms / 1000 for ms, kind, _ in session.log.events if kind == "user-stopped-speaking"]
+    events = session.log.events
+    return [session.monotonic_at(ms) for ms, kind, _ in events if kind == "user-stopped-speaking"]
 
 
 async def _interview(settings, models, answers: list[bytes], name: str = "Ada"):
