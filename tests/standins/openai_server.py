@@ -51,6 +51,7 @@ class OpenAIStandIn(LoopbackHTTPServer):
 
     async def _completions(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
+        index = len(self.requests)  # this request's, before any await lets another in
         self.requests.append(
             {
                 "body": body,
@@ -85,11 +86,9 @@ class OpenAIStandIn(LoopbackHTTPServer):
             )
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)
-        if self.first_token_s > 0:
-            index = len(self.requests) - 1
-            if await self._client_left_within(request, self.first_token_s):
-                self.gave_up.append(index)
-                return resp
+        if self.first_token_s > 0 and await self._client_left_within(request, self.first_token_s):
+            self.gave_up.append(index)
+            return resp
         try:
             await self._stream(resp, body, text)
         except ConnectionResetError:  # the client left mid-reply (an interruption): nobody reads
@@ -143,11 +142,7 @@ class OpenAIStandIn(LoopbackHTTPServer):
         """Never answer; note how long the client waited before it closed the connection."""
         start = time.monotonic()
         try:
-            while time.monotonic() - start < limit_s:
-                transport = request.transport
-                if transport is None or transport.is_closing():
-                    break
-                await asyncio.sleep(0.02)
+            await self._client_left_within(request, limit_s)
         finally:  # the client left (or aiohttp cancelled this handler when it did)
             left = time.monotonic()
             self.stalled_for.append(left - start)
