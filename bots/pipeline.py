@@ -126,8 +126,9 @@ class InterviewStages:
                 params=SmartTurnParams(stop_secs=s.turn_max_pause_secs),
             ),
         )
-        if self.models.eot is not None and s.turn_text_model == "smollm2":
+        if self._scored_turns:
             # How finished the words read (SmolLM2) and sound (smart-turn) sets the wait.
+            writer = self.line_writer if s.turn_speculate else None
             turn_stop = ScoredTurnStopStrategy(
                 scorer=TextTurnScorer.on(self.models.eot),
                 question=self.asking,
@@ -141,6 +142,7 @@ class InterviewStages:
                 ),
                 may_speculate=self._may_speculate if s.turn_speculate else None,
                 speculate_lead_secs=s.turn_speculate_lead_secs,
+                write_early=writer.write_early if writer else None,
                 **patience,
             )
         else:
@@ -152,11 +154,17 @@ class InterviewStages:
             ),
         )
 
+    @property
+    def _scored_turns(self) -> bool:
+        """Whether the turn's end is judged on a score of its words (else by rules)."""
+        return self.models.eot is not None and self.settings.turn_text_model == "smollm2"
+
     def _may_speculate(self) -> bool:
         """Whether a reply may start before the turn ends (at a judged pause).
 
-        Only pipecat's LLM services hold such a reply until the turn is confirmed (the local and
-        scripted brains start their own lines early), and only when the turn goes to the LLM:
+        Only pipecat's LLM services hold such a reply until the turn is confirmed (the local
+        model's writer starts its line at that moment through ``write_early``; the script needs
+        none), and only when the turn goes to the LLM:
         after a greeting cut before its question, ``FirstQuestionGuard`` answers it itself.
         """
         guard = self.first_question
@@ -201,6 +209,9 @@ class InterviewStages:
             heads=server.heads,
             head=system_head(self.mode),  # read once for every candidate of the mode
             temperature=self.settings.local_llm_temperature,
+            # The scored turn's judge starts early lines when it starts early replies; by rules,
+            # a finished-reading stretch does.
+            write_on_finished_sentence=self.settings.turn_speculate and not self._scored_turns,
         )
 
     # --- the stages, in pipeline order ---------------------------------------------------
@@ -295,7 +306,11 @@ class InterviewStages:
                 writer,
                 gap_secs=settings.local_llm_gap_secs,
                 on_cleanup=lambda: server.session_ended(
-                    writer.slot, writer.stats.needed, writer.stats.written
+                    writer.slot,
+                    writer.stats.needed,
+                    writer.stats.written,
+                    early=writer.stats.speculated,
+                    early_used=writer.stats.speculation_used,
                 ),
             )
         if settings.llm_kind == "openai":

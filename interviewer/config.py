@@ -220,8 +220,9 @@ class Settings(BaseSettings):
     turn_speculate: bool = Field(
         True,
         alias="TURN_SPECULATE",
-        description="with an OpenAI-compatible LLM: ask it for the reply TURN_SPECULATE_LEAD_SECS "
-        "before a pause would end the turn; held until the turn ends, dropped if the candidate goes on",
+        description="start the reply (an OpenAI-compatible LLM's, or the local model's line) "
+        "TURN_SPECULATE_LEAD_SECS before a pause would end the turn; held until the turn ends, "
+        "dropped if the candidate goes on",
     )
     turn_speculate_lead_secs: float = Field(
         0.6,

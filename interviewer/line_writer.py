@@ -3,9 +3,11 @@
 It keeps the session's slot warm so that the candidate's turn ending leaves the model only a
 few words to read: the next question's prompt head when the interviewer asks it, and each
 stretch of the answer as Whisper transcribes it (llama.cpp reuses the longest cached prefix of
-a slot). When a stretch reads as a finished sentence, the pause after it may be the end of the
-turn, so the line is written at once, speculatively; if the turn does end there it is ready,
-and if the candidate goes on it is thrown away. :meth:`LineWriter.write` gives up at a deadline:
+a slot). When the pause under way may be the end of the turn, the line is written at once,
+speculatively (:meth:`LineWriter.write_early`): if the turn does end there it is ready, and if
+the candidate goes on it is thrown away. The turn's judge says when (the moment it starts early
+replies, a lead before the turn would end); without one, a stretch that reads as a finished
+sentence does (``write_on_finished_sentence``). :meth:`LineWriter.write` gives up at a deadline:
 a late, failed or rule-breaking line is ``None`` and the caller speaks its scripted line.
 """
 
@@ -68,7 +70,13 @@ class LineWriter:
         head: str | None = None,
         temperature: float = 0.2,
         max_tokens: int = 48,
+        write_on_finished_sentence: bool = True,
     ):
+        """A writer on ``slot`` of the local server.
+
+        ``write_on_finished_sentence``: write the line as soon as a stretch reads finished (for
+        when nothing calls :meth:`write_early`).
+        """
         self._client = client
         self._model = model
         self._system = system
@@ -81,6 +89,7 @@ class LineWriter:
             raise ValueError("the shared head must open the system message")
         self._temperature = temperature
         self._max_tokens = max_tokens
+        self._on_finished_sentence = write_on_finished_sentence
         self._question = ""
         self._task: Task = "follow_up"
         self._heard: list[str] = []
@@ -114,27 +123,40 @@ class LineWriter:
         self._schedule_prefill()
 
     def heard(self, text: str) -> None:
-        """A stretch of the candidate's answer was transcribed.
+        """A stretch of the candidate's answer was transcribed: prefill the answer so far.
 
-        Prefill the answer so far or, when it reads as a finished sentence, write the line for it
-        at once (speculatively).
+        With ``write_on_finished_sentence``, a stretch that reads as a finished sentence gets its
+        line written at once instead (speculatively).
         """
         if not text.strip():
             return
         self._heard.append(text.strip())
         self._drop_speculation()
-        if text_verdict(text) == "complete" and self._question:
-            answer = " ".join(self._heard)
-            key = (self._task, self._question, _key(answer))
-            task = asyncio.get_running_loop().create_task(
-                self._speculate(self._task, self._question, answer)
-            )
-            # A failure is reported by write() if the line is used; otherwise it is of no interest.
-            task.add_done_callback(lambda t: t.cancelled() or t.exception())
-            self._speculation = (key, task)
-            self.stats.speculated += 1
-        else:
+        if self._on_finished_sentence and text_verdict(text) == "complete":
+            self.write_early()
+        if self._speculation is None:
             self._schedule_prefill()
+
+    def write_early(self) -> None:
+        """The turn may end in this pause: write the line for the answer so far now.
+
+        It is the turn's line if the turn ends on these words (:meth:`write` takes it), and is
+        dropped when the candidate goes on (:meth:`resumed`, or new words).
+        """
+        if not self._question or not self._heard:
+            return
+        answer = " ".join(self._heard)
+        key = (self._task, self._question, _key(answer))
+        if self._speculation is not None and self._speculation[0] == key:
+            return  # already under way
+        self._drop_speculation()
+        task = asyncio.get_running_loop().create_task(
+            self._speculate(self._task, self._question, answer)
+        )
+        # A failure is reported by write() if the line is used; otherwise it is of no interest.
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        self._speculation = (key, task)
+        self.stats.speculated += 1
 
     def resumed(self) -> None:
         """The candidate speaks again: a line written for the pause is not needed."""

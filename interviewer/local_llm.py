@@ -79,6 +79,8 @@ class LocalLLMServer:
     heads: SlotHeads | None = None  # slot states shared between sessions (LLM=local)
     lines_asked: int = 0  # model lines sessions that ended needed (LLM=local; none cut off) ...
     lines_written: int = 0  # ... and got in time and within the rules, not the scripted line
+    lines_early: int = 0  # lines started in a pause before the turn ended ...
+    lines_early_used: int = 0  # ... and the turn's line (the rest: the candidate went on)
     _server: object | None = field(default=None, repr=False)
     _free: list[int] = field(default_factory=list, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -211,15 +213,20 @@ class LocalLLMServer:
             if slot not in self._free:
                 self._free.append(slot)
 
-    def session_ended(self, slot: int | None, asked: int, written: int) -> None:
+    def session_ended(
+        self, slot: int | None, asked: int, written: int, early: int = 0, early_used: int = 0
+    ) -> None:
         """A session gave its slot back, having needed ``asked`` lines and got ``written``.
 
         A line whose turn the candidate went on with while it was written is not counted.
+        ``early`` lines were started in pauses, ``early_used`` of them were the turn's line.
         """
         self.release_slot(slot)
         with self._lock:
             self.lines_asked += asked
             self.lines_written += written
+            self.lines_early += early
+            self.lines_early_used += early_used
 
     def apply_to(self, settings: Settings) -> None:
         """Point the OpenAI-compatible LLM settings of this process at the local server (LLM_GGUF)."""

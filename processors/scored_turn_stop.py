@@ -31,6 +31,8 @@ confirms it if the words are still the same (no second inference); the candidate
 back, or other words by then, withdraws it. A pause the candidate ends before that moment starts
 none, so most pauses inside an answer (shorter than the long wait less the lead) cost nothing.
 The LLM's time to first token is then spent inside the silence the turn waits anyway.
+A brain that writes its own line early (the local model's line writer) is told at the same
+moment, through ``write_early``; it hears the candidate go on by itself.
 
 While the candidate speaks, the live (interim) words are scored too and the result dropped,
 one call at a time: that keeps the scorer's prompt cache up with the answer, so the score at
@@ -102,11 +104,13 @@ class ScoredTurnStopStrategy(PatientTurnStopStrategy):
         rhythm: CandidateRhythm | None = None,
         may_speculate: Callable[[], bool] | None = None,
         speculate_lead_secs: float = 0.6,
+        write_early: Callable[[], None] | None = None,
         **kwargs,
     ):
         """``may_speculate``: whether a pause may start the reply before the turn ends (None: never).
 
-        ``speculate_lead_secs``: how long before the turn's end it starts.
+        ``speculate_lead_secs``: how long before the turn's end it starts. ``write_early``: called
+        at that moment, for a brain that starts its own line (None: none does).
         """
         super().__init__(**kwargs)
         self._scorer = scorer
@@ -125,6 +129,7 @@ class ScoredTurnStopStrategy(PatientTurnStopStrategy):
         self.warmed = 0  # live-word scores made (for tests and logs)
         self._may_speculate = may_speculate
         self._speculate_lead_secs = speculate_lead_secs
+        self._write_early = write_early
         self._speculation: str | None = None  # the words a reply is being written for, held
         self.speculations: list[str] = []  # how each speculation ended: confirmed | withdrawn
 
@@ -290,9 +295,15 @@ class ScoredTurnStopStrategy(PatientTurnStopStrategy):
 
         Runs in the release task: the candidate's voice coming back first cancels it.
         """
-        if self._may_speculate is None or self._speculation is not None:
+        if self._may_speculate is None and self._write_early is None:
+            return
+        if self._speculation is not None:
             return
         await asyncio.sleep(max(0.0, turn_end - self._speculate_lead_secs - time.time()))
+        if self._write_early is not None:
+            self._write_early()  # a line started even late is a line started before the turn ends
+        if self._may_speculate is None:
+            return
         if turn_end - time.time() < SPECULATION_MIN_LEAD_SECS or not self._may_speculate():
             return
         words = " ".join(self._said)

@@ -354,8 +354,12 @@ async def test_the_local_model_follows_up_on_what_the_candidate_said(local_serve
                 break
             await asyncio.sleep(0.1)
     lines = status["model_lines"]
-    asked, written = (lines[k] - lines_before[k] for k in ("asked", "written"))
+    asked, written, early, used = (
+        lines[k] - lines_before[k] for k in ("asked", "written", "early", "early_used")
+    )
     assert asked == 3 and 1 <= written <= 2, (lines_before, lines)
+    # The turn's judge started lines in the pauses the turns ended in: those were the lines.
+    assert 1 <= used <= early, (lines_before, lines)
     follow_up, move_on, after_injection = said[1], said[2], said[3]
     # 1. A follow-up question about what the candidate said, after an acknowledgement.
     assert follow_up.split(". ", 1)[0] + "." in LINE_ACKS, follow_up
@@ -469,6 +473,34 @@ async def test_a_line_written_during_a_pause_is_used_or_dropped():
         answer = "We rebuilt search on Elasticsearch. It took two months, and it was worth it."
         assert await writer.write("follow_up", q, answer, time.monotonic() + 5)
         assert writer.stats.speculated == 2 and writer.stats.speculation_used == 1
+        await writer.close()
+    finally:
+        await standin.stop()
+
+
+async def test_a_line_is_written_early_when_the_turn_judge_says_so():
+    """Without ``write_on_finished_sentence`` a finished-reading stretch is only prefilled; the
+    turn's judge starts the line (``write_early``, once for the same words), and the turn's end
+    takes it."""
+    import time
+
+    standin = await OpenAIStandIn(_line_for).start()
+    try:
+        client = AsyncOpenAI(api_key="sk-test", base_url=standin.url, max_retries=0, timeout=10)
+        writer = LineWriter(client, "standin-1", "system", slot=0, write_on_finished_sentence=False)
+        q = "Tell me about a project."
+        writer.expect_answer(q, "follow_up")
+        writer.heard("We rebuilt search on Elasticsearch.")
+        await asyncio.sleep(0.3)
+        assert writer.stats.speculated == 0 and writer.stats.prefills == 1
+        writer.write_early()
+        writer.write_early()  # the same words: the line under way stands
+        line = await writer.write(
+            "follow_up", q, "We rebuilt search on Elasticsearch.", time.monotonic() + 5
+        )
+        assert line and (writer.stats.speculated, writer.stats.speculation_used) == (1, 1)
+        streamed = [r for r in standin.requests if r["body"].get("stream")]
+        assert len(streamed) == 1
         await writer.close()
     finally:
         await standin.stop()

@@ -362,3 +362,23 @@ async def test_no_early_reply_when_it_may_not():
         s = Speculations(t)
         await t.waited(await t.say("Done."))
         assert s.started == [] and s.ended == [False]
+
+
+async def test_a_brain_writing_its_own_line_is_told_at_the_lead_and_not_for_a_pause_gone_on():
+    """``write_early`` (the local model's line writer) is called when a reply would start early,
+    without pipecat's speculation, and not for a pause the candidate ends before the lead."""
+    lead = 0.3
+    calls: list[float] = []
+    scorer = TableScorer({"So we used Redis and": 0.01})
+    kw = dict(write_early=lambda: calls.append(time.time()), speculate_lead_secs=lead)
+    async with scored(0.9, scorer, **kw) as t:
+        s = Speculations(t)
+        await t.say("So we used Redis and")
+        await asyncio.sleep(0.3)  # before 0.9 - 0.3 s
+        await t.start()  # they went on: no line
+        assert calls == []
+        end = await t.say("So we used Redis and")
+        await t.waited(end)
+        assert len(calls) == 1
+        assert SLOW - lead - EARLY <= calls[0] - end < SLOW - lead + 0.1
+        assert s.started == [] and s.ended == [False]  # no pipecat speculation of its own

@@ -186,12 +186,21 @@ def _model_lines(state) -> dict:
     """With LLM=local: how many lines ended sessions asked the model for, and how many it wrote.
 
     The rest were scripted (late, failed or breaking a rule): the share written is what tells an
-    operator the model keeps up with the sessions the machine holds.
+    operator the model keeps up with the sessions the machine holds. ``early``: lines started in
+    a pause before the turn ended, ``early_used``: those the turn's end took (the rest are the
+    CPU spent on pauses the candidate went on after).
     """
     llm = getattr(state.models, "llm", None)
     if state.settings.llm_kind != "local" or llm is None:
         return {}
-    return {"model_lines": {"asked": llm.lines_asked, "written": llm.lines_written}}
+    return {
+        "model_lines": {
+            "asked": llm.lines_asked,
+            "written": llm.lines_written,
+            "early": llm.lines_early,
+            "early_used": llm.lines_early_used,
+        }
+    }
 
 
 @router.get("/api/modes")
