@@ -44,7 +44,7 @@ class LineStats:
     skipped: int = 0  # the answer tried to instruct the interviewer
     cut_off: int = 0  # the turn went on (or the session ended) while its line was written
     prefills: int = 0
-    speculated: int = 0  # lines written while the candidate paused
+    speculated: int = 0  # lines started while the candidate paused
     speculation_used: int = 0  # ... that were the turn's line
     head_restored: bool = False  # the slot started from the shared system message's reading
     prefill_read: list[int | None] = field(default_factory=list)  # tokens each prefill read
@@ -226,7 +226,7 @@ class LineWriter:
                 f"Model lines: {st.written} of {st.needed} written ({st.late} late, {st.rejected} "
                 f"broke a rule, {st.failed} failed, {st.skipped} not asked: the answer instructed); "
                 f"{st.cut_off} more cut off by the candidate; {st.prefills} prefills reading "
-                f"{sum(n or 0 for n in st.prefill_read)} tokens; {st.speculated} written during "
+                f"{sum(n or 0 for n in st.prefill_read)} tokens; {st.speculated} started during "
                 f"pauses, {st.speculation_used} used"
             )
 

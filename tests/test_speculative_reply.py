@@ -2,10 +2,11 @@
 
 With an OpenAI-compatible LLM, a judged pause asks the LLM for the reply before the turn would
 end (here at once: the lead is longer than the wait); the LLM service holds it until the turn
-ends. The stand-in takes 0.6 s to its first token, as a cloud model does. Checked on the wire: the request for the answer comes before the turn has
-ended (the page's ``user-stopped-speaking``) and no second request answers the same turn; when
-the candidate goes on after such a pause, the early request is given up and the reply heard
-answers the whole answer.
+ends. The stand-in takes 0.6 s to its first token, as a cloud model does. Checked on the wire:
+the request for the answer comes before the turn has ended (the page's
+``user-stopped-speaking``) and no second request answers the same turn; when the candidate goes
+on after such a pause, the early request is given up and the reply heard answers the whole
+answer.
 """
 
 from __future__ import annotations
