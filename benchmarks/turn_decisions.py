@@ -44,7 +44,7 @@ from interviewer.audio import (  # noqa: E402
 from interviewer.config import load_settings  # noqa: E402
 from interviewer.models import ModelBank  # noqa: E402
 from interviewer.rhythm import CandidateRhythm  # noqa: E402
-from interviewer.turn_text import text_verdict  # noqa: E402
+from interviewer.turn_text import ends_mid_sentence, text_verdict  # noqa: E402
 from processors.local_services import (  # noqa: E402
     SECOND_OPINION_MAX_SECS,
     SharedSmartTurnAnalyzer,
@@ -220,7 +220,7 @@ async def labelled_pauses(models, settings, scorer, items) -> list[dict]:
 
 SIGNALS = {
     "smart-turn p": lambda r: r["smart"],
-    "text verdict": lambda r: {"complete": 1.0, "incomplete": 0.5}.get(r["text"], 0.0),
+    "text verdict": lambda r: {"complete": 1.0, "open": 0.5}.get(r["text"], 0.0),
     "LM end score": lambda r: r["lm"],
     "max(smart-turn, LM)": lambda r: max(r["smart"], r["lm"]),
     "mean(smart-turn, LM)": lambda r: (r["smart"] + r["lm"]) / 2,
@@ -350,7 +350,8 @@ def report_product(rows: list[dict], settings) -> None:
     """The shipped policy on these pauses, and the cut-ins a faster turn end would cost.
 
     The policy: TURN_SCORE_THRESHOLD, TURN_FAST_SECS and TURN_SLOW_SECS, fixed and with the
-    candidate's rhythm (TURN_FAST_FLOOR_SECS, TURN_RHYTHM_MARGIN_SECS).
+    candidate's rhythm (TURN_FAST_FLOOR_SECS, TURN_RHYTHM_MARGIN_SECS); a question waits the
+    short wait, words that stop on a comma (or a colon, a dash) the long one.
     """
     t, fast, slow = settings.turn_score_threshold, settings.turn_fast_secs, settings.turn_slow_secs
     signal = SIGNALS["LM end score"]
@@ -365,7 +366,9 @@ def report_product(rows: list[dict], settings) -> None:
             return
 
         def wait(r):
-            return fast if signal(r) >= t else slow
+            if r["words"].rstrip().endswith("?"):
+                return fast  # a question to the interviewer
+            return fast if signal(r) >= t and not ends_mid_sentence(r["words"]) else slow
 
         for name, w in (("fixed", wait), ("rhythm", _with_rhythm(sel, wait, settings))):
             waits = _waits(sel, w)

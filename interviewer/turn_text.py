@@ -16,6 +16,9 @@ Verdict = Literal["complete", "dangling", "open"]
 
 WORD = re.compile(r"[\w']+")
 
+# Marks a sentence goes on after: a comma, a semicolon, a colon, a dash, an ellipsis.
+MID_SENTENCE_MARKS = (",", ";", ":", "-", "—", "–", "...", "…")
+
 
 def words(text: str) -> list[str]:
     """The words of a transcript (how every part of the interviewer counts them)."""
@@ -39,14 +42,23 @@ DANGLING_WORDS = frozenset(
 )
 
 
+def _last_words(text: str) -> str:
+    return text.strip().rstrip("\"')]").strip()
+
+
+def ends_mid_sentence(text: str) -> bool:
+    """Whether a transcript stops on a mark a sentence goes on after ("..., we had", "So,")."""
+    return _last_words(text).endswith(MID_SENTENCE_MARKS)
+
+
 def text_verdict(text: str) -> Verdict:
     """``complete``, ``dangling`` or ``open`` (no evidence either way) for a transcript."""
-    t = text.strip().rstrip("\"')]").strip()
+    t = _last_words(text)
     if not t:
         return "open"
     if t.endswith("?"):
         return "complete"
-    if t.endswith((",", ";", ":", "-", "—", "–", "...", "…")):
+    if ends_mid_sentence(t):
         return "dangling"
     last = t.split()[-1].lower().strip(".!,;:\"'()[]")  # "60%." is "60%", not "about"
     if last in DANGLING_WORDS:

@@ -90,6 +90,17 @@ async def test_a_finished_sounding_sentence_whose_words_go_on_waits_the_long_wai
         assert await t.waited(end) >= SLOW - EARLY
 
 
+async def test_words_that_stop_on_a_comma_wait_the_long_wait_however_they_would_score():
+    # The model scores some comma endings finished (0.48 in a CI run); the candidate went on.
+    scorer = TableScorer({"We ran both for two weeks with a shadow reader,": 0.9})
+    async with scored(0.9, scorer) as t:
+        end = await t.say("We ran both for two weeks with a shadow reader,")
+        assert await t.released_after(end, SLOW - 0.1) is None
+        assert await t.waited(end) >= SLOW - EARLY
+        assert scorer.asked == []  # no score can shorten the wait: none is asked for
+        assert t.strategy.decisions[-1]["mid_sentence"] is True
+
+
 async def test_the_whole_turn_is_scored_and_going_on_cancels_the_wait():
     scorer = TableScorer({"I led the migration. It took six months.": 0.9})
     async with scored(0.9, scorer) as t:

@@ -32,7 +32,7 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameProcessorSetup
 from pipecat.utils.asyncio.task_manager import TaskManager, TaskManagerParams
 
-from interviewer.turn_text import text_verdict
+from interviewer.turn_text import ends_mid_sentence, text_verdict
 from processors.patient_turn_stop import PACE_MARGIN_SECS, PatientTurnStopStrategy
 
 SENTENCE = 0.5  # scaled-down TURN_SENTENCE_PAUSE_SECS
@@ -66,6 +66,23 @@ LONG_ANSWER = "I led the migration of our billing service to a new database last
 )
 def test_text_verdict(text, verdict):
     assert text_verdict(text) == verdict
+
+
+@pytest.mark.parametrize(
+    "text, mid",
+    [
+        ("It was the age of wisdom,", True),
+        ('He said "so,"', True),
+        ("The hard part:", True),
+        ("Because...", True),
+        ("and then we rebuilt the index and", False),  # a dangling word, not a mark
+        ("I led the migration, and it worked.", False),
+        ("Could you repeat that?", False),
+        ("", False),
+    ],
+)
+def test_ends_mid_sentence(text, mid):
+    assert ends_mid_sentence(text) is mid
 
 
 class FixedVerdict(BaseTurnAnalyzer):
