@@ -211,7 +211,7 @@ class LineWriter:
                 heads = None
 
     async def close(self) -> None:
-        """Stop a prefill or speculation still running."""
+        """Stop a prefill or speculation still running, and close the client (the writer's own)."""
         self._drop_speculation()
         task, self._prefill_task = self._prefill_task, None
         if task is not None and not task.done():
@@ -220,6 +220,9 @@ class LineWriter:
                 await task
             except (asyncio.CancelledError, Exception):
                 pass
+        # Its connections, now: left to the garbage collector, a session's client lives on
+        # until a cycle collection, and closes from its finalizer.
+        await self._client.close()
         st = self.stats
         if st.asked or st.prefills:
             logger.info(

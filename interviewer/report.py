@@ -345,19 +345,19 @@ async def finalize(
     if settings.llm_kind == "openai" and answered:
         from openai import AsyncOpenAI
 
-        client = AsyncOpenAI(
+        async with AsyncOpenAI(
             api_key=settings.openai_api_key or "not-needed",
             base_url=settings.openai_base_url,
             timeout=30,
-        )
-        scores = await _unless(stop, llm_scores(interview, mode, client, settings.openai_model))
+        ) as client:
+            scores = await _unless(stop, llm_scores(interview, mode, client, settings.openai_model))
     elif settings.llm_kind == "local" and local_llm is not None and answered:
         from openai import AsyncOpenAI
 
-        client = AsyncOpenAI(
+        async with AsyncOpenAI(
             api_key=local_llm.api_key, base_url=local_llm.base_url, timeout=60, max_retries=0
-        )
-        scores = await _unless(stop, local_scores(interview, mode, client, local_llm.model))
+        ) as client:
+            scores = await _unless(stop, local_scores(interview, mode, client, local_llm.model))
         scored_by = (
             "the local model (Qwen2.5-Coder 1.5B, a small model: a first read, not a verdict)"
         )

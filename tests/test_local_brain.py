@@ -474,6 +474,7 @@ async def test_a_line_written_during_a_pause_is_used_or_dropped():
         assert await writer.write("follow_up", q, answer, time.monotonic() + 5)
         assert writer.stats.speculated == 2 and writer.stats.speculation_used == 1
         await writer.close()
+        assert client.is_closed()  # the writer's client: its connections go with the session
     finally:
         await standin.stop()
 
