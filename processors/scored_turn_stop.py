@@ -11,8 +11,8 @@ reaches ``threshold``, else after ``slow_secs``. Words that stop on a comma (a c
 an ellipsis) wait ``slow_secs`` unscored: the scorer strips the transcriber's trailing marks
 and judges the words alone, so it reads "It was the age of wisdom," as finished as often as
 not (3 of 4 such pauses in the labelled set scored above the threshold, and the candidate
-went on after all 4). A question to the interviewer ends after
-``fast_secs``; the candidate's learned pace still holds (see the parent class). With a
+went on after all 4). A question to the interviewer ends after ``fast_secs``; the
+candidate's learned pace still holds (see the parent class). With a
 :class:`~interviewer.rhythm.CandidateRhythm`, ``fast_secs`` shrinks to the candidate's own
 rhythm: every pause they went on after is fed to it, unless its words were judged unfinished
 (the long wait held there anyway); one they went on after before the words could be judged
