@@ -44,12 +44,13 @@ from interviewer.audio import (  # noqa: E402
 from interviewer.config import load_settings  # noqa: E402
 from interviewer.models import ModelBank  # noqa: E402
 from interviewer.rhythm import CandidateRhythm  # noqa: E402
-from interviewer.turn_text import ends_mid_sentence, text_verdict  # noqa: E402
+from interviewer.turn_text import text_verdict  # noqa: E402
 from processors.local_services import (  # noqa: E402
     SECOND_OPINION_MAX_SECS,
     SharedSmartTurnAnalyzer,
     TunedWhisper,
 )
+from processors.scored_turn_stop import reads_finished  # noqa: E402
 
 RATE = 16_000
 CHUNK = 320  # 20 ms of samples, as the client sends
@@ -338,10 +339,10 @@ def _with_rhythm(rows: list[dict], wait, settings):
                 longest_pause_secs=settings.turn_max_pause_secs,
             ),
         )
-        reads_finished = wait(r) == fast
-        waits[id(r)] = rhythm.fast_wait(fast) if reads_finished else wait(r)
+        finished_reading = wait(r) == fast
+        waits[id(r)] = rhythm.fast_wait(fast) if finished_reading else wait(r)
         judged = r["silence"] is None or r["silence"] >= JUDGED_AFTER_SECS
-        if r["label"] == "going on" and (reads_finished or not judged):
+        if r["label"] == "going on" and (finished_reading or not judged):
             rhythm.went_on(r["silence"])
     return lambda r: waits[id(r)]
 
@@ -368,7 +369,7 @@ def report_product(rows: list[dict], settings) -> None:
         def wait(r):
             if r["words"].rstrip().endswith("?"):
                 return fast  # a question to the interviewer
-            return fast if signal(r) >= t and not ends_mid_sentence(r["words"]) else slow
+            return fast if reads_finished(r["words"], signal(r), t) else slow
 
         for name, w in (("fixed", wait), ("rhythm", _with_rhythm(sel, wait, settings))):
             waits = _waits(sel, w)

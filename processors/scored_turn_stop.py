@@ -73,6 +73,15 @@ from processors.patient_turn_stop import PatientTurnStopStrategy
 SPECULATION_MIN_LEAD_SECS = 0.15
 
 
+def reads_finished(words: str, score: float | None, threshold: float) -> bool:
+    """Whether a pause's words read as a finished answer (the short wait's condition).
+
+    Scored at least ``threshold``, and not stopped on a comma (or a colon, a dash): the score
+    never sees the transcriber's trailing marks.
+    """
+    return score is not None and score >= threshold and not ends_mid_sentence(words)
+
+
 class TurnScorer(Protocol):
     """How likely the candidate's ``words`` end their answer to ``question`` (0..1)."""
 
@@ -281,7 +290,7 @@ class ScoredTurnStopStrategy(PatientTurnStopStrategy):
         text_score = None if mid_sentence else await self._text_score(words)
         ms = 1000 * (time.perf_counter() - t0)
         asked = words.rstrip().endswith("?")  # a question to us yields the turn
-        finished = text_score is not None and text_score >= self._threshold
+        finished = reads_finished(words, text_score, self._threshold)
         fast = self.rhythm.fast_wait(self._fast_secs) if self.rhythm else self._fast_secs
         wait = fast if asked or finished else self._slow_secs
         if not finished:
