@@ -177,6 +177,7 @@ class InterviewStages:
         """Silero VAD; quicker to start while the candidate has the floor (``FloorWatch``)."""
         s = self.settings
         return InlineSileroVADAnalyzer(
+            session=self.models.vad_session,
             params=VADParams(stop_secs=s.vad_stop_secs, start_secs=s.vad_start_secs),
             listening_start_secs=s.vad_listening_start_secs,
         )

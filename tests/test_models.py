@@ -86,6 +86,7 @@ def test_both_whisper_models_transcribe_real_speech(stt, tmp_path):
     heard = _words(" ".join(s.text for s in segments))
     assert {"tried", "matter", "try", "again", "fail", "better"} <= heard
     assert bank.piper_voice is not None and bank.smart_turn_session is not None
+    assert bank.vad_session is not None
 
 
 def test_packaged_parts_are_joined_once_and_anything_else_is_refused(tmp_path):

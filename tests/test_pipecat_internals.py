@@ -1,7 +1,7 @@
 """A tripwire for an upgrade: every private piece of pipecat (and the page's client SDK) we rely on.
 
 pipecat has no public hook for these, so processors/local_services.py (shared models, the
-Cartesia retry, the VAD run inline), processors/patient_turn_stop.py and processors/scored_turn_stop.py reach into its internals (the list below is
+Cartesia retry, the VAD run inline on a shared session), processors/patient_turn_stop.py and processors/scored_turn_stop.py reach into its internals (the list below is
 all of it). When a
 new pipecat renames or reshapes one, this fails first, naming it, instead of an interview
 misbehaving later. Bump the pin in pyproject.toml only with this green.
@@ -142,6 +142,46 @@ def test_the_private_fields_we_read_are_still_set_by_pipecat():
     assert "self._vad_starting_count >= self._vad_start_frames" in inspect.getsource(
         VADAnalyzer._run_analyzer
     )
+
+
+def test_silero_still_keeps_its_model_where_the_shared_session_replaces_it():
+    """InlineSileroVADAnalyzer runs pipecat's __init__ less the model load; SharedSileroModel
+    runs SileroOnnxModel's less the session. A field pipecat adds to either is one they miss."""
+    import ast
+    import textwrap
+
+    from pipecat.audio.vad.silero import SileroOnnxModel, SileroVADAnalyzer
+    from pipecat.audio.vad.vad_analyzer import VADAnalyzer
+
+    def fields_set(init) -> set[str]:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(init)))
+        return {
+            node.attr
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute)
+            and isinstance(node.ctx, ast.Store)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "self"
+        }
+
+    assert fields_set(SileroVADAnalyzer.__init__) == {
+        "_model",
+        "_windows_since_reset",
+        "_low_confidence_windows",
+    }
+    assert fields_set(SileroOnnxModel.__init__) == {"session", "sample_rates"}
+    assert "self.reset_states()" in inspect.getsource(SileroOnnxModel.__init__)
+    assert list(inspect.signature(VADAnalyzer.__init__).parameters) == [
+        "self",
+        "sample_rate",
+        "params",
+    ]
+    # load_silero_session opens the model pipecat packages, with pipecat's session options.
+    source = inspect.getsource(SileroVADAnalyzer.__init__) + inspect.getsource(
+        SileroOnnxModel.__init__
+    )
+    for piece in ('"silero_vad.onnx"', '"pipecat.audio.vad.data"', "inter_op_num_threads = 1"):
+        assert piece in source, piece
 
 
 def test_moonshine_still_transcribes_on_the_transcriber_its_load_returns():
