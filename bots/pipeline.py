@@ -192,18 +192,13 @@ class InterviewStages:
         """With ``LLM=local``: this session's writer of model lines, on a server slot of its own."""
         if self.settings.llm_kind != "local":
             return None
-        from openai import AsyncOpenAI
-
         server = self.models.llm
         if server is None:
             raise RuntimeError(
                 "LLM=local but the local model is not running (it starts with the app)"
             )
-        client = AsyncOpenAI(
-            api_key=server.api_key, base_url=server.base_url, timeout=10, max_retries=0
-        )
         return LineWriter(
-            client,
+            server.openai_client(timeout=10),
             server.model,
             system_prompt(self.mode, self.candidate),
             slot=server.acquire_slot(),  # given back by the brain's cleanup

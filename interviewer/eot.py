@@ -110,11 +110,7 @@ class TextTurnScorer:
 
         One per session (one event loop); :meth:`aclose` gives the slot back.
         """
-        from openai import AsyncOpenAI
-
-        client = AsyncOpenAI(
-            api_key=server.api_key, base_url=server.base_url, max_retries=0, timeout=timeout_s
-        )
+        client = server.openai_client(timeout=timeout_s)
         slot = server.acquire_slot()  # None when all are held: any slot then
         return cls(client, server.model, slot, on_close=lambda: server.release_slot(slot))
 

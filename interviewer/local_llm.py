@@ -22,6 +22,7 @@ import concurrent.futures
 import json
 import secrets
 import shutil
+import ssl
 import tempfile
 import threading
 import time
@@ -59,6 +60,17 @@ def _started_at_nice(nice: int, start):
     return done.result()
 
 
+def loopback_tls() -> ssl.SSLContext:
+    """A TLS context that trusts no one, for clients of a plain-HTTP server on 127.0.0.1.
+
+    An HTTP client builds a TLS context as it is made, and httpx's default loads the whole CA
+    store into it: 25 ms in the event loop for each client, several per interview, though
+    plain HTTP never uses it. A context made once and shared costs nothing, and with nothing
+    trusted an https URL would fail, not connect unverified.
+    """
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
 class LocalLLMError(RuntimeError):
     """The GGUF model could not be served; the message is one line naming LLM_GGUF."""
 
@@ -82,6 +94,8 @@ class LocalLLMServer:
     lines_early: int = 0  # lines started in a pause before the turn ended ...
     lines_early_used: int = 0  # ... and the turn's line (the rest: the candidate went on)
     _server: object | None = field(default=None, repr=False)
+    # The TLS context of every client of this server (see :func:`loopback_tls`).
+    tls: ssl.SSLContext = field(default_factory=lambda: loopback_tls(), repr=False)
     _free: list[int] = field(default_factory=list, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -164,7 +178,8 @@ class LocalLLMServer:
             raise LocalLLMError(f"configuration error: {what}: cannot load {path}: {e}") from None
         load_s = time.perf_counter() - t
         address = str(server.listening_address).rstrip("/")
-        heads = SlotHeads(address, api_key, heads_dir) if heads_dir is not None else None
+        tls = loopback_tls()
+        heads = SlotHeads(address, api_key, heads_dir, tls) if heads_dir is not None else None
         instance = cls(
             f"{address}/v1",
             api_key,
@@ -173,6 +188,7 @@ class LocalLLMServer:
             slots,
             heads=heads,
             _server=server,
+            tls=tls,
             _free=list(range(slots)),
         )
         try:
@@ -199,6 +215,18 @@ class LocalLLMServer:
                         f"configuration error: {what}: the local server at {address} never became healthy"
                     ) from None
             time.sleep(0.1)
+
+    def openai_client(self, *, timeout: float, max_retries: int = 0):
+        """An OpenAI client for this server, made without loading the CA store (:attr:`tls`)."""
+        from openai import AsyncOpenAI, DefaultAsyncHttpxClient
+
+        return AsyncOpenAI(
+            api_key=self.api_key,
+            base_url=self.base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            http_client=DefaultAsyncHttpxClient(verify=self.tls),
+        )
 
     def acquire_slot(self) -> int | None:
         """A slot of the server's own for one session, or None when all are held (any slot then)."""

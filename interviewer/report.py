@@ -352,11 +352,7 @@ async def finalize(
         ) as client:
             scores = await _unless(stop, llm_scores(interview, mode, client, settings.openai_model))
     elif settings.llm_kind == "local" and local_llm is not None and answered:
-        from openai import AsyncOpenAI
-
-        async with AsyncOpenAI(
-            api_key=local_llm.api_key, base_url=local_llm.base_url, timeout=60, max_retries=0
-        ) as client:
+        async with local_llm.openai_client(timeout=60) as client:
             scores = await _unless(stop, local_scores(interview, mode, client, local_llm.model))
         scored_by = (
             "the local model (Qwen2.5-Coder 1.5B, a small model: a first read, not a verdict)"

@@ -15,6 +15,7 @@ any role share it. The files live in a private directory that goes with the serv
 from __future__ import annotations
 
 import hashlib
+import ssl
 from pathlib import Path
 
 import httpx
@@ -24,8 +25,9 @@ from loguru import logger
 class SlotHeads:
     """Saved slot states on one llama.cpp server, one per prompt head (a mode's system message)."""
 
-    def __init__(self, address: str, api_key: str, directory: Path):
+    def __init__(self, address: str, api_key: str, directory: Path, tls: ssl.SSLContext):
         self._address = address.rstrip("/")
+        self._tls = tls  # the server's (see interviewer.local_llm.loopback_tls)
         self._headers = {"Authorization": f"Bearer {api_key}"}
         self.directory = directory
 
@@ -52,7 +54,7 @@ class SlotHeads:
 
     async def _action(self, slot: int, action: str, head: str) -> bool:
         try:
-            async with httpx.AsyncClient(timeout=10) as client:
+            async with httpx.AsyncClient(timeout=10, verify=self._tls) as client:
                 r = await client.post(
                     f"{self._address}/slots/{slot}",
                     params={"action": action},
