@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -29,15 +30,6 @@ from candidate.session_client import CandidateSession  # noqa: E402
 from interviewer.audio import load_pcm16  # noqa: E402
 
 SETTLE_S = 2.0
-
-
-def slope(ys: list[float]) -> float:
-    """Least-squares growth per step of ``ys`` (0 for fewer than two)."""
-    n = len(ys)
-    if n < 2:
-        return 0.0
-    mx, my = (n - 1) / 2, sum(ys) / n
-    return sum((x - mx) * (y - my) for x, y in enumerate(ys)) / sum((x - mx) ** 2 for x in range(n))
 
 
 async def main() -> None:
@@ -67,7 +59,7 @@ async def main() -> None:
                 print(f"after interview {i + 1:2d}: {after[-1]:6.0f} MB", flush=True)
         finally:
             server.stop()
-    per = slope(after[1:])
+    per = statistics.linear_regression(range(len(after) - 1), after[1:]).slope
     print(
         f"growth after the first interview: {after[-1] - after[0]:+.0f} MB over "
         f"{len(after) - 1} interviews, {per:+.1f} MB per interview (least squares)"

@@ -29,12 +29,16 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from loguru import logger
 
 from interviewer.config import Settings
 from interviewer.cpu import lower_this_thread
 from interviewer.slot_heads import SlotHeads
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI
 
 # CPU priority (nice) of the LLM=local model's threads: below the transcripts and the end-of-turn
 # score (0), above the live words (10) and the whole-turn re-decode (19).
@@ -95,7 +99,7 @@ class LocalLLMServer:
     lines_early_used: int = 0  # ... and the turn's line (the rest: the candidate went on)
     _server: object | None = field(default=None, repr=False)
     # The TLS context of every client of this server (see :func:`loopback_tls`).
-    tls: ssl.SSLContext = field(default_factory=lambda: loopback_tls(), repr=False)
+    tls: ssl.SSLContext = field(default_factory=loopback_tls, repr=False)
     _free: list[int] = field(default_factory=list, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -216,7 +220,7 @@ class LocalLLMServer:
                     ) from None
             time.sleep(0.1)
 
-    def openai_client(self, *, timeout: float, max_retries: int = 0):
+    def openai_client(self, *, timeout: float, max_retries: int = 0) -> AsyncOpenAI:
         """An OpenAI client for this server, made without loading the CA store (:attr:`tls`)."""
         from openai import AsyncOpenAI, DefaultAsyncHttpxClient
 
