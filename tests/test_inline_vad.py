@@ -78,7 +78,8 @@ async def test_candidates_on_one_session_each_hear_their_own_speech(session):
     # own does. (Were the state shared, the frames of one would colour the other's verdicts.)
     from interviewer.audio import load_pcm16
 
-    one, two = load_pcm16(SPEECH), load_pcm16(ENDGAME)[: len(load_pcm16(SPEECH))]
+    one = load_pcm16(SPEECH)
+    two = load_pcm16(ENDGAME)[: len(one)]
     params = VADParams(stop_secs=0.2, start_secs=0.2)
     a = InlineSileroVADAnalyzer(session=session, params=params)
     b = InlineSileroVADAnalyzer(session=session, params=params)

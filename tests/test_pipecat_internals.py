@@ -1,8 +1,8 @@
 """A tripwire for an upgrade: every private piece of pipecat (and the page's client SDK) we rely on.
 
 pipecat has no public hook for these, so processors/local_services.py (shared models, the
-Cartesia retry, the VAD run inline on a shared session), processors/patient_turn_stop.py and processors/scored_turn_stop.py reach into its internals (the list below is
-all of it). When a
+Cartesia retry, the VAD run inline on a shared session), processors/patient_turn_stop.py and
+processors/scored_turn_stop.py reach into its internals (the list below is all of it). When a
 new pipecat renames or reshapes one, this fails first, naming it, instead of an interview
 misbehaving later. Bump the pin in pyproject.toml only with this green.
 """
