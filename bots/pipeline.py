@@ -121,6 +121,7 @@ class InterviewStages:
             sentence_pause_secs=s.turn_sentence_pause_secs,
             max_pause_secs=s.turn_max_pause_secs,
             pace_cap_secs=s.turn_pace_cap_secs,
+            voice=self.vad,  # asked at a release: is the voice back in audio not yet reported?
             turn_analyzer=SharedSmartTurnAnalyzer(
                 session=self.models.smart_turn_session,
                 params=SmartTurnParams(stop_secs=s.turn_max_pause_secs),

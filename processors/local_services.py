@@ -448,6 +448,7 @@ class InlineSileroVADAnalyzer(SileroVADAnalyzer):
     ):
         self._listening_start_secs = listening_start_secs
         self._listening = False
+        self._state = VADState.QUIET  # after the latest audio analysed
         # pipecat's __init__ less its model load: the model runs on the process's ONNX session.
         VADAnalyzer.__init__(self, sample_rate=sample_rate, params=params)
         self._model = SharedSileroModel(session)
@@ -475,6 +476,7 @@ class InlineSileroVADAnalyzer(SileroVADAnalyzer):
     def set_params(self, params: VADParams) -> None:
         """Set pipecat's params (its counts reset), with the start count for who has the floor."""
         super().set_params(params)
+        self._state = VADState.QUIET  # pipecat's counts start again
         self._set_start_frames()
 
     def _set_start_frames(self) -> None:
@@ -483,6 +485,16 @@ class InlineSileroVADAnalyzer(SileroVADAnalyzer):
         start_secs = self.params.start_secs
         self._vad_start_frames = max(1, round(start_secs * self.sample_rate / self._vad_frames))
 
+    @property
+    def hears_voice(self) -> bool:
+        """Whether the latest audio analysed holds voice: speech starting, under way or pausing.
+
+        Current to the last chunk, ahead of the start frame pipecat queues for it (see
+        :class:`processors.patient_turn_stop.HearsVoice`).
+        """
+        return self._state is not VADState.QUIET
+
     async def analyze_audio(self, buffer: bytes) -> VADState:
         """Analyse ``buffer`` with pipecat's code, in the caller's thread."""
-        return self._run_analyzer(buffer)
+        self._state = self._run_analyzer(buffer)
+        return self._state

@@ -26,6 +26,14 @@ Deadlines are on the wall clock, and a turn ends at one only once the audio up t
 heard (:class:`~interviewer.audio_clock.AudioClock`): a network that holds the candidate's audio
 back is not a silence. If no audio comes at all for ``audio_wait_cap_secs`` (a transport that
 sends nothing in silence), the wall clock decides. Pauses are measured on the audio heard too.
+
+Heard is not yet judged: the VAD runs ahead of this strategy (pipecat's user aggregator analyses
+each chunk, then queues the VAD's start frame behind the audio already waiting), so at a
+deadline the voice may be back in audio counted as heard while its start frame has not arrived.
+Given the session's VAD (``voice``, :class:`HearsVoice`), a release also waits while the VAD hears
+voice it has not reported; its start frame then cancels the release. And a turn never ends while
+the VAD reports the candidate speaking: pipecat would start the reply (its inference trigger) and
+only then refuse to end the turn, so the interviewer would talk over them.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from typing import Protocol
 
 from loguru import logger
 from pipecat.frames.frames import (
@@ -54,6 +63,15 @@ PACE_MARGIN_SECS = 0.15  # wait this much longer than the longest pause the cand
 AUDIO_SLACK_SECS = 0.08  # audio comes in 20-32 ms chunks, give or take a chunk's jitter
 
 
+class HearsVoice(Protocol):
+    """The session's VAD, as far as a release needs it."""
+
+    @property
+    def hears_voice(self) -> bool:
+        """Whether the latest audio it analysed holds voice (starting, under way or pausing)."""
+        ...
+
+
 class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
     """Smart-turn end-of-turn, weighed with the transcript's words and the candidate's pace."""
 
@@ -66,8 +84,10 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         max_pause_secs: float = 2.0,
         pace_cap_secs: float = 1.0,
         audio_wait_cap_secs: float = 1.0,
+        voice: HearsVoice | None = None,
         **kwargs,
     ):
+        """``voice``: the session's VAD, asked at a release whether voice is back (None: not asked)."""
         super().__init__(**kwargs)
         self._min_words = min_words
         self._grace_secs = grace_secs
@@ -75,9 +95,11 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         self._max_pause_secs = max_pause_secs
         self._pace_cap_secs = pace_cap_secs
         self._audio_wait_cap_secs = audio_wait_cap_secs
+        self._voice = voice
         self.clock = AudioClock()
         self._audio_came = asyncio.Event()
         self.audio_waits: list[float] = []  # how long each release waited for held-back audio
+        self.voice_holds = 0  # releases held because the voice was back (for tests and logs)
         self._words = 0
         self._unheard: deque[float] = deque()  # ends of closed stretches not yet transcribed
         self._speech_end = 0.0  # wall-clock time the latest stretch of speech ended
@@ -127,6 +149,10 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
     # -- evidence ------------------------------------------------------------------------
 
     async def _handle_vad_user_started_speaking(self, frame: VADUserStartedSpeakingFrame):
+        logger.debug(
+            f"{self}: voice again ({self.clock.heard_secs:.2f}s heard"
+            f"{', a release pending' if self._release_task else ''})"
+        )
         if self._released_after is not None:
             pause = self.clock.since(self._released_after, frame.timestamp) - frame.start_secs
             self._learn_pace(pause)
@@ -144,6 +170,7 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
             self.pace_secs = pace
 
     async def _handle_vad_user_stopped_speaking(self, frame: VADUserStoppedSpeakingFrame):
+        logger.debug(f"{self}: voice stopped ({self.clock.heard_secs:.2f}s heard)")
         self.clock.mark(frame.timestamp)
         self._speech_end = frame.timestamp - frame.stop_secs
         self._unheard.append(self._speech_end)
@@ -164,6 +191,7 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         If it was the last voice and the candidate is silent, the pause it fell in goes on: the
         turn's deadlines count from the end of the words before it.
         """
+        logger.debug(f"{self}: a stretch without words")
         self._heard()
         if not self._unheard and not self._vad_user_speaking and self._words_end is not None:
             self._speech_end = self._words_end
@@ -219,9 +247,16 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         try:
             await asyncio.sleep(max(0.0, deadline - time.time()))
             await self._hear_until(deadline)
+            await self._while_voice_unreported()
         except asyncio.CancelledError:
             return
         self._release_task = None
+        if self._vad_user_speaking:
+            # The candidate is talking (a start this release was not cancelled by): their next
+            # pause is judged afresh.
+            self.voice_holds += 1
+            logger.info(f"{self}: the turn stays open: the candidate is speaking")
+            return
         self._released_after = self._speech_end
         await self._end_turn()
 
@@ -254,6 +289,25 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         waited = time.time() - t0
         self.audio_waits.append(waited)
         logger.info(f"{self}: waited {waited:.2f}s for audio the network held back")
+
+    async def _while_voice_unreported(self) -> None:
+        """Wait while the VAD hears voice it has not reported (its start frame may be queued).
+
+        The start frame cancels the release; a false start (a click) settles back to quiet within
+        a chunk or two. With no audio coming, ``audio_wait_cap_secs`` on, the release goes ahead.
+        """
+        if self._voice is None or not self._voice.hears_voice:
+            return
+        self.voice_holds += 1
+        logger.debug(f"{self}: the voice is back in audio not yet judged; the turn waits")
+        give_up = time.time() + self._audio_wait_cap_secs
+        while self._voice.hears_voice and (left := give_up - time.time()) > 0:
+            self._audio_came.clear()
+            try:
+                async with asyncio.timeout(left):
+                    await self._audio_came.wait()
+            except TimeoutError:
+                break
 
     async def cleanup(self):
         """Cancel a pending release."""

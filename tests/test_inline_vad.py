@@ -93,3 +93,31 @@ async def test_candidates_on_one_session_each_hear_their_own_speech(session):
     assert heard_a == await states(SileroVADAnalyzer(params=params), one)
     assert heard_b == await states(SileroVADAnalyzer(params=params), two)
     assert heard_a != heard_b and _starts(heard_a) >= 2 and _starts(heard_b) >= 2
+
+
+async def test_the_vad_says_it_hears_voice_from_its_first_voiced_chunk_to_its_stop(session):
+    # A turn's release asks this before ending the turn: the start frame pipecat sends for the
+    # same audio waits in a queue behind it, and comes only once the start is confirmed.
+    from interviewer.audio import load_pcm16, silence
+
+    pcm = silence(0.5) + load_pcm16(SPEECH)
+    vad = InlineSileroVADAnalyzer(session=session, params=VADParams(stop_secs=0.2, start_secs=0.2))
+    vad.set_sample_rate(16_000)
+    heard: list[tuple[VADState, bool]] = []
+    for i in range(0, len(pcm), CHUNK):
+        heard.append((await vad.analyze_audio(pcm[i : i + CHUNK]), vad.hears_voice))
+    assert not heard[0][1]  # silence
+    assert all(hears == (state != VADState.QUIET) for state, hears in heard)
+    first_voice = next(i for i, (_, hears) in enumerate(heard) if hears)
+    first_start = next(i for i, (state, _) in enumerate(heard) if state == VADState.SPEAKING)
+    assert first_voice < first_start  # heard before pipecat reports it
+    assert any(not hears for _, hears in heard[first_start:])  # and quiet again at its pauses
+    again = InlineSileroVADAnalyzer(
+        session=session, params=VADParams(stop_secs=0.2, start_secs=0.2)
+    )
+    again.set_sample_rate(16_000)
+    for i in range(0, (first_start + 1) * CHUNK, CHUNK):
+        await again.analyze_audio(pcm[i : i + CHUNK])
+    assert again.hears_voice
+    again.set_params(VADParams(stop_secs=0.2, start_secs=0.2))  # pipecat's counts start again
+    assert not again.hears_voice

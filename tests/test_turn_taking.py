@@ -364,3 +364,70 @@ def test_the_audio_clock_counts_what_was_heard_against_the_wall_clock():
     assert clock.behind(100.2) == 0.0
     assert clock.behind(100.5) == pytest.approx(0.2)  # 0.5 s since the mark, 0.3 s heard
     assert clock.since(99.8, 105.0) == pytest.approx(0.5)  # the wall clock says 5.2 s
+
+
+# --- voice back in audio heard but not yet reported ----------------------------------------
+
+
+class VADSays:
+    """What the session's VAD hears in the latest audio it analysed (ahead of its frames)."""
+
+    hears_voice = False
+
+
+async def test_voice_the_vad_hears_but_has_not_reported_holds_the_release():
+    """pipecat queues the VAD's start frame behind the audio already waiting: at the deadline the
+    audio is heard, the voice in it is too, and its start frame is still on the way."""
+    vad = VADSays()
+    async with Turns(complete=False, voice=vad) as t:
+        await _hear(t, 1.0)
+        end = await t.say(LONG_ANSWER)
+        await _hear(t, SENTENCE - 0.1)
+        vad.hears_voice = True  # the candidate goes on, in audio counted as heard
+        await _hear(t, 0.2)
+        assert await t.released_after(end, within=SENTENCE + 0.3) is None
+        await t.start()  # the start frame arrives: the release is cancelled
+        await _hear(t, 0.2)
+        assert await t.released_after(end, within=0.3) is None
+        assert t.strategy.voice_holds == 1
+
+
+async def test_a_false_start_holds_the_release_only_until_the_vad_settles():
+    vad = VADSays()
+    async with Turns(complete=False, voice=vad) as t:
+        await _hear(t, 1.0)
+        end = await t.say(LONG_ANSWER)
+        vad.hears_voice = True  # a click: voice for a chunk, not enough for a start
+        await _hear(t, SENTENCE + 0.1)
+        assert await t.released_after(end, within=SENTENCE + 0.2) is None
+        vad.hears_voice = False
+        settled = time.time()
+        await _hear(t, 0.02)
+        assert await t.waited(settled) < 0.2
+
+
+async def test_a_voice_that_never_settles_without_audio_is_waited_out_by_the_clock():
+    """Audio stops coming mid-voice (a transport that sends nothing): the cap ends the wait."""
+    vad = VADSays()
+    cap = 0.4
+    async with Turns(complete=False, voice=vad, audio_wait_cap_secs=cap) as t:
+        await _hear(t, 1.0)
+        end = await t.say(LONG_ANSWER)
+        await _hear(t, SENTENCE + 0.1)
+        vad.hears_voice = True
+        waited = await t.waited(end)
+        assert SENTENCE + cap - EARLY <= waited < SENTENCE + cap + 0.5, waited
+
+
+async def test_no_turn_ends_while_the_vad_reports_the_candidate_speaking():
+    """Whatever calls the turn over (here smart-turn's own trigger), the candidate is talking.
+
+    pipecat starts the reply on the trigger and only then refuses to end the turn while the
+    candidate speaks: the interviewer would answer half an answer, over the candidate.
+    """
+    async with Turns(complete=True) as t:
+        end = await t.say(LONG_ANSWER, transcript=False)
+        await t.start()  # they go on
+        await t.transcript(LONG_ANSWER)
+        await t.strategy.trigger_user_turn_stopped()
+        assert await t.released_after(end, within=SENTENCE + 0.3) is None
