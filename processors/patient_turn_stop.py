@@ -27,13 +27,13 @@ heard (:class:`~interviewer.audio_clock.AudioClock`): a network that holds the c
 back is not a silence. If no audio comes at all for ``audio_wait_cap_secs`` (a transport that
 sends nothing in silence), the wall clock decides. Pauses are measured on the audio heard too.
 
-Heard is not yet judged: the VAD runs ahead of this strategy (pipecat's user aggregator analyses
-each chunk, then queues the VAD's start frame behind the audio already waiting), so at a
-deadline the voice may be back in audio counted as heard while its start frame has not arrived.
-Given the session's VAD (``voice``, :class:`HearsVoice`), a release also waits while the VAD hears
-voice it has not reported; its start frame then cancels the release. And a turn never ends while
-the VAD reports the candidate speaking: pipecat would start the reply (its inference trigger) and
-only then refuse to end the turn, so the interviewer would talk over them.
+Heard is not yet judged: the VAD reports a start only after ``start_secs`` of voice, and pipecat's
+user aggregator queues that start frame behind the audio already waiting. So at a deadline the
+voice can be back in audio counted as heard, with no start frame yet. Given the session's VAD
+(``voice``, :class:`HearsVoice`), a release also waits while the VAD hears voice it has not
+settled: a start frame then cancels the release, a false start (a click) lets it go on. And a
+turn never ends while the VAD reports the candidate speaking: pipecat would start the reply (its
+inference trigger) and only then refuse to end the turn, so the interviewer would talk over them.
 """
 
 from __future__ import annotations
@@ -274,18 +274,12 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         t0 = time.time()
         give_up = t0 + self._audio_wait_cap_secs
         while self.clock.behind(deadline) > AUDIO_SLACK_SECS:
-            left = give_up - time.time()
-            if left <= 0:
+            if not await self._next_audio(give_up):
                 logger.warning(
                     f"{self}: no audio for {self._audio_wait_cap_secs:.1f}s past the turn's end; "
                     "ending it by the clock"
                 )
                 break
-            self._audio_came.clear()
-            try:
-                await asyncio.wait_for(self._audio_came.wait(), left)
-            except TimeoutError:
-                pass
         waited = time.time() - t0
         self.audio_waits.append(waited)
         logger.info(f"{self}: waited {waited:.2f}s for audio the network held back")
@@ -301,13 +295,21 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         self.voice_holds += 1
         logger.debug(f"{self}: the voice is back in audio not yet judged; the turn waits")
         give_up = time.time() + self._audio_wait_cap_secs
-        while self._voice.hears_voice and (left := give_up - time.time()) > 0:
-            self._audio_came.clear()
-            try:
-                async with asyncio.timeout(left):
-                    await self._audio_came.wait()
-            except TimeoutError:
-                break
+        while self._voice.hears_voice and await self._next_audio(give_up):
+            pass
+
+    async def _next_audio(self, give_up: float) -> bool:
+        """Wait for the next chunk of audio until wall-clock ``give_up``; False if none came."""
+        left = give_up - time.time()
+        if left <= 0:
+            return False
+        self._audio_came.clear()
+        try:
+            async with asyncio.timeout(left):
+                await self._audio_came.wait()
+        except TimeoutError:
+            return False
+        return True
 
     async def cleanup(self):
         """Cancel a pending release."""
