@@ -33,7 +33,9 @@ token; at once if that is already past): pipecat's speculative inference, on a p
 with the words so far, its response held by the LLM service's ``SpeculationGate``. The turn's end
 confirms it if the words are still the same (no second inference); the candidate's voice coming
 back, or other words by then, withdraws it. A pause the candidate ends before that moment starts
-none, so most pauses inside an answer (shorter than the long wait less the lead) cost nothing.
+none, so most pauses inside an answer (shorter than the long wait less the lead) cost nothing;
+nor does one whose voice is back by then in audio the VAD has not reported yet (see the parent
+class): the start waits until the VAD reports it (nothing starts) or settles (a click).
 The LLM's time to first token is then spent inside the silence the turn waits anyway.
 A brain that writes its own line early (the local model's line writer) is told at the same
 moment, through ``write_early``; it hears the candidate go on by itself.
@@ -321,13 +323,16 @@ class ScoredTurnStopStrategy(PatientTurnStopStrategy):
     async def _speculate(self, turn_end: float) -> None:
         """Start the reply the lead before ``turn_end``, held until the turn ends.
 
-        Runs in the release task: the candidate's voice coming back first cancels it.
+        Runs in the release task: the candidate's voice coming back first cancels it. Voice the
+        VAD hears but has not reported yet holds it too: most such voice is the candidate going
+        on, whose start frame is queued behind the audio; a click settles, and it starts then.
         """
         if self._may_speculate is None and self._write_early is None:
             return
         if self._speculation is not None:
             return
         await asyncio.sleep(max(0.0, turn_end - self._speculate_lead_secs - time.time()))
+        await self._while_voice_unreported()
         if self._write_early is not None:
             self._write_early()  # a line started even late is a line started before the turn ends
         if self._may_speculate is None:

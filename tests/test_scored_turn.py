@@ -18,7 +18,7 @@ from pipecat.metrics.metrics import TurnMetricsData
 
 from interviewer.rhythm import CandidateRhythm
 from processors.scored_turn_stop import ScoredTurnStopStrategy
-from tests.test_turn_taking import EARLY, FixedVerdict, Turns
+from tests.test_turn_taking import EARLY, FixedVerdict, Turns, VADSays, _hear
 
 FAST = 0.3
 SLOW = 0.9
@@ -393,3 +393,44 @@ async def test_a_brain_writing_its_own_line_is_told_at_the_lead_and_not_for_a_pa
         assert len(calls) == 1
         assert SLOW - lead - EARLY <= calls[0] - end < SLOW - lead + 0.1
         assert s.started == [] and s.ended == [False]  # no pipecat speculation of its own
+
+
+async def test_no_early_reply_or_line_starts_while_the_vad_hears_the_candidate_going_on():
+    """At the lead the voice is back in audio the VAD has not reported yet (its start frame is
+    queued behind that audio): the candidate is going on, so nothing is started to be dropped."""
+    vad = VADSays()
+    calls: list[float] = []
+    scorer = TableScorer({"We cut the p99 in half.": 0.6}, delay=0.05)
+    kw = dict(may_speculate=lambda: True, write_early=lambda: calls.append(time.time()))
+    async with scored(0.5, scorer, voice=vad, **kw) as t:
+        s = Speculations(t)
+        await t.say("We cut the p99 in half.")
+        vad.hears_voice = True  # before the score comes back: the lead is already past
+        await _hear(t, 0.1)
+        await asyncio.sleep(0.1)
+        assert s.started == [] and calls == []
+        await t.start()  # the start frame arrives
+        await _hear(t, 0.1)
+        await asyncio.sleep(FAST)
+        assert s.started == [] and calls == [] and s.dropped == [] and s.ended == []
+
+
+async def test_after_a_false_start_the_early_reply_starts_once_the_vad_settles():
+    vad = VADSays()
+    calls: list[float] = []
+    scorer = TableScorer({"We cut the p99 in half.": 0.6}, delay=0.01)
+    kw = dict(may_speculate=lambda: True, write_early=lambda: calls.append(time.time()))
+    async with scored(0.5, scorer, voice=vad, speculate_lead_secs=FAST, **kw) as t:
+        s = Speculations(t)
+        end = await t.say("We cut the p99 in half.")
+        vad.hears_voice = True  # a click: voice for a few chunks, not enough for a start
+        await _hear(t, 0.1)
+        await asyncio.sleep(0.05)  # the score came back meanwhile
+        vad.hears_voice = False
+        settled = time.time()
+        await _hear(t, FAST)  # quiet again: the audio up to the turn's end
+        waited = await t.waited(end)
+        assert len(calls) == 1 and calls[0] >= settled
+        assert [w for _, w in s.started] == ["We cut the p99 in half."]
+        assert s.started[0][0] >= settled
+        assert s.ended == [True] and FAST - EARLY <= waited < SLOW
