@@ -98,7 +98,12 @@ class ServerProcess:
         return 0.0
 
     def model_lines(self, settle_s: float = 20.0) -> tuple[int, int] | None:
-        """(asked, written): lines ended sessions asked the local model for and got; None: none.
+        """(asked, written): lines ended sessions asked the local model for and got; None: none."""
+        lines = self.line_counts(settle_s)
+        return (lines["asked"], lines["written"]) if lines else None
+
+    def line_counts(self, settle_s: float = 20.0) -> dict[str, int] | None:
+        """``/status``'s ``model_lines`` (asked, written, early, early_used); None: no local model.
 
         Sessions are counted as they end: read once none is running (up to ``settle_s``).
         """
@@ -111,8 +116,7 @@ class ServerProcess:
             if not status.get("running") or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
-        lines = status.get("model_lines")
-        return (lines["asked"], lines["written"]) if lines else None
+        return status.get("model_lines")
 
     def stop(self) -> None:
         """Terminate the server (kill after 15 s)."""
@@ -201,6 +205,7 @@ async def bench_server(
     cuts_by = {"real": 0, "synthesized": 0}
     all_parts: list[dict] = []
     cpu0 = server.cpu_s()
+    lines0 = server.line_counts()
     for name, mode, turns in workload:
         lat, parts, cuts = await _run_session(server.url, mode, turns)
         lat_by[_kind(name)] += lat
@@ -220,6 +225,16 @@ async def bench_server(
         + ", ".join(f"{k} {v}" for k, v in _breakdown(all_parts).items())
     )
     print(f"  server CPU {server.cpu_s() - cpu0:.1f} s, peak RSS {server.mem_mb('VmHWM'):.0f} MB")
+    lines = server.line_counts()
+    if lines0 and lines:
+        n = {
+            k: lines.get(k, 0) - lines0.get(k, 0)
+            for k in ("asked", "written", "early", "early_used")
+        }
+        print(
+            f"  model lines: written {n['written']} of {n['asked']}; started in a pause "
+            f"{n['early']}, of them the turn's line {n['early_used']}"
+        )
     return lat_by
 
 
