@@ -38,6 +38,12 @@ class Settings(BaseSettings):
         description="measured on 2 cores with LLM=local: the model writes the lines of 2 interviews; 5 get replies in time, past 2 scripted (8 with LLM=scripted)",
     )
     max_message_bytes: int = Field(256_000, alias="MAX_MESSAGE_BYTES", ge=1024)
+    malloc_arenas: int = Field(
+        2,
+        alias="MALLOC_ARENAS",
+        ge=0,
+        description="malloc arenas the server's threads share (glibc; 0: its default of 8 per core)",
+    )
     session_token_ttl_s: int = Field(120, alias="SESSION_TOKEN_TTL_S", ge=5)
     max_pending_starts: int = Field(
         50,

@@ -22,6 +22,7 @@ from loguru import logger
 
 from interviewer.config import Settings, load_settings
 from interviewer.models import ModelBank
+from interviewer.native_memory import limit_malloc_arenas
 from interviewer.rate import TokenBucket
 from interviewer.recordings import RecordingStore, keep_for
 from interviewer.store import Store
@@ -149,6 +150,7 @@ class GracefulServer:
 def serve(settings: Settings | None = None) -> None:
     """Run the server with uvicorn (models load before the first session)."""
     settings = settings or load_settings()
+    limit_malloc_arenas(settings.malloc_arenas)  # before the models' threads start
     app = create_app(settings)
     GracefulServer(app, uvicorn_config(app, settings, log_level="info")).run()
 
