@@ -99,7 +99,7 @@ class PatientTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         self.clock = AudioClock()
         self._audio_came = asyncio.Event()
         self.audio_waits: list[float] = []  # how long each release waited for held-back audio
-        self.voice_holds = 0  # releases held because the voice was back (for tests and logs)
+        self.voice_holds = 0  # releases (and early starts) held as the voice was back (tests, logs)
         self._words = 0
         self._unheard: deque[float] = deque()  # ends of closed stretches not yet transcribed
         self._speech_end = 0.0  # wall-clock time the latest stretch of speech ended
