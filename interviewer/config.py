@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from interviewer.cpu import OPENMP_SPINS
+
 
 class SettingsError(SystemExit):
     """Start-up configuration error; carries one human-readable line."""
@@ -249,6 +251,13 @@ class Settings(BaseSettings):
     )
     local_llm_threads: int = Field(
         2, alias="LOCAL_LLM_THREADS", ge=1, description="llama.cpp threads (LLM=local)"
+    )
+    llm_barrier_spins: int = Field(
+        OPENMP_SPINS,
+        alias="LLM_BARRIER_SPINS",
+        ge=0,
+        description="spins of a llama.cpp thread at a barrier before it sleeps (libgomp's GOMP_SPINCOUNT, default 300000: "
+        "a thread that loses its core then stalls the model)",
     )
     local_llm_ctx_per_session: int = Field(
         2048, alias="LOCAL_LLM_CTX_PER_SESSION", ge=512, le=32768

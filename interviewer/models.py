@@ -314,7 +314,11 @@ class ModelBank:
             from interviewer.eot import start_eot_server
 
             t = time.perf_counter()
-            eot = start_eot_server(settings.model_cache_dir, slots=settings.max_sessions)
+            eot = start_eot_server(
+                settings.model_cache_dir,
+                slots=settings.max_sessions,
+                spins=settings.llm_barrier_spins,
+            )
             if eot is not None:
                 times["turn text"] = time.perf_counter() - t
         logger.info(f"Models loaded: {', '.join(f'{k} {v:.2f}s' for k, v in times.items())}")
