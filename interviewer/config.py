@@ -37,7 +37,7 @@ class Settings(BaseSettings):
         5,
         alias="MAX_SESSIONS",
         ge=1,
-        description="measured on 2 cores with LLM=local: 5 get replies in time; past 1-2 the lines are mostly scripted (README, Capacity; 8 with LLM=scripted)",
+        description="measured on 2 cores with LLM=local: 5 get replies in time; with 2 the model wrote 1-6 of 6 lines a run, past 2 they are mostly scripted (README, Capacity; 8 with LLM=scripted)",
     )
     max_message_bytes: int = Field(256_000, alias="MAX_MESSAGE_BYTES", ge=1024)
     malloc_arenas: int = Field(
