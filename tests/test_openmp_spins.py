@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 SHOW = textwrap.dedent(
     """
-    import ctypes, os, sys
+    import ctypes, os
     print("environment after:", os.environ.get("GOMP_SPINCOUNT"), flush=True)
     ctypes.CDLL("libgomp.so.1").omp_display_env(1)
     """
