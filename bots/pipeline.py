@@ -209,6 +209,7 @@ class InterviewStages:
             # The scored turn's judge starts early lines when it starts early replies; by rules,
             # a finished-reading stretch does.
             write_on_finished_sentence=self.settings.turn_speculate and not self._scored_turns,
+            in_flight=server.lines,  # the reports scored meanwhile give way to its lines
         )
 
     # --- the stages, in pipeline order ---------------------------------------------------

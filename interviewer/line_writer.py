@@ -14,12 +14,14 @@ a late, failed or rule-breaking line is ``None`` and the caller speaks its scrip
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass, field
 
 from loguru import logger
 from openai import AsyncOpenAI
 
+from interviewer.give_way import LinesInFlight
 from interviewer.lines import (
     LinePrompt,
     Task,
@@ -71,11 +73,13 @@ class LineWriter:
         temperature: float = 0.2,
         max_tokens: int = 48,
         write_on_finished_sentence: bool = True,
+        in_flight: LinesInFlight | None = None,
     ):
         """A writer on ``slot`` of the local server.
 
         ``write_on_finished_sentence``: write the line as soon as a stretch reads finished (for
-        when nothing calls :meth:`write_early`).
+        when nothing calls :meth:`write_early`). ``in_flight``: the server's count of lines being
+        written, which its background requests give way to.
         """
         self._client = client
         self._model = model
@@ -90,6 +94,7 @@ class LineWriter:
         self._temperature = temperature
         self._max_tokens = max_tokens
         self._on_finished_sentence = write_on_finished_sentence
+        self._in_flight = in_flight
         self._question = ""
         self._task: Task = "follow_up"
         self._heard: list[str] = []
@@ -291,6 +296,11 @@ class LineWriter:
         return None
 
     async def _complete(self, prompt: LinePrompt) -> str | None:
+        """The line, counted in flight while it is written (see :mod:`interviewer.give_way`)."""
+        with self._in_flight.writing() if self._in_flight else contextlib.nullcontext():
+            return await self._stream(prompt)
+
+    async def _stream(self, prompt: LinePrompt) -> str | None:
         """Stream the line; stop at its first newline (a second paragraph is never a good sign)."""
         # A prefill still reading this slot's prompt finishes first: the line reuses its cache.
         await self._await_prefill()

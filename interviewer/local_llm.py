@@ -36,6 +36,7 @@ from loguru import logger
 
 from interviewer.config import Settings
 from interviewer.cpu import OPENMP_SPINS, lower_this_thread, openmp_spins
+from interviewer.give_way import LinesInFlight
 from interviewer.slot_heads import SlotHeads
 
 if TYPE_CHECKING:
@@ -109,6 +110,8 @@ class LocalLLMServer:
     load_seconds: float
     slots: int = 1
     heads: SlotHeads | None = None  # slot states shared between sessions (LLM=local)
+    # The sessions' lines being written, which background requests give way to (LLM=local).
+    lines: LinesInFlight = field(default_factory=LinesInFlight, repr=False)
     lines_asked: int = 0  # model lines sessions that ended needed (LLM=local; none cut off) ...
     lines_written: int = 0  # ... and got in time and within the rules, not the scripted line
     lines_early: int = 0  # lines started in a pause before the turn ended ...

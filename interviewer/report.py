@@ -19,6 +19,7 @@ from typing import TypeVar
 
 from loguru import logger
 
+from interviewer.give_way import LinesInFlight, read_between_lines
 from interviewer.plan import InterviewMode
 from interviewer.scripted import FILLERS
 from interviewer.store import StoredInterview
@@ -209,12 +210,19 @@ SCORE_MAX_ANSWER_WORDS = 900  # a competency's answers, cut to fit one slot of t
 
 
 async def local_scores(
-    interview: StoredInterview, mode: InterviewMode, client, model: str
+    interview: StoredInterview,
+    mode: InterviewMode,
+    client,
+    model: str,
+    lines: LinesInFlight | None = None,
+    slot: int | None = None,
 ) -> dict | None:
     """Competency scores from the small local model.
 
     One short prompt per competency, with only the answers to that competency's questions, JSON
-    constrained by a schema; only quotes that really are in the transcript are kept.
+    constrained by a schema; only quotes that really are in the transcript are kept. With
+    ``lines`` (the live interviews'), each prompt is read between them, on ``slot`` (see
+    :mod:`interviewer.give_way`).
     """
     said = " ".join(t.text.lower() for t in interview.turns if t.role == "candidate")
     scores: dict = {}
@@ -236,6 +244,8 @@ async def local_scores(
             "and quote up to two short phrases copied word for word from the answers as evidence."
         )
         try:
+            if lines is not None:
+                await read_between_lines(client, model, prompt, lines, slot=slot)
             resp = await client.chat.completions.create(
                 model=model,
                 messages=[{"role": "user", "content": prompt}],
@@ -243,6 +253,7 @@ async def local_scores(
                 max_tokens=200,
                 response_format={"type": "json_object", "schema": SCORE_SCHEMA},
                 seed=7,
+                extra_body={"cache_prompt": True} | ({} if slot is None else {"id_slot": slot}),
             )
             item = json.loads(resp.choices[0].message.content or "{}")
             score = max(1, min(5, int(item.get("score"))))
@@ -352,8 +363,15 @@ async def finalize(
         ) as client:
             scores = await _unless(stop, llm_scores(interview, mode, client, settings.openai_model))
     elif settings.llm_kind == "local" and local_llm is not None and answered:
-        async with local_llm.openai_client(timeout=60) as client:
-            scores = await _unless(stop, local_scores(interview, mode, client, local_llm.model))
+        slot = local_llm.acquire_slot()  # the ended interview's, most likely
+        try:
+            async with local_llm.openai_client(timeout=60) as client:
+                scoring = local_scores(
+                    interview, mode, client, local_llm.model, local_llm.lines, slot
+                )
+                scores = await _unless(stop, scoring)
+        finally:
+            local_llm.release_slot(slot)
         scored_by = (
             "the local model (Qwen2.5-Coder 1.5B, a small model: a first read, not a verdict)"
         )

@@ -5,8 +5,9 @@ OpenAILLMService runs unchanged. Modes: "ok" streams a reply, "error" answers HT
 "midstream" breaks the stream after a few chunks, "stall" never answers (and records, in
 ``stalled_for``, how long each stalled request was seen before its client hung up, and in
 ``stall_left_at``, when the client hung up, on ``time.monotonic``'s clock). ``first_token_s``
-delays each streamed reply's first token, as a cloud model's time to first token does; a client
-that hangs up during that delay is recorded (``gave_up``: the request's index).
+delays each streamed reply's first token, as a cloud model's time to first token does, and
+``answer_s`` each whole (not streamed) answer, as a model reading a long prompt does; a client
+that hangs up during either delay is recorded (``gave_up``: the request's index).
 """
 
 from __future__ import annotations
@@ -35,10 +36,13 @@ def llm_at(settings, base_url: str):
 class OpenAIStandIn(LoopbackHTTPServer):
     """Serve /v1/chat/completions on loopback; record every request."""
 
-    def __init__(self, reply_for=None, mode: str = "ok", first_token_s: float = 0.0):
+    def __init__(
+        self, reply_for=None, mode: str = "ok", first_token_s: float = 0.0, answer_s: float = 0.0
+    ):
         self.requests: list[dict] = []  # body, auth, and when it came (time.monotonic)
         self.gave_up: list[int] = []  # requests whose client left before the first token
         self.first_token_s = first_token_s
+        self.answer_s = answer_s
         self.stalled_for: list[float] = []  # seconds until each stalled request's client left
         self.stall_left_at: list[float] = []  # time.monotonic() when each stalled client left
         self.mode = mode
@@ -68,6 +72,9 @@ class OpenAIStandIn(LoopbackHTTPServer):
             return web.Response(status=504)  # nobody is left to read it
         text = self._reply_for(body.get("messages", []))
         if not body.get("stream"):
+            if self.answer_s > 0 and await self._client_left_within(request, self.answer_s):
+                self.gave_up.append(index)
+                return web.Response(status=499)  # nobody is left to read it
             return web.json_response(
                 {
                     "id": "chatcmpl-standin",
