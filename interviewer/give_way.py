@@ -9,8 +9,8 @@ written beside it: a line that takes 0.9 s alone took 14 s beside a report being
 line instead.
 
 Dropping the scoring's request when a line starts does not work with this server: llama.cpp
-notices a client that hung up only after a second with no result for anyone, which a session
-streaming its line never leaves it (measured: a dropped request read its prompt to the end).
+did not notice that the client had hung up in most probes where other requests were under way
+(a line, the slots being read), and read the dropped prompt to its end.
 
 So the writers count their lines in flight (:class:`LinesInFlight`), and a background prompt
 is read a few dozen words at a time (:func:`read_between_lines`): one-token requests on one
