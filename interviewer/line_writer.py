@@ -297,7 +297,8 @@ class LineWriter:
 
     async def _complete(self, prompt: LinePrompt) -> str | None:
         """The line, counted in flight while it is written (see :mod:`interviewer.give_way`)."""
-        with self._in_flight.writing() if self._in_flight else contextlib.nullcontext():
+        lines = self._in_flight
+        with lines.writing() if lines is not None else contextlib.nullcontext():
             return await self._stream(prompt)
 
     async def _stream(self, prompt: LinePrompt) -> str | None:
