@@ -129,7 +129,7 @@ async def run(answer_words: int) -> dict:
             out[f"{name}_scoring_s"] = round(time.monotonic() - t, 2)
             print(f"    scored in {out[f'{name}_scoring_s']:.2f}s: {scores}", flush=True)
             last = read[-1] if read else {}
-            out[f"{name}_last_try_read"] = last.get("prompt_n")
+            out[f"{name}_last_request_read"] = last.get("prompt_n")
             out[f"{name}_prompt_tokens"] = (last.get("prompt_n") or 0) + (last.get("cache_n") or 0)
     finally:
         await writer.close()
@@ -147,7 +147,7 @@ def main() -> None:
         f"A line alone {out['alone_s']:.2f}s; beside a report scored without giving way "
         f"{out['beside_s']:.2f}s (scoring {out['beside_scoring_s']:.1f}s); giving way "
         f"{out['giving_way_s']:.2f}s (scoring {out['giving_way_scoring_s']:.1f}s, its last request "
-        f"read {out['giving_way_last_try_read']} of {out['giving_way_prompt_tokens']} prompt tokens)"
+        f"read {out['giving_way_last_request_read']} of {out['giving_way_prompt_tokens']} prompt tokens)"
     )
     print("RESULT " + " ".join(f"{k}={v}" for k, v in out.items()))
 
