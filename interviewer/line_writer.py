@@ -14,14 +14,13 @@ a late, failed or rule-breaking line is ``None`` and the caller speaks its scrip
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from dataclasses import dataclass, field
 
 from loguru import logger
 from openai import AsyncOpenAI
 
-from interviewer.give_way import LinesInFlight
+from interviewer.give_way import TURN_POLL_SECS, LinesInFlight
 from interviewer.lines import (
     LinePrompt,
     Task,
@@ -48,6 +47,7 @@ class LineStats:
     prefills: int = 0
     speculated: int = 0  # lines started while the candidate paused
     speculation_used: int = 0  # ... that were the turn's line
+    queued: int = 0  # lines that waited for another interview's line to be written first
     head_restored: bool = False  # the slot started from the shared system message's reading
     prefill_read: list[int | None] = field(default_factory=list)  # tokens each prefill read
     seconds: list[float] = field(default_factory=list)
@@ -78,8 +78,9 @@ class LineWriter:
         """A writer on ``slot`` of the local server.
 
         ``write_on_finished_sentence``: write the line as soon as a stretch reads finished (for
-        when nothing calls :meth:`write_early`). ``in_flight``: the server's count of lines being
-        written, which its background requests give way to.
+        when nothing calls :meth:`write_early`). ``in_flight``: the server's queue of lines, in
+        which this writer's lines take their turn and which its prefills and background requests
+        give way to.
         """
         self._client = client
         self._model = model
@@ -103,6 +104,7 @@ class LineWriter:
         # A line being written during a pause: the turn it is for (task, question, the answer's
         # words) and the asyncio task writing it.
         self._speculation: tuple[tuple, asyncio.Task] | None = None
+        self._has_turn = False  # one of this writer's lines holds the model: its prefill goes
         self.stats = LineStats()
         self.last_timings: dict | None = None  # llama.cpp's figures for the last line
 
@@ -168,8 +170,6 @@ class LineWriter:
         self._drop_speculation()
 
     async def _speculate(self, task: Task, question: str, answer: str) -> str | None:
-        # After any prefill still reading this slot (it is a prefix of this prompt).
-        await self._await_prefill()
         return await self._complete(line_prompt(self._system, task, question, answer))
 
     def _drop_speculation(self) -> None:
@@ -191,6 +191,13 @@ class LineWriter:
         if heads is not None:
             self.stats.head_restored = await heads.restore(self._slot, self._head)
         while self._prefill_wanted:
+            # Another interview's line first (this prefill would slow it), unless this writer's
+            # own line has the model and waits for it.
+            if self._in_flight is not None and self._in_flight.busy:
+                t = time.monotonic()
+                await self._in_flight.done(TURN_POLL_SECS, unless=lambda: self._has_turn)
+                if (waited := time.monotonic() - t) >= TURN_POLL_SECS:
+                    logger.debug(f"A prefill waited {waited:.2f}s for another interview's line")
             self._prefill_wanted = False
             prompt = line_prompt(
                 self._system, self._task, self._question or "", " ".join(self._heard)
@@ -233,7 +240,8 @@ class LineWriter:
             logger.info(
                 f"Model lines: {st.written} of {st.needed} written ({st.late} late, {st.rejected} "
                 f"broke a rule, {st.failed} failed, {st.skipped} not asked: the answer instructed); "
-                f"{st.cut_off} more cut off by the candidate; {st.prefills} prefills reading "
+                f"{st.cut_off} more cut off by the candidate; {st.queued} waited for another "
+                f"interview's line; {st.prefills} prefills reading "
                 f"{sum(n or 0 for n in st.prefill_read)} tokens; {st.speculated} started during "
                 f"pauses, {st.speculation_used} used"
             )
@@ -296,15 +304,26 @@ class LineWriter:
         return None
 
     async def _complete(self, prompt: LinePrompt) -> str | None:
-        """The line, counted in flight while it is written (see :mod:`interviewer.give_way`)."""
-        lines = self._in_flight
-        with lines.writing() if lines is not None else contextlib.nullcontext():
+        """The line, in its turn at the model (see :mod:`interviewer.give_way`).
+
+        A prefill of this slot's prompt goes first, in the same turn: the line reuses its cache.
+        """
+        if self._in_flight is None:
+            await self._await_prefill()
             return await self._stream(prompt)
+        async with self._in_flight.writing() as waited:
+            if waited >= TURN_POLL_SECS:
+                self.stats.queued += 1
+                logger.debug(f"The line waited {waited:.2f}s for another interview's line")
+            self._has_turn = True
+            try:
+                await self._await_prefill()
+                return await self._stream(prompt)
+            finally:
+                self._has_turn = False
 
     async def _stream(self, prompt: LinePrompt) -> str | None:
         """Stream the line; stop at its first newline (a second paragraph is never a good sign)."""
-        # A prefill still reading this slot's prompt finishes first: the line reuses its cache.
-        await self._await_prefill()
         stream = await self._client.chat.completions.create(
             model=self._model,
             messages=prompt.messages,

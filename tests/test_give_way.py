@@ -1,4 +1,4 @@
-"""A report being scored gives way to the lines live interviews wait for (interviewer.give_way).
+"""Live interviews' lines take turns at the model; reports and prefills give way (interviewer.give_way).
 
 Fast tests: the real openai client against the OpenAI stand-in, whose whole answers take a
 while as a model reading a long prompt does. Slow: the packaged model on llama.cpp.
@@ -51,6 +51,12 @@ async def _until(condition, timeout_s: float = 5.0) -> None:
         await asyncio.sleep(0.01)
 
 
+async def _hold(lines: LinesInFlight, release: asyncio.Event) -> None:
+    """A live interview's line: queued, then written until ``release``."""
+    async with lines.writing():
+        await release.wait()
+
+
 def _client(standin: OpenAIStandIn) -> AsyncOpenAI:
     return AsyncOpenAI(api_key="sk-test", base_url=standin.url, max_retries=0, timeout=10)
 
@@ -101,7 +107,7 @@ async def test_a_line_started_while_a_report_is_read_waits_one_step_at_most():
         interview = _one_answer(" ".join([ANSWER] * 10))
         scoring = asyncio.create_task(local_scores(interview, MODE, client, "m", lines, slot=0))
         await _until(lambda: len(standin.requests) == 2)
-        with lines.writing():  # a live interview's line
+        async with lines.writing():  # a live interview's line
             await asyncio.sleep(1.0)  # three steps' time
             assert len(standin.requests) == 2 and not scoring.done()
         scores = await asyncio.wait_for(scoring, 10)
@@ -118,12 +124,19 @@ async def test_a_report_waits_for_the_lines_being_written():
     lines = LinesInFlight()
     client = _client(standin)
     try:
-        with lines.writing():
-            with lines.writing():
-                scoring = asyncio.create_task(local_scores(_interview(), MODE, client, "m", lines))
-                await asyncio.sleep(0.3)
-            await asyncio.sleep(0.3)
-            assert not standin.requests and not scoring.done()
+        first, second = asyncio.Event(), asyncio.Event()
+        holding = [
+            asyncio.create_task(_hold(lines, first)),
+            asyncio.create_task(_hold(lines, second)),
+        ]
+        await asyncio.sleep(0.05)  # one written, one queued
+        scoring = asyncio.create_task(local_scores(_interview(), MODE, client, "m", lines))
+        await asyncio.sleep(0.3)
+        first.set()
+        await asyncio.sleep(0.3)
+        assert not standin.requests and not scoring.done()
+        second.set()
+        await asyncio.gather(*holding)
         scores = await asyncio.wait_for(scoring, 10)
         assert set(scores) == set(MODE.competencies)
         finals = [r for r in standin.requests if "response_format" in r["body"]]
@@ -149,7 +162,7 @@ async def test_the_report_of_an_ended_interview_waits_for_the_servers_lines(tmp_
         store.add_turn(iid, "interviewer", MODE.questions[0].text, t, t, question_index=0)
         store.add_turn(iid, "candidate", ANSWER, t, t, question_index=0)
         settings = load_settings(LLM="local", DATABASE_URL=f"sqlite:///{tmp_path}/r.db")
-        with server.lines.writing():  # a live interview's line
+        async with server.lines.writing():  # a live interview's line
             finalizing = asyncio.create_task(
                 finalize(store, iid, MODE, "ended", settings, local_llm=server)
             )
@@ -162,6 +175,98 @@ async def test_the_report_of_an_ended_interview_waits_for_the_servers_lines(tmp_
     assert [c["score"] for c in report["competencies"] if "score" in c] == [4]
     # On the slot the ended interview gave back, which it gives back in turn.
     assert all(r["body"]["id_slot"] == 1 for r in standin.requests) and server._free == [1]
+
+
+def _writer(standin: OpenAIStandIn, lines: LinesInFlight, slot: int) -> LineWriter:
+    """One interview's writer on ``slot``, with its own client, queueing in ``lines``."""
+    return LineWriter(
+        _client(standin),
+        "m",
+        "system",
+        slot=slot,
+        write_on_finished_sentence=False,
+        in_flight=lines,
+    )
+
+
+async def test_two_interviews_lines_take_turns_at_the_model():
+    """Two interviews need a line at the same moment: the second goes to the model only once the
+    first is written, so the first comes back as fast as alone (not both at half speed)."""
+    standin = await OpenAIStandIn(_reply, first_token_s=0.3).start()
+    lines = LinesInFlight()
+    writers = [_writer(standin, lines, 0), _writer(standin, lines, 1)]
+    done_at: dict[int, float] = {}
+
+    async def line(writer: LineWriter) -> str | None:
+        text = await writer.write(
+            "follow_up", "Tell me about a project.", ANSWER, time.monotonic() + 10
+        )
+        done_at[writer.slot] = time.monotonic()
+        return text
+
+    try:
+        written = await asyncio.gather(*(line(w) for w in writers))
+    finally:
+        for w in writers:
+            await w.close()
+        await standin.stop()
+    assert written == [LINE, LINE]
+    first, second = standin.requests
+    assert second["at"] >= done_at[first["body"]["id_slot"]], "the two lines were written at once"
+    assert sorted(w.stats.queued for w in writers) == [0, 1] and not lines.busy
+
+
+async def test_a_line_that_waits_past_its_deadline_leaves_the_queue():
+    """A line still waiting for another interview's line at its deadline is given up (the
+    scripted line is spoken) and leaves the queue: it never reaches the model, and the next line
+    does not wait for it."""
+    standin = await OpenAIStandIn(_reply).start()
+    lines = LinesInFlight()
+    writer = _writer(standin, lines, 1)
+    release = asyncio.Event()
+    holding = asyncio.create_task(_hold(lines, release))  # another interview's line
+    try:
+        await asyncio.sleep(0.05)
+        q = "Tell me about a project."
+        assert await writer.write("follow_up", q, ANSWER, time.monotonic() + 0.3) is None
+        assert writer.stats.late == 1 and not standin.requests
+        release.set()
+        await holding
+        assert not lines.busy
+        assert await writer.write("follow_up", q, ANSWER, time.monotonic() + 5) == LINE
+    finally:
+        await writer.close()
+        await standin.stop()
+
+
+async def test_a_prefill_waits_for_another_interviews_line_and_goes_in_its_own_turn():
+    """The answer heard so far is not read while another interview's line is written, nor while
+    this interview's own line waits behind it; in its own turn it is read first, then the line."""
+    standin = await OpenAIStandIn(_reply).start()
+    lines = LinesInFlight()
+    writer = _writer(standin, lines, 1)
+    release = asyncio.Event()
+    holding = asyncio.create_task(_hold(lines, release))
+    q = "Tell me about a project."
+    try:
+        await asyncio.sleep(0.05)
+        writer.expect_answer(q, "follow_up")
+        writer.heard(ANSWER)
+        await asyncio.sleep(0.3)
+        assert not standin.requests  # no prefill beside the other line
+        writing = asyncio.create_task(writer.write("follow_up", q, ANSWER, time.monotonic() + 10))
+        await asyncio.sleep(0.3)
+        assert not standin.requests and not writing.done()  # queued behind it, prefill too
+        release.set()
+        await holding
+        assert await asyncio.wait_for(writing, 5) == LINE
+    finally:
+        await writer.close()
+        await standin.stop()
+    prefill, streamed = (r["body"] for r in standin.requests)
+    assert prefill["max_tokens"] == 1 and not prefill.get("stream") and streamed["stream"]
+    assert prefill["id_slot"] == streamed["id_slot"] == 1
+    assert writer.stats.queued == 1
 
 
 @pytest.fixture(scope="module")
