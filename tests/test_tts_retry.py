@@ -87,11 +87,9 @@ class FailingVoice:
 
 @pytest.fixture(scope="module")
 def piper_voice(settings):
-    from piper import PiperVoice
+    from interviewer.models import load_piper_voice, piper_voice_path
 
-    from interviewer.models import piper_voice_path
-
-    return PiperVoice.load(str(piper_voice_path(settings)))
+    return load_piper_voice(piper_voice_path(settings))
 
 
 async def _piper(voice) -> tuple[list[Frame], list[Frame]]:
