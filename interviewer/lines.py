@@ -130,15 +130,17 @@ class LinePrompt:
     prefix: str = ""
 
 
-def line_prompt(system: str, task: Task, question: str, answer: str) -> LinePrompt:
+def line_prompt(
+    system: str, task: Task, question: str, answer: str, instruction: str | None = None
+) -> LinePrompt:
     """The prompt for ``task`` after ``answer`` to ``question``.
 
     The answer comes last so that the words heard so far can be prefilled while the candidate is
-    still speaking.
+    still speaking. ``instruction`` replaces the task's own (for comparing wordings:
+    ``benchmarks/line_prompts.py``).
     """
-    user = (
-        f"Question you asked: {question}\nInstruction: {_TASKS[task]}\nCandidate's answer: {answer}"
-    )
+    told = _TASKS[task] if instruction is None else instruction
+    user = f"Question you asked: {question}\nInstruction: {told}\nCandidate's answer: {answer}"
     messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
     if task == "acknowledge":
         return LinePrompt(messages + [{"role": "assistant", "content": ACK_PREFIX}], ACK_PREFIX)

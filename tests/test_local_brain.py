@@ -150,6 +150,11 @@ def test_the_prompt_ends_with_the_answer_so_it_can_be_prefilled_while_the_candid
         and ack.prefix == ACK_PREFIX
     )
     assert ack.messages[1]["content"].endswith("Candidate's answer: I built it")
+    # Another wording, for comparing wordings (benchmarks/line_prompts.py), in the same place.
+    other = line_prompt(system, "follow_up", "Tell me about a project.", "I built it", "Ask why.")
+    assert "Instruction: Ask why.\n" in other.messages[1]["content"]
+    assert "Instruction: Ask why." not in follow.messages[1]["content"]
+    assert other.messages[1]["content"].endswith("Candidate's answer: I built it")
 
 
 def test_refers_to_answer_counts_words_the_candidate_said_and_the_question_did_not():
