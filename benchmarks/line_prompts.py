@@ -11,7 +11,9 @@ prompt, seed, temperature and token cap), with the model alone, so the figures a
 own: tokens and milliseconds spent writing the line (llama.cpp's ``predicted_ms``, what is left
 once the answer is prefilled while the candidate speaks), and how many lines keep the rules
 (:func:`interviewer.lines.check_line`) and refer to the answer
-(:func:`interviewer.lines.refers_to_answer`). Every line is printed, for reading.
+(:func:`interviewer.lines.refers_to_answer`). Every line is printed, for reading. Lines are
+read to their end: with ``--task acknowledge`` the writer would stop at the first clause, so
+its tokens and milliseconds are an upper bound there.
 
 Run it on a quiet machine. The last line is for scripts:
 ``RESULT v0_kept=.. v0_refers=.. v0_tokens_p50=.. v0_tokens_max=.. v0_ms_p50=.. v0_ms_max=.. v1_...``
@@ -31,7 +33,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bots import behavioral, system_design, technical  # noqa: E402
-from interviewer.lines import check_line, line_prompt, refers_to_answer, system_prompt  # noqa: E402
+from interviewer.lines import (  # noqa: E402
+    TASK_INSTRUCTIONS,
+    check_line,
+    line_prompt,
+    refers_to_answer,
+    system_prompt,
+)
 from interviewer.plan import CandidateContext  # noqa: E402
 
 SHORTER = "Ask one short question, at most 15 words, about one concrete thing they actually said."
@@ -231,7 +239,7 @@ def main() -> None:
                 )
             n = len(cases)
             print(
-                f"v{v} {instruction or '(today) ' + 'the interviewer`s own instruction'}\n"
+                f"v{v} {instruction or '(in use) ' + TASK_INSTRUCTIONS[args.task]}\n"
                 f"   kept {kept}/{n}, refers to the answer {refers}/{n}; tokens p50 "
                 f"{statistics.median(tokens):.0f} p90 {_pct(tokens, 0.9):.0f} max {max(tokens)}; "
                 f"writing ms p50 {statistics.median(ms):.0f} p90 {_pct(ms, 0.9):.0f} max {max(ms):.0f}",

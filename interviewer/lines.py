@@ -34,7 +34,7 @@ LINE_ACKS = (
 # to the candidate rather than about them.
 ACK_PREFIX = "So you"
 
-_TASKS: dict[Task, str] = {
+TASK_INSTRUCTIONS: dict[Task, str] = {
     "follow_up": "Ask one short, natural follow-up question that digs into one concrete thing they actually said.",
     "acknowledge": "In under 10 words, sum up the key point of their answer in your own words. No question, no praise.",
 }
@@ -139,7 +139,7 @@ def line_prompt(
     still speaking. ``instruction`` replaces the task's own (for comparing wordings:
     ``benchmarks/line_prompts.py``).
     """
-    told = _TASKS[task] if instruction is None else instruction
+    told = TASK_INSTRUCTIONS[task] if instruction is None else instruction
     user = f"Question you asked: {question}\nInstruction: {told}\nCandidate's answer: {answer}"
     messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
     if task == "acknowledge":
