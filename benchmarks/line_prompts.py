@@ -3,11 +3,13 @@
     python benchmarks/line_prompts.py [--task follow_up] [--instruction "..." ...]
 
 Starts the offline interviewer model as the server does (``LLM=local``, one slot) and asks it
-for one line per case: a question each mode asks and a candidate's answer to it (the answers of
-scenarios/*.yaml, of ``benchmarks/latency.py``'s concurrent sessions, and a few more), once per
+for one line per case: a question each mode asks and a candidate's answer to it (answers copied
+from scenarios/*.yaml and ``benchmarks/latency.py``'s concurrent sessions, and a few more, fixed
+here so that figures stay comparable when those change), once per
 instruction (the first is the one the interviewer uses today; give ``--instruction`` to compare
 others). The request is the one :class:`interviewer.line_writer.LineWriter` sends (same
-prompt, seed, temperature and token cap), with the model alone, so the figures are the model's
+prompt, seed, temperature and token cap; a line cut off by the cap breaks the rules, as there),
+with the model alone, so the figures are the model's
 own: tokens and milliseconds spent writing the line (llama.cpp's ``predicted_ms``, what is left
 once the answer is prefilled while the candidate speaks), and how many lines keep the rules
 (:func:`interviewer.lines.check_line`) and refer to the answer
@@ -33,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bots import behavioral, system_design, technical  # noqa: E402
+from interviewer.line_writer import LINE_MAX_TOKENS, LINE_SEED, LINE_TEMPERATURE  # noqa: E402
 from interviewer.lines import (  # noqa: E402
     TASK_INSTRUCTIONS,
     check_line,
@@ -169,9 +172,9 @@ def complete(base_url: str, api_key: str, model: str, messages: list[dict]) -> d
     body = {
         "model": model,
         "messages": messages,
-        "max_tokens": 48,
-        "temperature": 0.2,
-        "seed": 7,
+        "max_tokens": LINE_MAX_TOKENS,
+        "temperature": LINE_TEMPERATURE,
+        "seed": LINE_SEED,
         "cache_prompt": True,
         "id_slot": 0,
     }
@@ -225,13 +228,15 @@ def main() -> None:
                 system = system_prompt(mode, CandidateContext())
                 prompt = line_prompt(system, args.task, question, answer, instruction)
                 reply = complete(server.base_url, server.api_key, server.model, prompt.messages)
-                text = reply["choices"][0]["message"]["content"] or ""
+                choice = reply["choices"][0]
+                text = choice["message"]["content"] or ""
                 if prompt.prefix and not text.lstrip().startswith(prompt.prefix):
                     text = f"{prompt.prefix} {text.lstrip()}"
                 timings = reply.get("timings", {})
                 tokens.append(int(timings.get("predicted_n", 0)))
                 ms.append(float(timings.get("predicted_ms", 0.0)))
-                line = check_line(text, args.task, answer)
+                cut_off = choice.get("finish_reason") == "length"
+                line = None if cut_off else check_line(text, args.task, answer)
                 kept += line is not None
                 refers += line is not None and refers_to_answer(line, answer, question)
                 table[c].append(

@@ -32,6 +32,13 @@ from interviewer.lines import (
 from interviewer.slot_heads import SlotHeads
 from interviewer.turn_text import text_verdict, words
 
+# How a line is asked for (also benchmarks/line_prompts.py). A fixed seed: the same answer gets
+# the same line (the temperature still varies wording across answers), so replays and tests are
+# repeatable.
+LINE_TEMPERATURE = 0.2
+LINE_MAX_TOKENS = 48
+LINE_SEED = 7
+
 
 @dataclass
 class LineStats:
@@ -70,8 +77,8 @@ class LineWriter:
         slot: int | None = None,
         heads: SlotHeads | None = None,
         head: str | None = None,
-        temperature: float = 0.2,
-        max_tokens: int = 48,
+        temperature: float = LINE_TEMPERATURE,
+        max_tokens: int = LINE_MAX_TOKENS,
         write_on_finished_sentence: bool = True,
         in_flight: LinesInFlight | None = None,
     ):
@@ -114,9 +121,7 @@ class LineWriter:
         return self._slot
 
     def _extra(self) -> dict:
-        # A fixed seed: the same answer gets the same line (temperature 0.2 still varies wording
-        # across answers), so replays and tests are repeatable.
-        extra: dict = {"cache_prompt": True, "seed": 7}
+        extra: dict = {"cache_prompt": True, "seed": LINE_SEED}
         if self._slot is not None:
             extra["id_slot"] = self._slot
         return extra
