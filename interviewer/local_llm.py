@@ -243,7 +243,15 @@ class LocalLLMServer:
             time.sleep(0.1)
 
     def openai_client(self, *, timeout: float, max_retries: int = 0) -> AsyncOpenAI:
-        """An OpenAI client for this server, made without loading the CA store (:attr:`tls`)."""
+        """An OpenAI client for this server, made without loading the CA store (:attr:`tls`).
+
+        Each request opens its own connection. llama.cpp's server says "keep-alive" after a
+        streamed reply but now and then closes the connection anyway, and the next request
+        sent on it fails ("Server disconnected without sending a response"): 4-13 of 120
+        requests in 60 line-and-prefill pairs kept alive, none with a connection each. A
+        connection on the loopback costs about 0.3 ms.
+        """
+        import httpx
         from openai import AsyncOpenAI, DefaultAsyncHttpxClient
 
         return AsyncOpenAI(
@@ -251,7 +259,9 @@ class LocalLLMServer:
             base_url=self.base_url,
             timeout=timeout,
             max_retries=max_retries,
-            http_client=DefaultAsyncHttpxClient(verify=self.tls),
+            http_client=DefaultAsyncHttpxClient(
+                verify=self.tls, limits=httpx.Limits(max_keepalive_connections=0)
+            ),
         )
 
     def acquire_slot(self) -> int | None:
