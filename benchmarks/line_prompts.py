@@ -1,6 +1,6 @@
 """How the offline model's lines come out under different instruction wordings, on fixed answers.
 
-    python benchmarks/line_prompts.py [--task follow_up] [--instruction "..." ...]
+    python benchmarks/line_prompts.py [--task follow_up] [--instruction "..." ...] [--no-hints]
 
 Starts the offline interviewer model as the server does (``LLM=local``, one slot) and asks it
 for one line per case: a question each mode asks and a candidate's answer to it (answers copied
@@ -15,7 +15,9 @@ once the answer is prefilled while the candidate speaks), and how many lines kee
 (:func:`interviewer.lines.check_line`) and refer to the answer
 (:func:`interviewer.lines.refers_to_answer`). Every line is printed, for reading. Lines are
 read to their end: with ``--task acknowledge`` the writer would stop at the first clause, so
-its tokens and milliseconds are an upper bound there.
+its tokens and milliseconds are an upper bound there. A follow-up's instruction ends with its
+planned question's hint (``Question.follow_up_hint``), as the interviewer's does; ``--no-hints``
+leaves the hints out (the follow-ups as they were before the question had one).
 
 Run it on a quiet machine. The last line is for scripts:
 ``RESULT v0_kept=.. v0_refers=.. v0_tokens_p50=.. v0_tokens_max=.. v0_ms_p50=.. v0_ms_max=.. v1_...``
@@ -68,6 +70,16 @@ CASES = [
         "behavioral",
         0,
         "I started as a data analyst, taught myself Python, and for the last three years I have built the data pipelines for a hospital group.",
+    ),
+    (
+        "behavioral",
+        0,
+        "I'm a frontend developer, mostly React, and for two years I've owned the checkout pages at an online shop. I'm looking for a team that cares more about accessibility.",
+    ),
+    (
+        "behavioral",
+        0,
+        "I spent eight years in QA, wrote most of our end to end tests, and I want to move into a developer role.",
     ),
     (
         "behavioral",
@@ -200,6 +212,9 @@ def main() -> None:
         action="append",
         help=f"another wording to compare with today's (default: {SHORTER!r})",
     )
+    parser.add_argument(
+        "--no-hints", action="store_true", help="leave out the planned questions' follow-up hints"
+    )
     args = parser.parse_args()
     variants: list[str | None] = [None, *(args.instruction or [SHORTER])]
 
@@ -210,23 +225,25 @@ def main() -> None:
     server = LocalLLMServer.start(load_settings())
     results: list[str] = []
     try:
-        cases = [(MODES[m], m, MODES[m].questions[i].text, a) for m, i, a in CASES]
+        cases = [(MODES[m], m, MODES[m].questions[i], a) for m, i, a in CASES]
         first = cases[0]
         system = system_prompt(first[0], CandidateContext())
         complete(
             server.base_url,
             server.api_key,
             server.model,
-            line_prompt(system, args.task, first[2], first[3]).messages,
+            line_prompt(system, args.task, first[2].text, first[3]).messages,
         )  # threads started
         table: list[list[str]] = [[] for _ in cases]
         for v, instruction in enumerate(variants):
             kept = refers = 0
             tokens: list[int] = []
             ms: list[float] = []
-            for c, (mode, _mode_id, question, answer) in enumerate(cases):
+            for c, (mode, _mode_id, planned, answer) in enumerate(cases):
                 system = system_prompt(mode, CandidateContext())
-                prompt = line_prompt(system, args.task, question, answer, instruction)
+                question = planned.text
+                hint = "" if args.no_hints else planned.follow_up_hint
+                prompt = line_prompt(system, args.task, question, answer, instruction, hint)
                 reply = complete(server.base_url, server.api_key, server.model, prompt.messages)
                 choice = reply["choices"][0]
                 text = choice["message"]["content"] or ""
@@ -259,8 +276,13 @@ def main() -> None:
                 f"v{v}_ms_max={max(ms):.0f}",
             ]
         print()
-        for (_, mode_id, question, answer), rows in zip(cases, table, strict=True):
-            print(f"[{mode_id}] {question}\n  answer: {answer}")
+        for (_, mode_id, planned, answer), rows in zip(cases, table, strict=True):
+            hint = (
+                ""
+                if args.no_hints or not planned.follow_up_hint
+                else f" (hint: {planned.follow_up_hint})"
+            )
+            print(f"[{mode_id}] {planned.text}{hint}\n  answer: {answer}")
             for row in rows:
                 print(f"  {row}")
     finally:

@@ -47,6 +47,9 @@ MODE = InterviewMode(
         Question(
             "Tell me about yourself and what brings you to this role.",
             competency="communication",
+            # Without it the local model asks what they would bring to the role, not about what
+            # they told (3 of 6 answers: benchmarks/line_prompts.py --no-hints; README).
+            follow_up_hint="Ask about something they did, not about the role they want.",
             follow_ups=(
                 FollowUp(
                     ("startup", "team lead", "manager", "switch"),

@@ -104,6 +104,7 @@ class LineWriter:
         self._on_finished_sentence = write_on_finished_sentence
         self._in_flight = in_flight
         self._question = ""
+        self._hint = ""  # where a follow-up to ``_question`` should go (the planned question's)
         self._task: Task = "follow_up"
         self._heard: list[str] = []
         self._prefill_task: asyncio.Task | None = None
@@ -128,9 +129,12 @@ class LineWriter:
 
     # --- keeping the slot warm -----------------------------------------------------------
 
-    def expect_answer(self, question: str, task: Task) -> None:
-        """The interviewer just asked ``question``; the next line will be ``task``. Prefill its head."""
-        self._question, self._task, self._heard = question, task, []
+    def expect_answer(self, question: str, task: Task, hint: str = "") -> None:
+        """The interviewer just asked ``question``; the next line will be ``task``. Prefill its head.
+
+        ``hint``: where a follow-up to it should go (the planned question's ``follow_up_hint``).
+        """
+        self._question, self._task, self._heard, self._hint = question, task, [], hint
         self._drop_speculation()
         self._schedule_prefill()
 
@@ -175,7 +179,12 @@ class LineWriter:
         self._drop_speculation()
 
     async def _speculate(self, task: Task, question: str, answer: str) -> str | None:
-        return await self._complete(line_prompt(self._system, task, question, answer))
+        return await self._complete(self._prompt(task, question, answer))
+
+    def _prompt(self, task: Task, question: str, answer: str) -> LinePrompt:
+        """The line's prompt; the hint given with ``question`` by :meth:`expect_answer`, if it was."""
+        hint = self._hint if question == self._question else ""
+        return line_prompt(self._system, task, question, answer, hint=hint)
 
     def _drop_speculation(self) -> None:
         if self._speculation is not None:
@@ -204,9 +213,7 @@ class LineWriter:
                 if (waited := time.monotonic() - t) >= TURN_POLL_SECS:
                     logger.debug(f"A prefill waited {waited:.2f}s for another interview's line")
             self._prefill_wanted = False
-            prompt = line_prompt(
-                self._system, self._task, self._question or "", " ".join(self._heard)
-            )
+            prompt = self._prompt(self._task, self._question, " ".join(self._heard))
             messages = prompt.messages[:2]  # the answer so far; the acknowledgement's start later
             try:
                 r = await self._client.chat.completions.create(
@@ -268,7 +275,7 @@ class LineWriter:
         t = time.monotonic()
         pending = self._take_speculation(task, question, answer)
         if pending is None:
-            pending = self._complete(line_prompt(self._system, task, question, answer))
+            pending = self._complete(self._prompt(task, question, answer))
         try:
             text = await asyncio.wait_for(pending, timeout=max(0.0, deadline - t))
         except asyncio.CancelledError:

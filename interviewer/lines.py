@@ -131,15 +131,23 @@ class LinePrompt:
 
 
 def line_prompt(
-    system: str, task: Task, question: str, answer: str, instruction: str | None = None
+    system: str,
+    task: Task,
+    question: str,
+    answer: str,
+    instruction: str | None = None,
+    hint: str = "",
 ) -> LinePrompt:
     """The prompt for ``task`` after ``answer`` to ``question``.
 
     The answer comes last so that the words heard so far can be prefilled while the candidate is
     still speaking. ``instruction`` replaces the task's own (for comparing wordings:
-    ``benchmarks/line_prompts.py``).
+    ``benchmarks/line_prompts.py``); a follow-up's instruction ends with the planned question's
+    ``hint`` (:attr:`~interviewer.plan.Question.follow_up_hint`), if any.
     """
     told = TASK_INSTRUCTIONS[task] if instruction is None else instruction
+    if task == "follow_up" and hint.strip():
+        told = f"{told} {hint.strip()}"
     user = f"Question you asked: {question}\nInstruction: {told}\nCandidate's answer: {answer}"
     messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
     if task == "acknowledge":

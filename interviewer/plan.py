@@ -21,13 +21,18 @@ class FollowUp:
 
 @dataclass(frozen=True)
 class Question:
-    """One planned question of an interview."""
+    """One planned question of an interview.
+
+    ``follow_up_hint``: where a language model's follow-up to the answer should go (added to its
+    instruction), for a question whose answers draw the wrong kind of follow-up without it.
+    """
 
     text: str
     competency: str
     time_box_s: int = 240
     follow_ups: tuple[FollowUp, ...] = ()
     max_follow_ups: int = 1
+    follow_up_hint: str = ""
 
 
 @dataclass(frozen=True)
@@ -415,6 +420,7 @@ class InterviewMode:
                     "This reply: the candidate has just answered. Acknowledge briefly and ask "
                     f"ONE follow-up question (follow-up {cursor.follow_ups_used} of "
                     f"{q.max_follow_ups} for this question) about what they actually said. "
+                    f"{q.follow_up_hint + ' ' if q.follow_up_hint else ''}"
                     "Do not move on to the next question yet."
                 )
             else:

@@ -217,6 +217,12 @@ class ScriptedInterviewer:
         return q.text if q else ""
 
     @property
+    def follow_up_hint(self) -> str:
+        """Where a model's follow-up to the open question should go ("" for no hint)."""
+        q = self.cursor.question
+        return q.follow_up_hint if q else ""
+
+    @property
     def next_answer_follows_up(self) -> bool:
         """Whether a substantial next answer would get a follow-up (the open question's budget lasts)."""
         q = self.cursor.question

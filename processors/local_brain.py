@@ -97,8 +97,12 @@ class LocalBrainProcessor(ScriptedBrainProcessor):
         if self._interviewer.finished:
             return
         self._asked = last_question(spoken) or self._interviewer.asking
-        task = "follow_up" if self._interviewer.next_answer_follows_up else "acknowledge"
-        self._writer.expect_answer(self._asked, task)
+        if self._interviewer.next_answer_follows_up:
+            self._writer.expect_answer(
+                self._asked, "follow_up", hint=self._interviewer.follow_up_hint
+            )
+        else:
+            self._writer.expect_answer(self._asked, "acknowledge")
 
     async def cleanup(self):
         """Stop the writer and give the session's model slot back."""

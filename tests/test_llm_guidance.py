@@ -124,6 +124,20 @@ async def test_the_first_question_gets_the_same_follow_ups_as_the_others():
     assert (cursor.index, cursor.answers, cursor.follow_ups_used) == (2, 0, 0)
 
 
+async def test_a_questions_follow_up_hint_is_in_what_the_llm_is_told_for_its_follow_up():
+    base = _mode(max_follow_ups=1)
+    hint = "Ask about something they built."
+    mode = replace(
+        base, questions=(replace(base.questions[0], follow_up_hint=hint), *base.questions[1:])
+    )
+    told, _, _ = await _guidance(_candidate_turns(4), mode)
+    greeting, q1_answer, q1_follow_up_answer, q2_answer, _ = told
+    assert f"about what they actually said. {hint} Do not move on" in q1_answer
+    assert all(hint not in t for t in (greeting, q1_follow_up_answer, q2_answer))
+    # The behavioral interview's opening has one: its answers drew questions about the role.
+    assert get_mode("behavioral").questions[0].follow_up_hint
+
+
 @pytest.mark.parametrize("max_follow_ups", [0, 1, 2])
 async def test_every_question_takes_its_answer_and_follow_ups_then_moves_on(max_follow_ups):
     mode = _mode(max_follow_ups)

@@ -16,13 +16,14 @@ import pytest
 from openai import AsyncOpenAI
 from pipecat.frames.frames import AggregatedTextFrame, LLMContextFrame, LLMTextFrame
 from pipecat.processors.aggregators.llm_context import LLMContext
-from pipecat.tests.utils import run_test
+from pipecat.tests.utils import SleepFrame, run_test
 
 from bots import get_mode
 from interviewer.line_writer import LineWriter
 from interviewer.lines import (
     ACK_PREFIX,
     LINE_ACKS,
+    TASK_INSTRUCTIONS,
     check_line,
     first_clause,
     line_prompt,
@@ -155,6 +156,15 @@ def test_the_prompt_ends_with_the_answer_so_it_can_be_prefilled_while_the_candid
     assert "Instruction: Ask why.\n" in other.messages[1]["content"]
     assert "Instruction: Ask why." not in follow.messages[1]["content"]
     assert other.messages[1]["content"].endswith("Candidate's answer: I built it")
+    # A planned question's follow-up hint ends a follow-up's instruction; an acknowledgement
+    # has none.
+    hinted = line_prompt(system, "follow_up", "Tell me about you.", "I built it", hint="Ask how.")
+    assert (
+        f"Instruction: {TASK_INSTRUCTIONS['follow_up']} Ask how.\n" in hinted.messages[1]["content"]
+    )
+    assert hinted.messages[1]["content"].endswith("Candidate's answer: I built it")
+    acked = line_prompt(system, "acknowledge", "Tell me about you.", "I built it", hint="Ask how.")
+    assert "Ask how." not in acked.messages[1]["content"]
 
 
 def test_refers_to_answer_counts_words_the_candidate_said_and_the_question_did_not():
@@ -194,8 +204,10 @@ def _line_for(messages) -> str:
     return "How did you move eighty million documents without downtime?"
 
 
-async def _run_brain(standin: OpenAIStandIn, answers: list[str], gap_secs: float = 3.0):
-    mode = get_mode("technical")
+async def _run_brain(
+    standin: OpenAIStandIn, answers: list[str], gap_secs: float = 3.0, mode_id: str = "technical"
+):
+    mode = get_mode(mode_id)
     client = AsyncOpenAI(api_key="sk-test", base_url=standin.url, max_retries=0, timeout=10)
     writer = LineWriter(client, "standin-1", system_prompt(mode, CandidateContext()), slot=3)
     released = []
@@ -205,7 +217,8 @@ async def _run_brain(standin: OpenAIStandIn, answers: list[str], gap_secs: float
         gap_secs=gap_secs,
         on_cleanup=lambda: released.append(True),
     )
-    frames = [LLMContextFrame(context=LLMContext())]
+    # The greeting, then (once the slot is warmed for its question) the answers.
+    frames = [LLMContextFrame(context=LLMContext()), SleepFrame(0.3)]
     history: list[dict] = []
     for answer in answers:
         # What the interviewer said before this answer (heard in full: not a reply cut off early).
@@ -246,6 +259,29 @@ async def test_the_models_lines_are_spoken_after_an_acknowledgement_said_at_once
     prefills = [r["body"] for r in standin.requests if r["body"].get("max_tokens") == 1]
     assert prefills and prefills[0]["messages"][1]["content"].endswith("Candidate's answer: ")
     assert released == [True]  # the slot was given back when the pipeline ended
+
+
+async def test_the_planned_questions_hint_is_in_every_request_for_its_follow_up():
+    """The behavioral opening's follow-up hint is in the follow-up's request and in the prefills
+    before it (the same prompt, so the slot's cache holds), and in no acknowledgement's."""
+    hint = get_mode("behavioral").questions[0].follow_up_hint
+    standin = await OpenAIStandIn(_line_for).start()
+    try:
+        brain, _, _, _, _ = await _run_brain(
+            standin, [RICH_ANSWER, SECOND_ANSWER], mode_id="behavioral"
+        )
+    finally:
+        await standin.stop()
+    assert [line["task"] for line in brain.lines] == ["follow_up", "acknowledge"]
+    told = [r["body"]["messages"][1]["content"] for r in standin.requests]
+    follow_up, ack = (
+        r["body"]["messages"][1]["content"] for r in standin.requests if r["body"].get("stream")
+    )
+    assert f"{TASK_INSTRUCTIONS['follow_up']} {hint}\n" in follow_up
+    assert hint not in ack
+    # Every prefill before the follow-up read the start of the follow-up's own prompt.
+    before = told[: told.index(follow_up)]
+    assert before and all(follow_up.startswith(p) for p in before)
 
 
 @pytest.mark.parametrize(
@@ -380,6 +416,40 @@ async def test_the_local_model_follows_up_on_what_the_candidate_said(local_serve
     assert after_injection.rstrip().endswith("?"), after_injection
     for reply in said[1:4]:
         assert len(reply.split()) <= 45, reply  # ack + line + planned question stay short
+
+
+@pytest.mark.slow
+async def test_the_local_models_follow_up_to_the_opening_asks_about_what_they_told(local_server):
+    """Told about the candidate and what brings them to this role, the model asked what they
+    would bring to the role (3 of 6 answers named "role"); the question's hint keeps it on what
+    they said they did. The answers are benchmarks/line_prompts.py's, which prints every line."""
+    import time
+
+    from benchmarks.line_prompts import CASES
+
+    llm = local_server.app.state.local_llm
+    mode = get_mode("behavioral")
+    question, hint = mode.questions[0].text, mode.questions[0].follow_up_hint
+    answers = [a for m, i, a in CASES if (m, i) == ("behavioral", 0)]
+    slot = llm.acquire_slot()
+    writer = LineWriter(
+        llm.openai_client(timeout=120),
+        llm.model,
+        system_prompt(mode, CandidateContext()),
+        slot=slot,
+    )
+    lines = []
+    try:
+        for answer in answers:
+            writer.expect_answer(question, "follow_up", hint=hint)
+            lines.append(await writer.write("follow_up", question, answer, time.monotonic() + 120))
+    finally:
+        await writer.close()
+        llm.release_slot(slot)
+    said = list(zip(answers, lines, strict=True))
+    assert len(answers) >= 6 and all(lines), said
+    assert sum(bool(re.search(r"\brole\b", line)) for line in lines) <= 1, said
+    assert sum(refers_to_answer(line, a, question) for a, line in said) >= len(answers) - 2, said
 
 
 @pytest.mark.slow
