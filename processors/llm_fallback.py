@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+from urllib.parse import urlparse
 
+import httpx
 from loguru import logger
+from openai import DefaultAsyncHttpxClient
 from pipecat.frames.frames import (
     EagerEndOfTurnCancelFrame,
     ErrorFrame,
@@ -217,9 +221,19 @@ class BudgetedOpenAILLMService(OpenAILLMService):
         self.budget_s = budget_s  # before super().__init__, which creates the client
         super().__init__(**kwargs)
 
-    def create_client(self, *args, **kwargs):
-        """The client pipecat builds, with the budget as its timeout."""
-        return super().create_client(*args, **kwargs).with_options(timeout=self.budget_s)
+    def create_client(self, api_key=None, base_url=None, **kwargs):
+        """The client pipecat builds, with the budget as its timeout.
+
+        To a loopback endpoint (``LLM_GGUF``'s server, or the user's own), a connection per
+        request: llama.cpp's server now and then closes the connection a streamed reply came
+        on, and the next request on it fails (see ``LocalLLMServer.openai_client``), which the
+        client's retry would turn into a late reply. A loopback connection costs about 0.3 ms.
+        """
+        client = super().create_client(api_key=api_key, base_url=base_url, **kwargs)
+        if not _is_loopback(base_url):
+            return client.with_options(timeout=self.budget_s)
+        fresh = DefaultAsyncHttpxClient(limits=httpx.Limits(max_keepalive_connections=0))
+        return client.with_options(timeout=self.budget_s, http_client=fresh)
 
     async def get_chat_completions(self, context: LLMContext):
         """The streamed request pipecat makes, given up (cancelled) once the budget is spent."""
@@ -227,3 +241,14 @@ class BudgetedOpenAILLMService(OpenAILLMService):
             return await asyncio.wait_for(super().get_chat_completions(context), self.budget_s)
         except TimeoutError:
             raise TimeoutError(f"no response within the {self.budget_s:g} s budget") from None
+
+
+def _is_loopback(url: str | None) -> bool:
+    """Whether ``url``'s host is this machine's loopback (127.0.0.0/8, ::1, localhost)."""
+    host = urlparse(url or "").hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

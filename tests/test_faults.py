@@ -132,6 +132,23 @@ async def test_replies_ending_in_punctuation_or_quotes_are_complete():
         assert _cut_off(text), text
 
 
+@pytest.mark.parametrize(
+    "url,loopback",
+    [
+        ("http://127.0.0.1:8080/v1", True),
+        ("http://localhost:11434/v1", True),
+        ("http://[::1]:9000/v1", True),
+        ("https://api.openai.com/v1", False),
+        ("http://10.0.0.2:8000/v1", False),
+        (None, False),  # the openai client's default endpoint
+    ],
+)
+def test_only_a_loopback_endpoint_gets_a_connection_per_request(url, loopback):
+    from processors.llm_fallback import _is_loopback
+
+    assert _is_loopback(url) is loopback
+
+
 async def test_an_empty_reply_is_not_silence():
     down, _ = await _run(["empty"])
     assert _spoken(down) == APOLOGY

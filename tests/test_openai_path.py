@@ -46,6 +46,9 @@ async def test_openai_compatible_endpoint_leads_the_interview(settings, models):
     said = s.log.texts("interviewer")
     assert said[0].startswith("Hello, I am your interviewer") and "hardest part" in said[-1]
     assert s.log.bot_audio_ms > 2000
+    # A loopback endpoint gets a connection per request (see BudgetedOpenAILLMService).
+    peers = [r["peer"] for r in standin.requests]
+    assert None not in peers and len(set(peers)) == len(peers), peers
 
 
 async def test_report_is_scored_by_the_llm_with_quotes_checked(tmp_path):

@@ -61,6 +61,8 @@ class OpenAIStandIn(LoopbackHTTPServer):
                 "body": body,
                 "auth": request.headers.get("Authorization", ""),
                 "at": time.monotonic(),
+                # The client's address and port: one per connection.
+                "peer": request.transport.get_extra_info("peername") if request.transport else None,
             }
         )
         if self.mode == "error":
