@@ -19,6 +19,7 @@ candidate's transcript never waits for a line that may not be used.
 from __future__ import annotations
 
 import concurrent.futures
+import ipaddress
 import json
 import secrets
 import shutil
@@ -31,7 +32,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlparse
 
+import httpx
 from loguru import logger
 
 from interviewer.config import Settings
@@ -90,6 +93,34 @@ def loopback_tls() -> ssl.SSLContext:
     trusted an https URL would fail, not connect unverified.
     """
     return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
+def plain_loopback(url: str | None) -> bool:
+    """Whether ``url`` is plain HTTP to this machine (127.0.0.0/8, ::1 or localhost)."""
+    parts = urlparse(url or "")
+    if parts.scheme != "http":
+        return False
+    if parts.hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(parts.hostname or "").is_loopback
+    except ValueError:
+        return False
+
+
+def loopback_http_client(tls: ssl.SSLContext) -> httpx.AsyncClient:
+    """The HTTP client of an OpenAI client for a :func:`plain_loopback` server.
+
+    ``tls``: a :func:`loopback_tls` context (never used; it spares loading the CA store). Each
+    request opens its own connection: llama.cpp's server says "keep-alive" after a streamed
+    reply but now and then closes the connection anyway, and the next request sent on it
+    fails ("Server disconnected without sending a response"): 4-13 of 120 requests in 60
+    line-and-prefill pairs kept alive, none with a connection each. A connection on the
+    loopback costs about 0.3 ms.
+    """
+    from openai import DefaultAsyncHttpxClient
+
+    return DefaultAsyncHttpxClient(verify=tls, limits=httpx.Limits(max_keepalive_connections=0))
 
 
 class LocalLLMError(RuntimeError):
@@ -243,25 +274,18 @@ class LocalLLMServer:
             time.sleep(0.1)
 
     def openai_client(self, *, timeout: float, max_retries: int = 0) -> AsyncOpenAI:
-        """An OpenAI client for this server, made without loading the CA store (:attr:`tls`).
+        """An OpenAI client for this server: a connection per request, no CA store loaded.
 
-        Each request opens its own connection. llama.cpp's server says "keep-alive" after a
-        streamed reply but now and then closes the connection anyway, and the next request
-        sent on it fails ("Server disconnected without sending a response"): 4-13 of 120
-        requests in 60 line-and-prefill pairs kept alive, none with a connection each. A
-        connection on the loopback costs about 0.3 ms.
+        See :func:`loopback_http_client`.
         """
-        import httpx
-        from openai import AsyncOpenAI, DefaultAsyncHttpxClient
+        from openai import AsyncOpenAI
 
         return AsyncOpenAI(
             api_key=self.api_key,
             base_url=self.base_url,
             timeout=timeout,
             max_retries=max_retries,
-            http_client=DefaultAsyncHttpxClient(
-                verify=self.tls, limits=httpx.Limits(max_keepalive_connections=0)
-            ),
+            http_client=loopback_http_client(self.tls),
         )
 
     def acquire_slot(self) -> int | None:

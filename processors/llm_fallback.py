@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-from urllib.parse import urlparse
 
-import httpx
 from loguru import logger
-from openai import DefaultAsyncHttpxClient
 from pipecat.frames.frames import (
     EagerEndOfTurnCancelFrame,
     ErrorFrame,
@@ -23,6 +19,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.services.llm_service import LLMService
 from pipecat.services.openai.llm import OpenAILLMService
 
+from interviewer.local_llm import loopback_http_client, loopback_tls, plain_loopback
 from processors.frames import InterviewClosedFrame
 
 # How long a reply may take to start before the candidate hears the apology instead: the one
@@ -224,15 +221,15 @@ class BudgetedOpenAILLMService(OpenAILLMService):
     def create_client(self, api_key=None, base_url=None, **kwargs):
         """The client pipecat builds, with the budget as its timeout.
 
-        To a loopback endpoint (``LLM_GGUF``'s server, or the user's own), a connection per
-        request: llama.cpp's server now and then closes the connection a streamed reply came
-        on, and the next request on it fails (see ``LocalLLMServer.openai_client``), which the
-        client's retry would turn into a late reply. A loopback connection costs about 0.3 ms.
+        To a plain-HTTP endpoint on this machine (``LLM_GGUF``'s server, or the user's own), a
+        connection per request: llama.cpp's server now and then closes the connection a
+        streamed reply came on, and the next request on it fails, which the client's retry
+        would turn into a reply 0.5-1 s late (see :func:`interviewer.local_llm.loopback_http_client`).
         """
         client = super().create_client(api_key=api_key, base_url=base_url, **kwargs)
-        if not _is_loopback(base_url):
+        if not plain_loopback(base_url):
             return client.with_options(timeout=self.budget_s)
-        fresh = DefaultAsyncHttpxClient(limits=httpx.Limits(max_keepalive_connections=0))
+        fresh = loopback_http_client(loopback_tls())
         return client.with_options(timeout=self.budget_s, http_client=fresh)
 
     async def get_chat_completions(self, context: LLMContext):
@@ -241,14 +238,3 @@ class BudgetedOpenAILLMService(OpenAILLMService):
             return await asyncio.wait_for(super().get_chat_completions(context), self.budget_s)
         except TimeoutError:
             raise TimeoutError(f"no response within the {self.budget_s:g} s budget") from None
-
-
-def _is_loopback(url: str | None) -> bool:
-    """Whether ``url``'s host is this machine's loopback (127.0.0.0/8, ::1, localhost)."""
-    host = urlparse(url or "").hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

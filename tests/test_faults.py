@@ -140,13 +140,14 @@ async def test_replies_ending_in_punctuation_or_quotes_are_complete():
         ("http://[::1]:9000/v1", True),
         ("https://api.openai.com/v1", False),
         ("http://10.0.0.2:8000/v1", False),
+        ("https://127.0.0.1:8443/v1", False),  # TLS: the default client, which verifies
         (None, False),  # the openai client's default endpoint
     ],
 )
-def test_only_a_loopback_endpoint_gets_a_connection_per_request(url, loopback):
-    from processors.llm_fallback import _is_loopback
+def test_only_a_plain_loopback_endpoint_gets_a_connection_per_request(url, loopback):
+    from interviewer.local_llm import plain_loopback
 
-    assert _is_loopback(url) is loopback
+    assert plain_loopback(url) is loopback
 
 
 async def test_an_empty_reply_is_not_silence():
