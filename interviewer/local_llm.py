@@ -48,6 +48,10 @@ if TYPE_CHECKING:
 # CPU priority (nice) of the LLM=local model's threads: below the transcripts and the end-of-turn
 # score (0), above the live words (10) and the whole-turn re-decode (19).
 LOCAL_LLM_NICE = 5
+# LLM=local slots beyond one per running interview: a session gives its slot back as it ends,
+# before its report is scored, so without one a report being scored holds the slot the next
+# interview needs, and that interview's prompts land on any slot, a live one's cache included.
+REPORT_SLOTS = 1
 # xllamacpp is imported (and libgomp loaded, reading its spin count) once per process.
 _IMPORT_LOCK = threading.Lock()
 
@@ -163,7 +167,7 @@ class LocalLLMServer:
                 path = interviewer_llm_gguf(settings.model_cache_dir)
             except RuntimeError as e:
                 raise LocalLLMError(f"configuration error: LLM: local: {e}") from None
-            slots = settings.max_sessions
+            slots = settings.max_sessions + REPORT_SLOTS
             return cls.serve(
                 path,
                 what="LLM=local",

@@ -453,6 +453,31 @@ async def test_the_local_models_follow_up_to_the_opening_asks_about_what_they_to
 
 
 @pytest.mark.slow
+async def test_each_running_interview_and_a_report_being_scored_have_a_slot_of_their_own(
+    local_server,
+):
+    """A session gives its slot back before its report is scored: the server keeps one more
+    slot than interviews, so the next interview does not go without (its prompts on any slot,
+    a live one's cache included)."""
+    import httpx
+
+    llm = local_server.app.state.local_llm
+    interviews = local_server.app.state.settings.max_sessions
+    async with httpx.AsyncClient(verify=llm.tls) as http:
+        served = await http.get(
+            llm.base_url.removesuffix("/v1") + "/slots",
+            headers={"Authorization": f"Bearer {llm.api_key}"},
+        )
+    assert len(served.json()) == llm.slots == interviews + 1
+    taken = [llm.acquire_slot() for _ in range(interviews + 1)]  # the interviews, then a report
+    try:
+        assert None not in taken and len(set(taken)) == interviews + 1, taken
+    finally:
+        for slot in taken:
+            llm.release_slot(slot)
+
+
+@pytest.mark.slow
 async def test_a_request_after_a_streamed_line_reaches_the_local_model(local_server):
     """llama.cpp's server now and then closes the connection a streamed reply came on, though
     it said keep-alive; a request sent on it next failed (a prefill after a line: 4-13 of 120
