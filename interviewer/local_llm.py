@@ -18,6 +18,7 @@ candidate's transcript never waits for a line that may not be used.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import ipaddress
 import json
@@ -29,6 +30,8 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -51,7 +54,9 @@ LOCAL_LLM_NICE = 5
 # LLM=local slots beyond one per running interview: a session gives its slot back as it ends,
 # before its report is scored, so without one a report being scored holds the slot the next
 # interview needs, and that interview's prompts land on any slot, a live one's cache included.
+# At most this many reports are scored at once; the rest wait their turn (:meth:`report_slot`).
 REPORT_SLOTS = 1
+REPORT_WAIT_POLL_S = 0.1  # how often a report waiting for its turn looks again
 # xllamacpp is imported (and libgomp loaded, reading its spin count) once per process.
 _IMPORT_LOCK = threading.Lock()
 
@@ -145,6 +150,7 @@ class LocalLLMServer:
     load_seconds: float
     slots: int = 1
     heads: SlotHeads | None = None  # slot states shared between sessions (LLM=local)
+    report_slots: int = REPORT_SLOTS  # reports scored at once (the slots beyond the interviews')
     # The sessions' lines being written, which background requests give way to (LLM=local).
     lines: LinesInFlight = field(default_factory=LinesInFlight, repr=False)
     lines_asked: int = 0  # model lines sessions that ended needed (LLM=local; none cut off) ...
@@ -156,6 +162,7 @@ class LocalLLMServer:
     tls: ssl.SSLContext = field(default_factory=loopback_tls, repr=False)
     _free: list[int] = field(default_factory=list, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _reports: int = field(default=0, repr=False)  # reports holding a slot now
 
     @classmethod
     def start(cls, settings: Settings) -> LocalLLMServer:
@@ -304,6 +311,30 @@ class LocalLLMServer:
         with self._lock:
             if slot not in self._free:
                 self._free.append(slot)
+
+    @asynccontextmanager
+    async def report_slot(self) -> AsyncIterator[int | None]:
+        """A slot to score one report on, once it is this report's turn.
+
+        The server keeps ``report_slots`` slots beyond one per running interview. Were every
+        report to take a free slot, two scored at once could hold the slot the next interview
+        needs (its prompts then land on any slot, a live one's cache included); so at most
+        ``report_slots`` reports hold one at a time and the others wait (no one is listening
+        to a report being scored). Cancelling the wait is safe.
+        """
+        while True:
+            with self._lock:
+                if self._reports < self.report_slots:
+                    self._reports += 1
+                    slot = self._free.pop(0) if self._free else None
+                    break
+            await asyncio.sleep(REPORT_WAIT_POLL_S)
+        try:
+            yield slot
+        finally:
+            self.release_slot(slot)
+            with self._lock:
+                self._reports -= 1
 
     def session_ended(
         self, slot: int | None, asked: int, written: int, early: int = 0, early_used: int = 0

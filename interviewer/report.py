@@ -363,21 +363,22 @@ async def finalize(
         ) as client:
             scores = await _unless(stop, llm_scores(interview, mode, client, settings.openai_model))
     elif settings.llm_kind == "local" and local_llm is not None and answered:
-        slot = local_llm.acquire_slot()  # the ended interview's, most likely
-        try:
-            async with local_llm.openai_client(timeout=60) as client:
-                scoring = local_scores(
-                    interview, mode, client, local_llm.model, local_llm.lines, slot
-                )
-                scores = await _unless(stop, scoring)
-        finally:
-            local_llm.release_slot(slot)
+        scores = await _unless(stop, _score_on_local_model(interview, mode, local_llm))
         scored_by = (
             "the local model (Qwen2.5-Coder 1.5B, a small model: a first read, not a verdict)"
         )
     report = build_report(interview, mode, scores, scored_by)
     await asyncio.to_thread(store.save_report, interview_id, report)
     return report
+
+
+async def _score_on_local_model(interview: StoredInterview, mode: InterviewMode, local_llm):
+    """Scores from the local model, on a report slot once it is this report's turn."""
+    async with local_llm.report_slot() as slot:
+        async with local_llm.openai_client(timeout=60) as client:
+            return await local_scores(
+                interview, mode, client, local_llm.model, local_llm.lines, slot
+            )
 
 
 async def _unless(stop: asyncio.Event | None, scoring: Awaitable[T]) -> T | None:

@@ -177,6 +177,94 @@ async def test_the_report_of_an_ended_interview_waits_for_the_servers_lines(tmp_
     assert all(r["body"]["id_slot"] == 1 for r in standin.requests) and server._free == [1]
 
 
+async def test_reports_scored_at_once_take_turns_and_leave_the_next_interviews_their_slots(
+    tmp_path,
+):
+    """Two interviews end together beside a full house: their reports are scored one after the
+    other on the report slot, so the two interviews that start meanwhile each get a slot of
+    their own (were both reports to take one, the second new interview would go without)."""
+    from interviewer.config import load_settings
+    from interviewer.local_llm import LocalLLMServer
+    from interviewer.report import finalize
+    from interviewer.store import Store
+
+    standin = await OpenAIStandIn(_reply, answer_s=0.2).start()
+    server = LocalLLMServer(standin.url, "sk-test", "standin-1", 0.0, slots=3, _free=[0, 1, 2])
+    settings = load_settings(LLM="local", DATABASE_URL=f"sqlite:///{tmp_path}/r.db")
+    store = Store(settings.database_url)
+    answers = [ANSWER, "I led the billing migration to Postgres and kept every invoice intact."]
+    ids = []
+    for answer in answers:
+        iid, _ = store.create_interview(MODE.id, {"name": "Ada"}, "local")
+        t = now_utc()
+        store.add_turn(iid, "interviewer", MODE.questions[0].text, t, t, question_index=0)
+        store.add_turn(iid, "candidate", answer, t, t, question_index=0)
+        ids.append(iid)
+    running = [server.acquire_slot(), server.acquire_slot()]  # a full house: two interviews
+    try:
+        reports = []
+        for iid, slot in zip(ids, running, strict=True):
+            server.release_slot(slot)  # the interview ends, then its report is scored
+            reports.append(
+                asyncio.create_task(finalize(store, iid, MODE, "ended", settings, local_llm=server))
+            )
+            await asyncio.sleep(0)
+        await _until(lambda: len(standin.requests) >= 1)
+        first = standin.requests[0]["body"]["id_slot"]
+        starting = [server.acquire_slot(), server.acquire_slot()]  # two new interviews
+        assert None not in starting and len({first, *starting}) == 3, (first, starting)
+        done = await asyncio.wait_for(asyncio.gather(*reports), 10)
+    finally:
+        await standin.stop()
+    assert all(r["kind"] == "llm-scored" for r in done)
+    bodies = [r["body"] for r in standin.requests]
+    assert {b["id_slot"] for b in bodies} == {first}  # the report slot, in turn
+    whose = [
+        i
+        for b in bodies
+        for i, answer in enumerate(answers)
+        if answer in b["messages"][-1]["content"]
+    ]
+    assert set(whose) == {0, 1} and whose in (sorted(whose), sorted(whose)[::-1]), whose
+    assert server._free == [first]  # one report, then the other; the slot given back
+
+
+async def test_a_report_waiting_for_its_turn_is_stored_unscored_when_the_server_stops(tmp_path):
+    """Shutting down while a report waits for the report slot: it is stored without scores at
+    once, and its place in the queue is given up."""
+    from interviewer.config import load_settings
+    from interviewer.local_llm import LocalLLMServer
+    from interviewer.report import finalize
+    from interviewer.store import Store
+
+    standin = await OpenAIStandIn(_reply).start()
+    server = LocalLLMServer(standin.url, "sk-test", "standin-1", 0.0, slots=2, _free=[1])
+    settings = load_settings(LLM="local", DATABASE_URL=f"sqlite:///{tmp_path}/r.db")
+    store = Store(settings.database_url)
+    iid, _ = store.create_interview(MODE.id, {"name": "Ada"}, "local")
+    t = now_utc()
+    store.add_turn(iid, "interviewer", MODE.questions[0].text, t, t, question_index=0)
+    store.add_turn(iid, "candidate", ANSWER, t, t, question_index=0)
+    stop = asyncio.Event()
+    try:
+        async with server.report_slot() as held:  # another report is being scored
+            assert held == 1
+            finalizing = asyncio.create_task(
+                finalize(store, iid, MODE, "ended", settings, local_llm=server, stop=stop)
+            )
+            await asyncio.sleep(0.3)
+            assert not finalizing.done()
+            stop.set()
+            report = await asyncio.wait_for(finalizing, 2)
+        async with server.report_slot() as again:  # the queue is empty again
+            assert again == 1
+    finally:
+        await standin.stop()
+    assert not standin.requests and server._free == [1]
+    assert not any("score" in c for c in report["competencies"])
+    assert store.get(iid).report == report
+
+
 def _writer(standin: OpenAIStandIn, lines: LinesInFlight, slot: int) -> LineWriter:
     """One interview's writer on ``slot``, with its own client, queueing in ``lines``."""
     return LineWriter(
