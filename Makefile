@@ -13,7 +13,7 @@ run: install client
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/interviewer serve
 
 test: system-deps install client lint
-	$(BIN)/python -m pytest -ra
+	$(BIN)/python -m pytest -ra --durations=30
 
 # ruff with pipecat's rule set (pyproject.toml) and its formatter; the page is type-checked
 # by `tsc --noEmit` in the client build.

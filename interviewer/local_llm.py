@@ -322,6 +322,7 @@ class LocalLLMServer:
         ``report_slots`` reports hold one at a time and the others wait (no one is listening
         to a report being scored). Cancelling the wait is safe.
         """
+        t = time.monotonic()
         while True:
             with self._lock:
                 if self._reports < self.report_slots:
@@ -329,6 +330,8 @@ class LocalLLMServer:
                     slot = self._free.pop(0) if self._free else None
                     break
             await asyncio.sleep(REPORT_WAIT_POLL_S)
+        if (waited := time.monotonic() - t) >= REPORT_WAIT_POLL_S:
+            logger.info(f"A report waited {waited:.1f}s for the reports before it to be scored")
         try:
             yield slot
         finally:

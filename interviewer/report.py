@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import functools
 import json
+import time
 from collections import Counter
 from collections.abc import Awaitable
 from typing import TypeVar
@@ -375,10 +376,13 @@ async def finalize(
 async def _score_on_local_model(interview: StoredInterview, mode: InterviewMode, local_llm):
     """Scores from the local model, on a report slot once it is this report's turn."""
     async with local_llm.report_slot() as slot:
+        t = time.monotonic()
         async with local_llm.openai_client(timeout=60) as client:
-            return await local_scores(
+            scores = await local_scores(
                 interview, mode, client, local_llm.model, local_llm.lines, slot
             )
+        logger.info(f"Report scored by the local model in {time.monotonic() - t:.1f}s")
+        return scores
 
 
 async def _unless(stop: asyncio.Event | None, scoring: Awaitable[T]) -> T | None:
