@@ -173,6 +173,26 @@ CASES = [
     ),
     (
         "system_design",
+        3,
+        "The cache runs out of memory first, so I would move it to a Redis cluster and keep only the hottest links in it.",
+    ),
+    (
+        "system_design",
+        3,
+        "Reads break first. I would put a CDN in front of the popular links and add more API servers behind the load balancer.",
+    ),
+    (
+        "system_design",
+        3,
+        "The ticket service becomes the bottleneck, so I would hand each API server a range of a thousand ids at a time.",
+    ),
+    (
+        "system_design",
+        3,
+        "Probably the single database. I would split it by the hash of the code across sixteen shards and put Redis in front for reads.",
+    ),
+    (
+        "system_design",
         4,
         "I chose eventual consistency for the click counts; with more time I would revisit the analytics pipeline.",
     ),

@@ -77,6 +77,9 @@ MODE = InterviewMode(
         Question(
             "Traffic grows a hundredfold. What breaks first, and how do you scale it?",
             competency="scalability",
+            # Without it the local model asked about other causes of growth or the network, not
+            # the candidate's fix (3 of 5 answers: benchmarks/line_prompts.py --no-hints; README).
+            follow_up_hint="Ask how the change they named would work, or what it would cost.",
             follow_ups=(
                 FollowUp(
                     ("shard", "partition", "replica", "replication"),

@@ -418,19 +418,15 @@ async def test_the_local_model_follows_up_on_what_the_candidate_said(local_serve
         assert len(reply.split()) <= 45, reply  # ack + line + planned question stay short
 
 
-@pytest.mark.slow
-async def test_the_local_models_follow_up_to_the_opening_asks_about_what_they_told(local_server):
-    """Told about the candidate and what brings them to this role, the model asked what they
-    would bring to the role (3 of 6 answers named "role"); the question's hint keeps it on what
-    they said they did. The answers are benchmarks/line_prompts.py's, which prints every line."""
+async def _follow_ups(llm, mode_id: str, index: int) -> list[tuple[str, str]]:
+    """The model's follow-up to each of benchmarks/line_prompts.py's answers to a question."""
     import time
 
     from benchmarks.line_prompts import CASES
 
-    llm = local_server.app.state.local_llm
-    mode = get_mode("behavioral")
-    question, hint = mode.questions[0].text, mode.questions[0].follow_up_hint
-    answers = [a for m, i, a in CASES if (m, i) == ("behavioral", 0)]
+    mode = get_mode(mode_id)
+    question, hint = mode.questions[index].text, mode.questions[index].follow_up_hint
+    answers = [a for m, i, a in CASES if (m, i) == (mode_id, index)]
     slot = llm.acquire_slot()
     writer = LineWriter(
         llm.openai_client(timeout=120),
@@ -446,10 +442,30 @@ async def test_the_local_models_follow_up_to_the_opening_asks_about_what_they_to
     finally:
         await writer.close()
         llm.release_slot(slot)
-    said = list(zip(answers, lines, strict=True))
-    assert len(answers) >= 6 and all(lines), said
-    assert sum(bool(re.search(r"\brole\b", line)) for line in lines) <= 1, said
-    assert sum(refers_to_answer(line, a, question) for a, line in said) >= len(answers) - 2, said
+    return list(zip(answers, lines, strict=True))
+
+
+@pytest.mark.slow
+async def test_the_local_models_follow_up_to_the_opening_asks_about_what_they_told(local_server):
+    """Told about the candidate and what brings them to this role, the model asked what they
+    would bring to the role (3 of 6 answers named "role"); the question's hint keeps it on what
+    they said they did. The answers are benchmarks/line_prompts.py's, which prints every line."""
+    said = await _follow_ups(local_server.app.state.local_llm, "behavioral", 0)
+    question = get_mode("behavioral").questions[0].text
+    assert len(said) >= 6 and all(line for _, line in said), said
+    assert sum(bool(re.search(r"\brole\b", line)) for _, line in said) <= 1, said
+    assert sum(refers_to_answer(line, a, question) for a, line in said) >= len(said) - 2, said
+
+
+@pytest.mark.slow
+async def test_the_local_models_follow_up_to_the_scale_question_asks_about_their_fix(local_server):
+    """Asked what breaks first at a hundredfold traffic, the candidate names a fix; without the
+    question's hint the model asked about "other factors" or "the network infrastructure" (2 of
+    5 follow-ups named the answer); with it, about the fix they named."""
+    said = await _follow_ups(local_server.app.state.local_llm, "system_design", 3)
+    question = get_mode("system_design").questions[3].text
+    assert len(said) >= 5 and all(line for _, line in said), said
+    assert sum(refers_to_answer(line, a, question) for a, line in said) >= len(said) - 1, said
 
 
 @pytest.mark.slow
