@@ -158,6 +158,21 @@ CASES = [
     ),
     (
         "system_design",
+        0,
+        "Links should never expire, a redirect should take under fifty milliseconds, and I would plan for about a thousand writes per second at peak.",
+    ),
+    (
+        "system_design",
+        0,
+        "Custom aliases, click analytics, and around ten billion redirects a day.",
+    ),
+    (
+        "system_design",
+        0,
+        "Mainly availability: a redirect must always work, even if creating new links is down for a while. Maybe five hundred million links in total.",
+    ),
+    (
+        "system_design",
         1,
         "A stateless API behind a load balancer, a key value store for the mappings, and a cache in front of it for the hot links.",
     ),

@@ -47,6 +47,9 @@ MODE = InterviewMode(
         Question(
             "Let's design a URL shortener. What requirements and scale would you start from?",
             competency="requirements",
+            # Without it the local model asked for numbers the candidate had just given, or for
+            # more requirements (4 of 4 answers: benchmarks/line_prompts.py --no-hints; README).
+            follow_up_hint="Ask what one requirement or number they gave means for the design.",
             follow_ups=(
                 FollowUp(
                     ("million", "billion", "thousand", "per second", "qps"),
@@ -78,7 +81,7 @@ MODE = InterviewMode(
             "Traffic grows a hundredfold. What breaks first, and how do you scale it?",
             competency="scalability",
             # Without it the local model asked about other causes of growth or the network, not
-            # the candidate's fix (3 of 5 answers: benchmarks/line_prompts.py --no-hints; README).
+            # the candidate's fix (2 of 5 answers: benchmarks/line_prompts.py --no-hints; README).
             follow_up_hint="Ask how the change they named would work, or what it would cost.",
             follow_ups=(
                 FollowUp(
