@@ -171,6 +171,11 @@ CASES = [
         0,
         "Mainly availability: a redirect must always work, even if creating new links is down for a while. Maybe five hundred million links in total.",
     ),
+    (  # off the question, as a misheard answer is (the hotwords scenario's)
+        "system_design",
+        0,
+        "Then you go into your config folder again, and in the config folder you open the settings.",
+    ),
     (
         "system_design",
         1,

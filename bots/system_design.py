@@ -48,7 +48,7 @@ MODE = InterviewMode(
             "Let's design a URL shortener. What requirements and scale would you start from?",
             competency="requirements",
             # Without it the local model asked for numbers the candidate had just given, or for
-            # more requirements (4 of 4 answers: benchmarks/line_prompts.py --no-hints; README).
+            # more requirements (4 of 5 answers: benchmarks/line_prompts.py --no-hints; README).
             follow_up_hint="Ask what one requirement or number they gave means for the design.",
             follow_ups=(
                 FollowUp(

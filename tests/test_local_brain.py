@@ -464,9 +464,9 @@ async def test_the_local_models_follow_ups_in_system_design_ask_about_the_answer
 ):
     """Without the questions' hints the model asked for numbers the candidate had just given
     ("How many unique URLs do you expect to generate per month?" to "a hundred million new
-    links a month"; 1 of 4 follow-ups named the answer), and, at a hundredfold traffic, about
+    links a month"; 2 of 5 follow-ups named the answer), and, at a hundredfold traffic, about
     "other factors" or "the network infrastructure" (3 of 5 named it); with them, about the
-    answer (benchmarks/line_prompts.py: 4 of 4 and 5 of 5)."""
+    answer (benchmarks/line_prompts.py: 5 of 5 each)."""
     said = await _follow_ups(local_server.app.state.local_llm, "system_design", index)
     question = get_mode("system_design").questions[index].text
     assert len(said) >= 4 and all(line for _, line in said), said
