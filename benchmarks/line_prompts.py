@@ -128,6 +128,11 @@ CASES = [
     ),
     (
         "technical",
+        0,
+        "We rebuilt search on Elasticsearch and moved eighty million documents in a week without downtime. I wrote the dual-write layer.",
+    ),
+    (
+        "technical",
         1,
         "A memory leak that only showed up after three days in production. I took heap dumps twice a day and diffed them until I found a cache that never evicted.",
     ),
@@ -150,6 +155,26 @@ CASES = [
         "technical",
         4,
         "Good review is small changes, fast turnaround, and comments about the design rather than style.",
+    ),
+    (
+        "technical",
+        4,
+        "As an author I write a clear description and keep the diff small; as a reviewer I run the code and ask questions instead of giving orders.",
+    ),
+    (
+        "technical",
+        4,
+        "The linter and formatter handle style, so the review is about naming, tests, and whether the change is safe to roll back.",
+    ),
+    (
+        "technical",
+        4,
+        "I try to review within a day, and I mark each comment as blocking or just a nit so the author knows what matters.",
+    ),
+    (
+        "technical",
+        4,
+        "Honestly my team mostly approves without reading, and last spring that let a bad schema change through to production.",
     ),
     (
         "system_design",
