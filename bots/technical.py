@@ -47,6 +47,7 @@ MODE = InterviewMode(
         Question(
             "To start, tell me about a technical project you're proud of, and your part in it.",
             competency="communication",
+            follow_up_hint="Ask how they did the hard part or their own part they named.",
             follow_ups=(
                 FollowUp(
                     ("performance", "latency", "scale", "scaling"),
@@ -102,6 +103,7 @@ MODE = InterviewMode(
         Question(
             "What does good code review look like to you, from both sides?",
             competency="coding practice",
+            follow_up_hint="Ask why one practice they named matters to them, or how they do it.",
         ),
     ),
     closing="That's all my questions. Thank you for your time today; we'll be in touch soon. Goodbye.",
