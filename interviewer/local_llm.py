@@ -30,6 +30,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -163,6 +164,8 @@ class LocalLLMServer:
     _free: list[int] = field(default_factory=list, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _reports: int = field(default=0, repr=False)  # reports holding a slot now
+    # Reports waiting for the report slot, first come first served (:meth:`report_slot`).
+    _report_queue: deque[object] = field(default_factory=deque, repr=False)
 
     @classmethod
     def start(cls, settings: Settings) -> LocalLLMServer:
@@ -320,16 +323,26 @@ class LocalLLMServer:
         report to take a free slot, two scored at once could hold the slot the next interview
         needs (its prompts then land on any slot, a live one's cache included); so at most
         ``report_slots`` reports hold one at a time and the others wait (no one is listening
-        to a report being scored). Cancelling the wait is safe.
+        to a report being scored), in the order they came. Cancelling the wait is safe.
         """
         t = time.monotonic()
-        while True:
+        ticket = object()
+        with self._lock:
+            self._report_queue.append(ticket)
+        try:
+            while True:
+                with self._lock:
+                    if self._reports < self.report_slots and self._report_queue[0] is ticket:
+                        self._report_queue.popleft()
+                        self._reports += 1
+                        slot = self._free.pop(0) if self._free else None
+                        break
+                await asyncio.sleep(REPORT_WAIT_POLL_S)
+        except BaseException:
             with self._lock:
-                if self._reports < self.report_slots:
-                    self._reports += 1
-                    slot = self._free.pop(0) if self._free else None
-                    break
-            await asyncio.sleep(REPORT_WAIT_POLL_S)
+                if ticket in self._report_queue:
+                    self._report_queue.remove(ticket)
+            raise
         if (waited := time.monotonic() - t) >= REPORT_WAIT_POLL_S:
             logger.info(f"A report waited {waited:.1f}s for the reports before it to be scored")
         try:

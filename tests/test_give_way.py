@@ -265,6 +265,34 @@ async def test_a_report_waiting_for_its_turn_is_stored_unscored_when_the_server_
     assert store.get(iid).report == report
 
 
+async def test_reports_waiting_for_the_report_slot_are_scored_first_come_first_served():
+    """Each waiting report looked again every 0.1 s, so the one that happened to look first after
+    the slot came free went first: a report that began waiting later could go before one that
+    had waited longer. Now they go in the order they came."""
+    from interviewer.local_llm import REPORT_WAIT_POLL_S, LocalLLMServer
+
+    server = LocalLLMServer("http://127.0.0.1:9/v1", "k", "m", 0.0, slots=2, _free=[1])
+    order: list[str] = []
+
+    async def report(name: str) -> None:
+        async with server.report_slot() as slot:
+            assert slot == 1
+            order.append(name)
+            await asyncio.sleep(0.01)
+
+    async with server.report_slot():  # a report being scored
+        first = asyncio.create_task(report("first"))
+        await asyncio.sleep(REPORT_WAIT_POLL_S * 1.5)  # it has looked once more, in vain
+        later = asyncio.create_task(report("later"))
+        await asyncio.sleep(REPORT_WAIT_POLL_S * 0.6)  # past the first's look, before the later's
+        gone = asyncio.create_task(report("gone"))
+        await asyncio.sleep(0)
+        gone.cancel()  # a report given up while it waits leaves the queue
+    await asyncio.wait_for(asyncio.gather(first, later), 2)
+    assert order == ["first", "later"]
+    assert server._free == [1] and server._reports == 0 and not server._report_queue
+
+
 def _writer(standin: OpenAIStandIn, lines: LinesInFlight, slot: int) -> LineWriter:
     """One interview's writer on ``slot``, with its own client, queueing in ``lines``."""
     return LineWriter(
