@@ -103,6 +103,16 @@ CASES = [
     ),
     (
         "behavioral",
+        2,
+        "We rewrote our checkout in React without asking support, and the new flow confused older customers, so conversions fell by eight percent for a month.",
+    ),
+    (
+        "behavioral",
+        2,
+        "I promised a data export in two sprints and it took six, because I never looked at the legacy schema first. Now I spike the unknowns before I estimate.",
+    ),
+    (
+        "behavioral",
         3,
         "Nobody owned our on-call runbooks, so I rewrote them over a month and ran two fire drills with the team.",
     ),
@@ -145,6 +155,21 @@ CASES = [
         "technical",
         2,
         "I test the parts where a bug would cost money or data, and I keep the rest to a few smoke tests.",
+    ),
+    (
+        "technical",
+        2,
+        "Anything that touches money gets unit and integration tests; UI tweaks I check by hand in the staging app.",
+    ),
+    (
+        "technical",
+        2,
+        "Login, checkout and the data migrations come first, and every bug fix comes with a test that reproduces it.",
+    ),
+    (
+        "technical",
+        2,
+        "Mostly by feel, honestly. If the change is small I run the existing suite and ship it behind a flag.",
     ),
     (
         "technical",
@@ -210,6 +235,21 @@ CASES = [
         "system_design",
         2,
         "I would take a counter from a ticket service and encode it in base sixty two, and store the mapping in Cassandra.",
+    ),
+    (
+        "system_design",
+        2,
+        "I would hash the long URL with MD5, take the first seven characters, and check a key value store like DynamoDB for collisions.",
+    ),
+    (
+        "system_design",
+        2,
+        "Random seven character codes from a base sixty two alphabet, with a unique index in Postgres so a collision just retries.",
+    ),
+    (
+        "system_design",
+        2,
+        "Each app server gets a block of a million ids from ZooKeeper and encodes them, and the mappings go into a sharded MySQL.",
     ),
     (
         "system_design",
