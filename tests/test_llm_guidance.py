@@ -36,8 +36,11 @@ ANSWER = "I led the migration of our payments service to a new database, in thre
 
 
 def _mode(max_follow_ups: int = 1) -> InterviewMode:
+    """The technical mode with ``max_follow_ups`` per question and no hints (tests add their own)."""
     mode = get_mode("technical")
-    questions = tuple(replace(q, max_follow_ups=max_follow_ups) for q in mode.questions)
+    questions = tuple(
+        replace(q, max_follow_ups=max_follow_ups, follow_up_hint="") for q in mode.questions
+    )
     return replace(mode, questions=questions)
 
 
