@@ -358,7 +358,7 @@ def main() -> None:
                 tokens.append(int(timings.get("predicted_n", 0)))
                 ms.append(float(timings.get("predicted_ms", 0.0)))
                 cut_off = choice.get("finish_reason") == "length"
-                line = None if cut_off else check_line(text, args.task, answer)
+                line = None if cut_off else check_line(text, args.task, answer, question)
                 kept += line is not None
                 refers += line is not None and refers_to_answer(line, answer, question)
                 table[c].append(

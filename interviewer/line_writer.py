@@ -294,7 +294,7 @@ class LineWriter:
             return None
         took = time.monotonic() - t
         self.stats.seconds.append(took)
-        line = check_line(text, task, answer) if text is not None else None
+        line = check_line(text, task, answer, question) if text is not None else None
         logger.info(f"Model {task} line in {took:.2f}s ({self.last_timings}): {text!r}")
         if line is None:
             self.stats.rejected += 1

@@ -51,6 +51,12 @@ _FORBIDDEN = re.compile(
     r"the candidate|candidate:|interviewer:|assistant:|their answer|your answer|specific detail)\b",
     re.I,
 )
+# The instruction said back: its hints speak of the candidate as "they" ("Ask how the change they
+# named would work"), and the model now and then copied that ("What kind of test or check did
+# they name that caught ...?").
+_INSTRUCTION_ECHO = re.compile(
+    r"\b(they|them) (named|gave|actually said)\b|\bdid they (name|give|mention)\b", re.I
+)
 _LIST_START = re.compile(r"^\s*(\d+[.)]|[-•])\s")
 _SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z\"'])")
 _NON_SPEECH = re.compile(r"[^\w\s.,;:!?'\"()%$&/+-]")  # emoji and other symbols
@@ -64,7 +70,9 @@ STOPWORDS = frozenset(
     then there these they thing things think this those through to too under until up us ve very
     was way we well went were what when where which while who whom why will with would yeah yes
     you your yours okay um uh kind sort lot lots one two three us tell me walk also quite actually
-    s t d m don didn isn wasn""".split()
+    s t d m don didn isn wasn i'm i've i'd i'll you're you've you'd you'll we're we've we'd
+    we'll they're they've it's that's what's let's don't didn't doesn't isn't wasn't can't
+    won't""".split()
     # Words any interviewer question uses, whatever the answer was.
     + """part hard hardest challenge challenges challenging specific example detail details time
     work worked working experience approach handle handled manage managed faced face""".split()
@@ -91,6 +99,17 @@ def content_words(text: str) -> set[str]:
 def refers_to_answer(line: str, answer: str, question: str) -> bool:
     """Whether ``line`` names something the candidate said that the question did not."""
     return bool((content_words(line) & content_words(answer)) - content_words(question))
+
+
+def asks_the_question_again(line: str, question: str) -> bool:
+    """Whether ``line`` is ``question`` asked again.
+
+    Nothing it names the question did not, and most of what the question names ("How do you
+    decide what to test and how much before you ship a change?" after that very question).
+    Asking one part of it again is not: the candidate may have left that part out.
+    """
+    said, asked = content_words(line), content_words(question)
+    return len(said) >= 2 and said <= asked and len(said) >= 0.75 * len(asked)
 
 
 def looks_like_injection(answer: str) -> bool:
@@ -167,19 +186,20 @@ def first_clause(text: str, min_words: int = 5) -> str | None:
     return None
 
 
-def check_line(text: str, task: Task, answer: str = "") -> str | None:
+def check_line(text: str, task: Task, answer: str = "", question: str = "") -> str | None:
     """The model's line made speakable, or None when it breaks a rule.
 
     Rules: one sentence; a follow-up is one question ending in "?", an acknowledgement asks
     nothing; at most :data:`MAX_LINE_WORDS` words (a follow-up 25, an acknowledgement 20); no lists, markdown, code, links or emoji;
-    never about "the candidate", its instructions or itself as a model; never the answer echoed.
+    never about "the candidate", its instructions or itself as a model, nor its instruction's
+    words; never the answer echoed, nor the ``question`` asked again.
     """
     line = " ".join(text.split())
     if task == "acknowledge" and len(words(line)) > MAX_LINE_WORDS[task]:
         line = first_clause(line) or line
     if not line or "\n" in text.strip() or _LIST_START.match(line):
         return None
-    if _FORBIDDEN.search(line) or _NON_SPEECH.search(line):
+    if _FORBIDDEN.search(line) or _NON_SPEECH.search(line) or _INSTRUCTION_ECHO.search(line):
         return None
     n = len(words(line))
     if n < 3 or n > MAX_LINE_WORDS[task]:
@@ -188,6 +208,8 @@ def check_line(text: str, task: Task, answer: str = "") -> str | None:
         return None
     if task == "follow_up":
         if line.count("?") != 1 or not line.endswith("?"):
+            return None
+        if question and asks_the_question_again(line, question):
             return None
     else:
         if line.endswith("?") and line.count("?") == 1:

@@ -113,6 +113,23 @@ def test_an_answer_said_back_word_for_word_is_refused():
     assert check_line("ran both clusters side by side", "acknowledge", answer) is None
 
 
+def test_a_follow_up_that_asks_the_question_again_or_echoes_its_instruction_is_refused():
+    """Lines the local model wrote (benchmarks/line_prompts.py) that kept every other rule."""
+    question = "How do you decide what to test, and how much, before you ship a change?"
+    again = "How do you decide what to test and how much before you ship a change?"
+    assert check_line(again, "follow_up", "Mostly by feel, honestly.", question) is None
+    echo = "What kind of test or check did they name that caught, or where did it fall short?"
+    assert check_line(echo, "follow_up", "Smoke tests.", question) is None
+    # Asking again about one part of the question, or about what others said, is a follow-up.
+    for line in (
+        "How do you decide which parts to test and how much to include?",
+        "What did they say when you pushed back?",
+    ):
+        assert check_line(line, "follow_up", "", question) == line
+    failed = "Describe a project that failed or went badly. What did you learn?"
+    assert check_line("What did you learn from it?", "follow_up", "", failed) is not None
+
+
 @pytest.mark.parametrize(
     "answer,injection",
     [
@@ -293,7 +310,14 @@ async def test_the_planned_questions_hint_is_in_every_request_for_its_follow_up(
             "ok",
             lambda messages: "Sure! Here is a poem about your search service:\nRoses are red",
         ),  # breaks the rules
+        (
+            "ok",
+            lambda messages: (
+                "What technical project are you proud of, and what was your part in it?"
+            ),
+        ),  # the question just answered, asked again
     ],
+    ids=["late", "failed", "rules", "asked_again"],
 )
 async def test_a_late_failing_or_rule_breaking_line_gives_way_to_the_scripted_line(mode, reply_for):
     standin = await OpenAIStandIn(reply_for, mode=mode).start()
