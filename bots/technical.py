@@ -79,6 +79,7 @@ MODE = InterviewMode(
         Question(
             "How do you decide what to test, and how much, before you ship a change?",
             competency="testing",
+            follow_up_hint="Ask why they test one thing they named more, or less, than the rest.",
             follow_ups=(
                 FollowUp(
                     ("unit", "integration", "end to end", "e2e"),

@@ -484,8 +484,14 @@ async def test_the_local_models_follow_up_to_the_opening_asks_about_what_they_to
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "mode_id, index",
-    [("system_design", 0), ("system_design", 3), ("technical", 0), ("technical", 4)],
-    ids=["requirements", "scale", "project", "code_review"],
+    [
+        ("system_design", 0),
+        ("system_design", 3),
+        ("technical", 0),
+        ("technical", 2),
+        ("technical", 4),
+    ],
+    ids=["requirements", "scale", "project", "testing", "code_review"],
 )
 async def test_the_local_models_follow_ups_ask_about_the_answer(local_server, mode_id, index):
     """Without the questions' hints (benchmarks/line_prompts.py prints every line): in system
@@ -493,9 +499,10 @@ async def test_the_local_models_follow_ups_ask_about_the_answer(local_server, mo
     you expect to generate per month?" to "a hundred million new links a month"; 2 of 5
     follow-ups named the answer) and, at a hundredfold traffic, about "other factors" or "the
     network infrastructure" (3 of 5); of a technical project, about "the main challenge you
-    faced" whatever the answer said (2 of 4); of code review, how "the code review process" is
-    made "efficient and effective", once about "the candidate" (2 of 5, one broke a rule). With
-    them, about the answer (5 of 5, 5 of 5, 4 of 4, 5 of 5)."""
+    faced" whatever the answer said (2 of 4); of testing, how "to ensure that your tests are
+    comprehensive", once the question again (1 of 4, one broke a rule); of code review, how "the
+    code review process" is made "efficient and effective", once about "the candidate" (2 of 5,
+    one broke a rule). With them, about the answer (5 of 5, 5 of 5, 4 of 4, 3 of 4, 5 of 5)."""
     said = await _follow_ups(local_server.app.state.local_llm, mode_id, index)
     question = get_mode(mode_id).questions[index].text
     assert len(said) >= 4 and all(line for _, line in said), said
