@@ -47,6 +47,8 @@ MODE = InterviewMode(
         Question(
             "To start, tell me about a technical project you're proud of, and your part in it.",
             competency="communication",
+            # Without it the local model asked about "the main challenge you faced" whatever the
+            # answer said (benchmarks/line_prompts.py --no-hints; README).
             follow_up_hint="Ask how they did the hard part or their own part they named.",
             follow_ups=(
                 FollowUp(
@@ -79,6 +81,8 @@ MODE = InterviewMode(
         Question(
             "How do you decide what to test, and how much, before you ship a change?",
             competency="testing",
+            # Without it the local model asked how tests are made "comprehensive", or this very
+            # question again (1 of 4 answers: benchmarks/line_prompts.py --no-hints; README).
             follow_up_hint="Ask why they test one thing they named more, or less, than the rest.",
             follow_ups=(
                 FollowUp(
@@ -104,6 +108,8 @@ MODE = InterviewMode(
         Question(
             "What does good code review look like to you, from both sides?",
             competency="coding practice",
+            # Without it the local model asked how review is made "efficient and effective", or
+            # about "the candidate" (2 of 5 answers: benchmarks/line_prompts.py --no-hints; README).
             follow_up_hint="Ask why one practice they named matters to them, or how they do it.",
         ),
     ),
