@@ -82,7 +82,7 @@ MODE = InterviewMode(
             "How do you decide what to test, and how much, before you ship a change?",
             competency="testing",
             # Without it the local model asked how tests are made "comprehensive", or this very
-            # question again (1 of 4 answers: benchmarks/line_prompts.py --no-hints; README).
+            # question again (3 of 4 answers: benchmarks/line_prompts.py --no-hints; README).
             follow_up_hint="Ask why they test one thing they named more, or less, than the rest.",
             follow_ups=(
                 FollowUp(
@@ -109,7 +109,7 @@ MODE = InterviewMode(
             "What does good code review look like to you, from both sides?",
             competency="coding practice",
             # Without it the local model asked how review is made "efficient and effective", or
-            # about "the candidate" (2 of 5 answers: benchmarks/line_prompts.py --no-hints; README).
+            # about "the candidate" (3 of 5 answers: benchmarks/line_prompts.py --no-hints; README).
             follow_up_hint="Ask why one practice they named matters to them, or how they do it.",
         ),
     ),
