@@ -14,6 +14,9 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from loguru import logger
+from text_to_num import alpha2digit
+
 from interviewer.plan import CandidateContext, InterviewMode
 from interviewer.turn_text import words
 
@@ -57,6 +60,21 @@ _FORBIDDEN = re.compile(
 _INSTRUCTION_ECHO = re.compile(
     r"\b(they|them) (named|gave|actually said)\b|\bdid they (name|give|mention)\b", re.I
 )
+# "So you mean ...?" asks what they meant, which an acknowledgement may not; said as a statement it
+# is odd, or cut at its first comma nonsense ("So you mean a quick." from "a quick, constructive
+# feedback ...").
+_ASKS_WHAT_THEY_MEAN = re.compile(r"^so you mean\b", re.I)
+# A figure in digits, once spoken numbers are digits too: not part of a name ("MD5", "p99", "S3")
+# and not an ordinal ("3rd").
+_FIGURE = re.compile(r"(?<![\w.,])(\d+(?:,\d{3})*(?:\.\d+)?)(?![\d,]*\d)(st|nd|rd|th)?\b")
+# "Millions of links" names no figure (text2num reads it as 1000000).
+_MAGNITUDES = re.compile(
+    r"\b(?:tens|dozens|hundreds|thousands|millions|billions|trillions)\b", re.I
+)
+# Digits and a scale word ("100 million", "1.5 billion"), which text2num leaves apart.
+_SCALED = re.compile(r"(?<![\w.,])(\d+(?:\.\d+)?) (thousand|million|billion|trillion)\b", re.I)
+_SCALE = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
+_SUPPOSES = re.compile(r"\b(if|would|could|suppose|imagine)\b", re.I)
 _LIST_START = re.compile(r"^\s*(\d+[.)]|[-•])\s")
 _SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z\"'])")
 _NON_SPEECH = re.compile(r"[^\w\s.,;:!?'\"()%$&/+-]")  # emoji and other symbols
@@ -110,6 +128,40 @@ def asks_the_question_again(line: str, question: str) -> bool:
     """
     said, asked = content_words(line), content_words(question)
     return len(said) >= 2 and said <= asked and len(said) >= 0.75 * len(asked)
+
+
+def figures(text: str) -> set[float]:
+    """The figures ``text`` states, in digits or in words ("a hundred million" is 100000000).
+
+    Counts of three or less are left out: said in words they are rarely figures ("one thing",
+    "two workers"), and text2num leaves them as words. So are magnitudes ("millions of links").
+    """
+    found = set()
+    text = _SCALED.sub(lambda m: f"{float(m.group(1)) * _SCALE[m.group(2).lower()]:.0f}", text)
+    for part in _MAGNITUDES.split(text):
+        try:
+            as_digits = alpha2digit(part, "en")
+        except Exception as e:  # a parser's surprise must not cost the interview its line
+            logger.warning(f"Could not read the figures in {part!r}: {e}")
+            continue
+        for m in _FIGURE.finditer(as_digits):
+            if m.group(2) is None:  # not an ordinal
+                value = float(m.group(1).replace(",", ""))
+                if value > 3:
+                    found.add(value)
+    return found
+
+
+def misquotes_a_figure(line: str, answer: str, question: str = "") -> bool:
+    """Whether ``line`` states a figure neither the candidate's ``answer`` nor the ``question`` gave.
+
+    "So you'd start with a million links per month" to "a hundred million new links a month". A
+    figure put as a supposition is the interviewer's own ("What if the number of tickets increases
+    to a million?"), not a misquote.
+    """
+    if _SUPPOSES.search(line):
+        return False
+    return bool(figures(line) - figures(answer) - figures(question))
 
 
 def looks_like_injection(answer: str) -> bool:
@@ -192,7 +244,8 @@ def check_line(text: str, task: Task, answer: str = "", question: str = "") -> s
     Rules: one sentence; a follow-up is one question ending in "?", an acknowledgement asks
     nothing; at most :data:`MAX_LINE_WORDS` words (a follow-up 25, an acknowledgement 20); no lists, markdown, code, links or emoji;
     never about "the candidate", its instructions or itself as a model, nor its instruction's
-    words; never the answer echoed, nor the ``question`` asked again.
+    words; never the answer echoed, nor the ``question`` asked again, nor a figure the answer and
+    question did not give; an acknowledgement never asks what they mean ("So you mean ...").
     """
     line = " ".join(text.split())
     if task == "acknowledge" and len(words(line)) > MAX_LINE_WORDS[task]:
@@ -212,6 +265,8 @@ def check_line(text: str, task: Task, answer: str = "", question: str = "") -> s
         if question and asks_the_question_again(line, question):
             return None
     else:
+        if _ASKS_WHAT_THEY_MEAN.match(line):
+            return None
         if line.endswith("?") and line.count("?") == 1:
             line = line[:-1] + "."  # "So you test by hand?" is said as a statement
         if "?" in line:
@@ -221,4 +276,6 @@ def check_line(text: str, task: Task, answer: str = "", question: str = "") -> s
     answer_words = " ".join(words(answer.lower()))
     if answer_words and " ".join(words(line.lower())) in answer_words:
         return None  # said back word for word
+    if answer and misquotes_a_figure(line, answer, question):
+        return None
     return line[0].upper() + line[1:]
