@@ -245,7 +245,8 @@ def check_line(text: str, task: Task, answer: str = "", question: str = "") -> s
     nothing; at most :data:`MAX_LINE_WORDS` words (a follow-up 25, an acknowledgement 20); no lists, markdown, code, links or emoji;
     never about "the candidate", its instructions or itself as a model, nor its instruction's
     words; never the answer echoed, nor the ``question`` asked again, nor a figure the answer and
-    question did not give; an acknowledgement never asks what they mean ("So you mean ...").
+    question did not give; an acknowledgement never asks what they mean ("So you mean ...") and
+    names something they said (:func:`refers_to_answer`).
     """
     line = " ".join(text.split())
     if task == "acknowledge" and len(words(line)) > MAX_LINE_WORDS[task]:
@@ -278,4 +279,6 @@ def check_line(text: str, task: Task, answer: str = "", question: str = "") -> s
         return None  # said back word for word
     if answer and misquotes_a_figure(line, answer, question):
         return None
+    if task == "acknowledge" and answer and not refers_to_answer(line, answer, question):
+        return None  # the question told back ("So you disagreed with a colleague."), or a moral
     return line[0].upper() + line[1:]

@@ -186,6 +186,41 @@ def test_an_acknowledgement_that_asks_what_they_mean_is_refused():
     assert check_line("So you meant to ship it in May.", "acknowledge") is not None
 
 
+def test_an_acknowledgement_that_names_nothing_they_said_is_refused():
+    """The local model's own acknowledgements (benchmarks/line_prompts.py, the latency benchmark's
+    logs): the question told back, or a moral they did not draw, is not hearing the answer."""
+    cases = [
+        (
+            "Tell me about a time you disagreed with a colleague. How did you handle it?",
+            "A colleague wanted to rewrite our scheduler in Rust, and I thought it was too risky "
+            "before peak season. We agreed to build a small prototype and benchmark it first.",
+            "So you disagreed with a colleague on a project.",
+        ),
+        (
+            "Traffic grows a hundredfold. What breaks first, and how do you fix it?",
+            "Probably the single database. I would split it by the hash of the code across sixteen "
+            "shards and put Redis in front for reads.",
+            "So you're talking about scaling traffic by a hundredfold.",
+        ),
+        (
+            "What did you learn from leading that team?",
+            "Mostly I learned that I like pairing on the hard problems and leaving the rest to "
+            "the people who own them.",
+            "So you found a way to delegate and trust others.",
+        ),
+    ]
+    for question, answer, line in cases:
+        assert check_line(line, "acknowledge", answer, question) is None
+    answer = (
+        "Nobody owned our on-call runbooks, so I rewrote them over a month and ran two fire drills."
+    )
+    heard = "So you took ownership of the on-call runbooks and led two fire drills with the team."
+    assert (
+        check_line(heard, "acknowledge", answer, "Tell me about a time you took ownership.")
+        == heard
+    )
+
+
 @pytest.mark.parametrize(
     "answer,injection",
     [
