@@ -75,6 +75,10 @@ _MAGNITUDES = re.compile(
 _SCALED = re.compile(r"(?<![\w.,])(\d+(?:\.\d+)?) (thousand|million|billion|trillion)\b", re.I)
 _SCALE = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
 _SUPPOSES = re.compile(r"\b(if|would|could|suppose|imagine)\b", re.I)
+# A follow-up about "they" that never says "you" speaks of the candidate, not to them ("How did
+# they handle the challenges they faced?"); one about others still asks the candidate something.
+_THEY = re.compile(r"\b(they|them|their|theirs|themselves)\b", re.I)
+_YOU = re.compile(r"\b(you|your|yours|yourself)\b", re.I)
 _LIST_START = re.compile(r"^\s*(\d+[.)]|[-•])\s")
 _SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z\"'])")
 _NON_SPEECH = re.compile(r"[^\w\s.,;:!?'\"()%$&/+-]")  # emoji and other symbols
@@ -242,11 +246,12 @@ def check_line(text: str, task: Task, answer: str = "", question: str = "") -> s
     """The model's line made speakable, or None when it breaks a rule.
 
     Rules: one sentence; a follow-up is one question ending in "?", an acknowledgement asks
-    nothing; at most :data:`MAX_LINE_WORDS` words (a follow-up 25, an acknowledgement 20); no lists, markdown, code, links or emoji;
-    never about "the candidate", its instructions or itself as a model, nor its instruction's
-    words; never the answer echoed, nor the ``question`` asked again, nor a figure the answer and
-    question did not give; an acknowledgement never asks what they mean ("So you mean ...") and
-    names something they said (:func:`refers_to_answer`).
+    nothing; at most :data:`MAX_LINE_WORDS` words (a follow-up 25, an acknowledgement 20); no
+    lists, markdown, code, links or emoji; never about "the candidate", its instructions or itself
+    as a model, nor its instruction's words; a follow-up speaks to them ("you"), not only of
+    "they"; never the answer echoed, the ``question`` asked again, nor a figure the answer and
+    question did not give (:func:`misquotes_a_figure`); an acknowledgement names something they
+    said (:func:`refers_to_answer`) and never asks what they mean ("So you mean ...").
     """
     line = " ".join(text.split())
     if task == "acknowledge" and len(words(line)) > MAX_LINE_WORDS[task]:
@@ -264,6 +269,8 @@ def check_line(text: str, task: Task, answer: str = "", question: str = "") -> s
         if line.count("?") != 1 or not line.endswith("?"):
             return None
         if question and asks_the_question_again(line, question):
+            return None
+        if _THEY.search(line) and not _YOU.search(line):
             return None
     else:
         if _ASKS_WHAT_THEY_MEAN.match(line):

@@ -115,7 +115,7 @@ def test_an_answer_said_back_word_for_word_is_refused():
     assert check_line("ran both clusters side by side", "acknowledge", answer) is None
 
 
-def test_a_follow_up_that_asks_the_question_again_or_echoes_its_instruction_is_refused():
+def test_a_follow_up_that_asks_the_question_again_echoes_its_instruction_or_speaks_of_them_is_refused():
     """Lines the local model wrote (benchmarks/line_prompts.py) that kept every other rule."""
     question = "How do you decide what to test, and how much, before you ship a change?"
     again = "How do you decide what to test and how much before you ship a change?"
@@ -128,6 +128,13 @@ def test_a_follow_up_that_asks_the_question_again_or_echoes_its_instruction_is_r
         "What did they say when you pushed back?",
     ):
         assert check_line(line, "follow_up", "", question) == line
+    # Speaking of them, never to them (the latency benchmark's log; a hint wording tried).
+    for third in (
+        "How did they handle the challenges they faced?",
+        "How do they actually do small changes?",
+    ):
+        assert check_line(third, "follow_up", "Small changes, fast turnaround.", question) is None
+    assert check_line("What did the team decide next?", "follow_up") is not None
     failed = "Describe a project that failed or went badly. What did you learn?"
     assert check_line("What did you learn from it?", "follow_up", "", failed) is not None
 
