@@ -71,9 +71,20 @@ _FIGURE = re.compile(r"(?<![\w.,])(\d+(?:,\d{3})*(?:\.\d+)?)(?![\d,]*\d)(st|nd|r
 _MAGNITUDES = re.compile(
     r"\b(?:tens|dozens|hundreds|thousands|millions|billions|trillions)\b", re.I
 )
-# Digits and a scale word ("100 million", "1.5 billion"), which text2num leaves apart.
-_SCALED = re.compile(r"(?<![\w.,])(\d+(?:\.\d+)?) (thousand|million|billion|trillion)\b", re.I)
+# Digits and a scale word ("100 million", "1.5 billion"), which text2num leaves apart, or a
+# scale letter as Whisper writes it ("100K", "5M", "2B").
+_SCALED = re.compile(
+    r"(?<![\w.,])(\d+(?:\.\d+)?)(?: (thousand|million|billion|trillion)|((?-i:[kKMB])|bn))\b", re.I
+)
 _SCALE = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
+_SCALE_LETTER = {"k": 1e3, "m": 1e6, "b": 1e9, "bn": 1e9}
+
+
+def _scaled(m: re.Match) -> str:
+    scale = _SCALE[m.group(2).lower()] if m.group(2) else _SCALE_LETTER[m.group(3).lower()]
+    return f"{float(m.group(1)) * scale:.0f}"
+
+
 _SUPPOSES = re.compile(r"\b(if|would|could|suppose|imagine)\b", re.I)
 # A follow-up about "they" that never says "you" speaks of the candidate, not to them ("How did
 # they handle the challenges they faced?"); one about others still asks the candidate something.
@@ -141,7 +152,7 @@ def figures(text: str) -> set[float]:
     "two workers"), and text2num leaves them as words. So are magnitudes ("millions of links").
     """
     found = set()
-    text = _SCALED.sub(lambda m: f"{float(m.group(1)) * _SCALE[m.group(2).lower()]:.0f}", text)
+    text = _SCALED.sub(_scaled, text)
     for part in _MAGNITUDES.split(text):
         try:
             as_digits = alpha2digit(part, "en")

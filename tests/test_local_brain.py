@@ -153,6 +153,11 @@ def test_a_line_that_misquotes_a_figure_the_candidate_gave_is_refused():
         "So you're aiming for 100 million links per month, with a 100:1 read-to-write ratio.",
     ):
         assert check_line(kept, "acknowledge", answer) == kept
+    # Whisper writes figures in digits, and now and then with a scale letter.
+    heard = "We moved 80M documents and served 100K reads a second."
+    line = "So you moved eighty million documents and served a hundred thousand reads a second."
+    assert check_line(line, "acknowledge", heard) == line
+    assert check_line(line.replace("eighty", "eight"), "acknowledge", heard) is None
     ids = "The ticket service becomes the bottleneck, so I would hand each API server a range of a thousand ids at a time."
     digits = "So you would scale by increasing the number of API servers, each with a range of 1,000 IDs."
     assert check_line(digits, "acknowledge", ids) == digits
