@@ -78,13 +78,7 @@ _SCALED = re.compile(
 )
 _SCALE = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
 _SCALE_LETTER = {"k": 1e3, "m": 1e6, "b": 1e9, "bn": 1e9}
-
-
-def _scaled(m: re.Match) -> str:
-    scale = _SCALE[m.group(2).lower()] if m.group(2) else _SCALE_LETTER[m.group(3).lower()]
-    return f"{float(m.group(1)) * scale:.0f}"
-
-
+# A figure put as a supposition ("What if ... a million?") is the interviewer's own.
 _SUPPOSES = re.compile(r"\b(if|would|could|suppose|imagine)\b", re.I)
 # A follow-up about "they" that never says "you" speaks of the candidate, not to them ("How did
 # they handle the challenges they faced?"); one about others still asks the candidate something.
@@ -143,6 +137,12 @@ def asks_the_question_again(line: str, question: str) -> bool:
     """
     said, asked = content_words(line), content_words(question)
     return len(said) >= 2 and said <= asked and len(said) >= 0.75 * len(asked)
+
+
+def _scaled(m: re.Match) -> str:
+    """``m`` of :data:`_SCALED` in plain digits ("100 million", "100M": "100000000")."""
+    scale = _SCALE[m.group(2).lower()] if m.group(2) else _SCALE_LETTER[m.group(3).lower()]
+    return f"{float(m.group(1)) * scale:.0f}"
 
 
 def figures(text: str) -> set[float]:
