@@ -38,6 +38,7 @@ from interviewer.plan import CandidateContext, InterviewMode, PlanCursor
 from interviewer.recordings import RecordingStore
 from interviewer.rhythm import CandidateRhythm
 from interviewer.scripted import ScriptedInterviewer
+from interviewer.speech_text import speech_text
 from interviewer.store import Store
 from processors.answer_prefill import AnswerPrefillProcessor
 from processors.avatar_expressions import AvatarExpressionProcessor
@@ -358,7 +359,8 @@ class InterviewStages:
 
         Cartesia's service turns its word timestamps into the bot's text frames, so the
         transcript follows what was actually heard. Either voice says a sentence again (or
-        otherwise) when it fails once, rather than leaving silence.
+        otherwise) when it fails once, rather than leaving silence, and says engineers' notation
+        as it is spoken ("50ms": "50 milliseconds"; :mod:`interviewer.speech_text`).
         """
         s = self.settings
         if s.tts == "cartesia":
@@ -368,12 +370,14 @@ class InterviewStages:
             return RetryingCartesiaTTSService(
                 api_key=s.cartesia_api_key,
                 settings=RetryingCartesiaTTSService.Settings(voice=s.cartesia_voice_id),
+                text_transforms=[("*", speech_text)],
                 **kwargs,
             )
         return SharedPiperTTSService(
             voice=self.models.piper_voice,
             lock=self.models.piper_lock,
             phrases=self.models.piper_phrases,
+            text_transforms=[("*", speech_text)],
         )
 
     def recorder(self) -> list[FrameProcessor]:

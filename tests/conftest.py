@@ -23,6 +23,14 @@ def settings(tmp_path_factory):
     return load_settings(DATABASE_URL=f"sqlite:///{db}")
 
 
+@pytest.fixture(scope="module")
+def piper_voice(settings):
+    """The bundled Piper voice, alone (without the rest of the models)."""
+    from interviewer.models import load_piper_voice, piper_voice_path
+
+    return load_piper_voice(piper_voice_path(settings))
+
+
 @pytest.fixture(scope="session")
 def models(settings):
     """The real models (the end-of-turn model's server too), loaded once for the whole test session."""

@@ -85,13 +85,6 @@ class FailingVoice:
         return self._voice.synthesize(text)
 
 
-@pytest.fixture(scope="module")
-def piper_voice(settings):
-    from interviewer.models import load_piper_voice, piper_voice_path
-
-    return load_piper_voice(piper_voice_path(settings))
-
-
 async def _piper(voice) -> tuple[list[Frame], list[Frame]]:
     tts = SharedPiperTTSService(voice=voice, lock=threading.Lock())
     down, up = await run_test(tts, frames_to_send=_reply(FIRST, QUESTION))
