@@ -8,6 +8,7 @@ which records the transcripts it is sent.
 
 from __future__ import annotations
 
+import re
 import threading
 from types import SimpleNamespace
 
@@ -71,9 +72,12 @@ def test_notation_is_written_out_as_it_is_said(written, said):
 
 
 def _reply(text: str) -> list:
+    """``text`` streamed as an LLM streams it: "50ms" comes as " 50" and "ms"."""
+    tokens = re.findall(r" ?\d+|[^\d\s]+| ", text)
+    assert "".join(tokens) == text and " 50" in tokens and "ms" in tokens
     return [
         LLMFullResponseStartFrame(),
-        LLMTextFrame(f"{text} "),
+        *(LLMTextFrame(t) for t in tokens),
         LLMFullResponseEndFrame(),
         SleepFrame(0.5),
     ]
