@@ -27,6 +27,7 @@ from pipecat.processors.aggregators.llm_response_universal import (
 from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.transports.base_transport import BaseTransport
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
+from pipecat.utils.text.transforms.strip_markdown import StripMarkdown
 
 from interviewer.audio import AUDIO_IN_RATE, AUDIO_OUT_RATE, STRETCH_TRAILING_SILENCE_SECS
 from interviewer.config import Settings
@@ -92,6 +93,11 @@ class SessionRecord:
     store: Store
     interview_id: str
     report_url: str
+
+
+def voice_text_transforms() -> list:
+    """What a voice is sent: pipecat's Markdown stripping, then notation as it is said."""
+    return [("*", StripMarkdown()), ("*", speech_text)]
 
 
 @dataclass
@@ -359,8 +365,9 @@ class InterviewStages:
 
         Cartesia's service turns its word timestamps into the bot's text frames, so the
         transcript follows what was actually heard. Either voice says a sentence again (or
-        otherwise) when it fails once, rather than leaving silence, and says engineers' notation
-        as it is spoken ("50ms": "50 milliseconds"; :mod:`interviewer.speech_text`).
+        otherwise) when it fails once, rather than leaving silence. Neither reads Markdown out,
+        and both say engineers' notation as it is spoken ("50ms": "50 milliseconds";
+        :func:`voice_text_transforms`).
         """
         s = self.settings
         if s.tts == "cartesia":
@@ -370,14 +377,14 @@ class InterviewStages:
             return RetryingCartesiaTTSService(
                 api_key=s.cartesia_api_key,
                 settings=RetryingCartesiaTTSService.Settings(voice=s.cartesia_voice_id),
-                text_transforms=[("*", speech_text)],
+                text_transforms=voice_text_transforms(),
                 **kwargs,
             )
         return SharedPiperTTSService(
             voice=self.models.piper_voice,
             lock=self.models.piper_lock,
             phrases=self.models.piper_phrases,
-            text_transforms=[("*", speech_text)],
+            text_transforms=voice_text_transforms(),
         )
 
     def recorder(self) -> list[FrameProcessor]:

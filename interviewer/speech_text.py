@@ -1,5 +1,8 @@
 """Engineers' notation said the way an interviewer says it, for the voice only.
 
+(Markdown is pipecat's to strip: its ``StripMarkdown`` runs first; this drops only the emphasis
+marks it leaves where a sentence was cut inside them.)
+
 A line may carry notation a voice reads letter by letter: Piper (espeak) says "50ms" as "fifty em
 ess", "10x" as "ten ex" and "100:1" as "one hundred colon one". :func:`speech_text` rewrites it
 ("50 milliseconds", "10 times", "100 to 1") as a pipecat text transform on the TTS service, so
@@ -30,6 +33,9 @@ _REWRITES: list[tuple[re.Pattern, object]] = [
         lambda m: f"{m[1]} {_RATES[m[2].lower()]}",
     ),
 ]
+# Emphasis marks left over where a sentence was cut inside them ("**Great question!" and
+# "** Let's ..."), which pipecat's Markdown stripping, seeing no pair, keeps: espeak says "asterisk".
+_STRAY_EMPHASIS = re.compile(r"\*{2,}|_{2,}|^\*(?=\w)|(?<=[\w.!?,:;])\*(?=\s|$)")
 # "100:1" or "80:20" is a ratio; "10:30" may be a time of day, and is left alone.
 _RATIO = re.compile(r"\b(\d+):(\d+)\b")
 
@@ -43,6 +49,7 @@ def _ratio(m: re.Match) -> str:
 
 def say_as_spoken(text: str) -> str:
     """``text`` with engineers' notation written out as it is said."""
+    text = _STRAY_EMPHASIS.sub("", text)
     for pattern, replacement in _REWRITES:
         text = pattern.sub(replacement, text)
     return _RATIO.sub(_ratio, text)
