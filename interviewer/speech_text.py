@@ -1,13 +1,11 @@
 """Engineers' notation said the way an interviewer says it, for the voice only.
 
-(Markdown is pipecat's to strip: its ``StripMarkdown`` runs first; this drops only the emphasis
-marks it leaves where a sentence was cut inside them.)
-
 A line may carry notation a voice reads letter by letter: Piper (espeak) says "50ms" as "fifty em
 ess", "10x" as "ten ex" and "100:1" as "one hundred colon one". :func:`speech_text` rewrites it
 ("50 milliseconds", "10 times", "100 to 1") as a pipecat text transform on the TTS service, so
 only the voice hears the change: the transcript and the LLM's context keep the line as written.
-Pure Python: no model, no pipecat.
+Markdown is pipecat's to strip (its ``StripMarkdown`` runs first); this drops only the emphasis
+marks it leaves where a sentence was cut inside them. Pure Python: no model, no pipecat.
 """
 
 from __future__ import annotations
