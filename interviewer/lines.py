@@ -18,6 +18,7 @@ from loguru import logger
 from text_to_num import alpha2digit
 
 from interviewer.plan import CandidateContext, InterviewMode
+from interviewer.speech_text import say_as_spoken
 from interviewer.turn_text import words
 
 Task = Literal["follow_up", "acknowledge"]
@@ -71,13 +72,10 @@ _FIGURE = re.compile(r"(?<![\w.,])(\d+(?:,\d{3})*(?:\.\d+)?)(?![\d,]*\d)(st|nd|r
 _MAGNITUDES = re.compile(
     r"\b(?:tens|dozens|hundreds|thousands|millions|billions|trillions)\b", re.I
 )
-# Digits and a scale word ("100 million", "1.5 billion"), which text2num leaves apart, or a
-# scale letter as Whisper writes it ("100K", "5M", "2B").
-_SCALED = re.compile(
-    r"(?<![\w.,])(\d+(?:\.\d+)?)(?: (thousand|million|billion|trillion)|((?-i:[kKMB])|bn))\b", re.I
-)
+# Digits and a scale word ("100 million", "1.5 billion"), which text2num leaves apart. A scale
+# letter as Whisper writes it ("100K", "5M") is a word by then (:func:`say_as_spoken`).
+_SCALED = re.compile(r"(?<![\w.,])(\d+(?:\.\d+)?) (thousand|million|billion|trillion)\b", re.I)
 _SCALE = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
-_SCALE_LETTER = {"k": 1e3, "m": 1e6, "b": 1e9, "bn": 1e9}
 # A figure put as a supposition ("What if ... a million?") is the interviewer's own.
 _SUPPOSES = re.compile(r"\b(if|would|could|suppose|imagine)\b", re.I)
 # A follow-up about "they" that never says "you" speaks of the candidate, not to them ("How did
@@ -140,9 +138,8 @@ def asks_the_question_again(line: str, question: str) -> bool:
 
 
 def _scaled(m: re.Match) -> str:
-    """``m`` of :data:`_SCALED` in plain digits ("100 million", "100M": "100000000")."""
-    scale = _SCALE[m.group(2).lower()] if m.group(2) else _SCALE_LETTER[m.group(3).lower()]
-    return f"{float(m.group(1)) * scale:.0f}"
+    """``m`` of :data:`_SCALED` in plain digits ("100 million": "100000000")."""
+    return f"{float(m.group(1)) * _SCALE[m.group(2).lower()]:.0f}"
 
 
 def figures(text: str) -> set[float]:
@@ -152,7 +149,7 @@ def figures(text: str) -> set[float]:
     "two workers"), and text2num leaves them as words. So are magnitudes ("millions of links").
     """
     found = set()
-    text = _SCALED.sub(_scaled, text)
+    text = _SCALED.sub(_scaled, say_as_spoken(text))  # "80M", "10x", "100:1" as they are said
     for part in _MAGNITUDES.split(text):
         try:
             as_digits = alpha2digit(part, "en")
