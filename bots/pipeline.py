@@ -25,9 +25,9 @@ from pipecat.processors.aggregators.llm_response_universal import (
     LLMUserAggregatorParams,
 )
 from pipecat.processors.frame_processor import FrameProcessor
+from pipecat.processors.frameworks.rtvi import RTVIObserverParams
 from pipecat.transports.base_transport import BaseTransport
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
-from pipecat.utils.text.transforms.strip_markdown import StripMarkdown
 
 from interviewer.audio import AUDIO_IN_RATE, AUDIO_OUT_RATE, STRETCH_TRAILING_SILENCE_SECS
 from interviewer.config import Settings
@@ -39,7 +39,7 @@ from interviewer.plan import CandidateContext, InterviewMode, PlanCursor
 from interviewer.recordings import RecordingStore
 from interviewer.rhythm import CandidateRhythm
 from interviewer.scripted import ScriptedInterviewer
-from interviewer.speech_text import speech_text
+from interviewer.speech_text import shown_text, speech_text, unmarked
 from interviewer.store import Store
 from processors.answer_prefill import AnswerPrefillProcessor
 from processors.avatar_expressions import AvatarExpressionProcessor
@@ -96,8 +96,13 @@ class SessionRecord:
 
 
 def voice_text_transforms() -> list:
-    """What a voice is sent: pipecat's Markdown stripping, then notation as it is said."""
-    return [("*", StripMarkdown()), ("*", speech_text)]
+    """What a voice is sent: the line without Markdown, then notation as it is said."""
+    return [("*", unmarked), ("*", speech_text)]
+
+
+def page_observer_params() -> RTVIObserverParams:
+    """What the page is sent: the interviewer's lines as said, in their notation, without Markdown."""
+    return RTVIObserverParams(bot_output_transforms=[("*", shown_text)])
 
 
 @dataclass
@@ -454,6 +459,7 @@ def build_interview(
             enable_metrics=True,
         ),
         observers=[latency],
+        rtvi_observer_params=page_observer_params(),
         idle_timeout_secs=600,
     )
     stages.worker = worker

@@ -1,16 +1,21 @@
-"""Engineers' notation said the way an interviewer says it, for the voice only.
+"""What the voice says and the page shows of a line: no Markdown, and notation as words (voice).
+
+Neither gets Markdown (:func:`unmarked`: pipecat's ``StripMarkdown``, after the emphasis marks of a
+sentence cut inside bold are dropped): a cloud model's "**Great question!**" is "Great question!".
 
 A line may carry notation a voice reads letter by letter: Piper (espeak) says "50ms" as "fifty em
 ess", "10x" as "ten ex" and "100:1" as "one hundred colon one". :func:`speech_text` rewrites it
 ("50 milliseconds", "10 times", "100 to 1") as a pipecat text transform on the TTS service, so
-only the voice hears the change: the transcript and the LLM's context keep the line as written.
-Markdown is pipecat's to strip (its ``StripMarkdown`` runs first); this drops only the emphasis
-marks it leaves where a sentence was cut inside them. Pure Python: no model, no pipecat.
+only the voice hears the change: the page (:func:`shown_text`, a transform of pipecat's RTVI bot
+output), the transcript and the LLM's context keep the line's notation.
 """
 
 from __future__ import annotations
 
 import re
+
+from pipecat.processors.frameworks.rtvi.models import BotOutputTransformResult
+from pipecat.utils.text.transforms.strip_markdown import StripMarkdown
 
 _NUMBER = r"(\d+(?:\.\d+)?)"
 _SCALES = {"k": "thousand", "K": "thousand", "M": "million", "B": "billion", "bn": "billion"}
@@ -31,9 +36,11 @@ _REWRITES: list[tuple[re.Pattern, object]] = [
         lambda m: f"{m[1]} {_RATES[m[2].lower()]}",
     ),
 ]
-# Emphasis marks left over where a sentence was cut inside them ("**Great question!" and
-# "** Let's ..."), which pipecat's Markdown stripping, seeing no pair, keeps: espeak says "asterisk".
-_STRAY_EMPHASIS = re.compile(r"\*{2,}|_{2,}|^\*(?=\w)|(?<=[\w.!?,:;])\*(?=\s|$)")
+# Emphasis asterisks, paired or not: a run of two or more, or one that opens or closes a word.
+# pipecat cuts a streamed reply into sentences inside bold ("**Thanks for that." / "** What was
+# the *hardest* part?"), and its StripMarkdown, pairing what is left, keeps marks espeak reads out
+# ("* What was the *hardest part?"). Asterisks as content stay: "2*3", "5 * 3", a "* " bullet.
+_EMPHASIS = re.compile(r"\*{2,}|(?<!\S)\*(?=\S)|(?<=\S)\*(?!\S)")
 # "100:1" or "80:20" is a ratio; "10:30" may be a time of day, and is left alone.
 _RATIO = re.compile(r"\b(\d+):(\d+)\b")
 
@@ -47,12 +54,41 @@ def _ratio(m: re.Match) -> str:
 
 def say_as_spoken(text: str) -> str:
     """``text`` with engineers' notation written out as it is said."""
-    text = _STRAY_EMPHASIS.sub("", text)
     for pattern, replacement in _REWRITES:
         text = pattern.sub(replacement, text)
     return _RATIO.sub(_ratio, text)
 
 
+_STRIP_MARKDOWN = StripMarkdown()
+
+
+async def unmarked(text: str, text_type: str) -> str:
+    """``text`` without Markdown: a pipecat ``TextTransform`` (any ``text_type``)."""
+    return await _STRIP_MARKDOWN(_EMPHASIS.sub("", text), text_type)
+
+
 async def speech_text(text: str, text_type: str) -> str:
-    """What the voice is sent for ``text``: a pipecat ``TextTransform`` (any ``text_type``)."""
+    """What the voice is sent for unmarked ``text``: a pipecat ``TextTransform``."""
     return say_as_spoken(text)
+
+
+async def _unmarked(text: str | None, text_type: str) -> str | None:
+    return None if text is None else await unmarked(text, text_type)
+
+
+async def shown_text(
+    text: str,
+    text_type: str,
+    accumulated_text: str | None = None,
+    remaining_text: str | None = None,
+) -> BotOutputTransformResult:
+    """What the page shows of a line (a pipecat RTVI bot-output transform): no Markdown marks.
+
+    Called for a whole segment (``accumulated_text`` and ``remaining_text`` None) or for a voice's
+    word-level progress through it, whose two parts are shown without marks as well.
+    """
+    return BotOutputTransformResult(
+        text=await unmarked(text, text_type),
+        accumulated_text=await _unmarked(accumulated_text, text_type),
+        remaining_text=await _unmarked(remaining_text, text_type),
+    )

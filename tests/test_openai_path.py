@@ -10,7 +10,9 @@ from web.cli import LocalServer
 pytestmark = pytest.mark.slow
 
 GREETING = "Hello, I am your interviewer today. Tell me about a project you are proud of."
-FOLLOW_UP = "Thanks for sharing that. What was the hardest part of the migration?"
+# A cloud model's reply in Markdown: the page shows it, as the voice says it, without the marks.
+FOLLOW_UP = "**Thanks for sharing that.** What was the *hardest* part of the migration?"
+FOLLOW_UP_SHOWN = "Thanks for sharing that. What was the hardest part of the migration?"
 
 
 def _reply(messages):
@@ -44,7 +46,7 @@ async def test_openai_compatible_endpoint_leads_the_interview(settings, models):
     user_msgs = [m for m in last["body"]["messages"] if m["role"] == "user"]
     assert "billing" in str(user_msgs[-1]["content"]).lower()
     said = s.log.texts("interviewer")
-    assert said[0].startswith("Hello, I am your interviewer") and "hardest part" in said[-1]
+    assert said[0].startswith("Hello, I am your interviewer") and said[-1] == FOLLOW_UP_SHOWN
     assert s.log.bot_audio_ms > 2000
     # A loopback endpoint gets a connection per request (see BudgetedOpenAILLMService).
     peers = [r["peer"] for r in standin.requests]
