@@ -11,6 +11,8 @@ interviewer turn runs from its first audio (the output transport's ``BotStartedS
 to the end of its response, or to the moment the candidate's speech cut it off. So the report's
 timeline shows who spoke when, and a reply's start less the answer's end is its latency. A reply
 that was heard but cut off before its first words reached the context is stored too, as "…".
+An interviewer turn is stored as it was said, without the Markdown a cloud model's reply may carry
+(:func:`interviewer.speech_text.unmarked`); the LLM's context keeps its own words.
 
 A turn is stored with the plan's question it belongs to: the last question the candidate heard
 put to them. A reply that moves the plan on (the cursor is already at the next question) but is
@@ -40,6 +42,7 @@ from pipecat.processors.aggregators.llm_response_universal import LLMContextAggr
 
 from interviewer.final_words import FinalWords, TurnRedecoder
 from interviewer.plan import PlanCursor
+from interviewer.speech_text import unmarked
 from interviewer.store import Store, now_utc
 
 T = TypeVar("T")
@@ -151,7 +154,7 @@ class TranscriptRecorder:
             audible, self._reply_audible = self._reply_audible, None
             if self._redecoder is not None:
                 self._redecoder.reply_done()  # the candidate's words can be decoded again now
-            text = message.content
+            text = await unmarked(message.content or "", "sentence")
             if message.interrupted and audible is not None and not (text and text.strip()):
                 text = CUT_OFF  # heard, but cut off before its first words reached the context
             if text and text.strip():

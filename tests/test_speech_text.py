@@ -19,7 +19,10 @@ from pipecat.frames.frames import (
     LLMTextFrame,
     TTSTextFrame,
 )
+from pipecat.observers.user_bot_latency_observer import UserBotLatencyObserver
 from pipecat.pipeline.pipeline import Pipeline
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.aggregators.llm_response_universal import LLMContextAggregatorPair
 from pipecat.processors.frameworks.rtvi import RTVIProcessor
 from pipecat.tests.utils import SleepFrame, run_test
 from pipecat.transports.base_output import BaseOutputTransport
@@ -28,7 +31,10 @@ from pipecat.transports.base_transport import TransportParams
 from bots import get_mode
 from bots.pipeline import InterviewStages, page_observer_params
 from interviewer.config import load_settings
+from interviewer.plan import PlanCursor
 from interviewer.speech_text import say_as_spoken, shown_text
+from interviewer.store import Store
+from processors.transcript_recorder import TranscriptRecorder
 from tests.standins.cartesia_server import CartesiaStandIn
 from tests.test_tts_retry import FailingVoice
 
@@ -225,3 +231,28 @@ async def test_the_page_never_shows_markdown(voice, piper_voice, settings):
     assert not any(mark in t for t in shown for mark in "*`"), shown
     if voice == "cartesia":
         assert any(o.get("spoken_status") == "in-progress" for o in outputs)
+
+
+async def test_the_transcript_stores_the_line_as_said_and_the_llm_keeps_it_as_written(
+    piper_voice, settings, tmp_path
+):
+    """A Markdown reply through the voice to the assistant aggregator and the recorder."""
+    mode = get_mode("system_design")
+    store = Store(f"sqlite:///{tmp_path}/t.db")
+    interview_id, _ = store.create_interview(mode.id, {}, "openai")
+    aggregators = LLMContextAggregatorPair(LLMContext())
+    recorder = TranscriptRecorder(store, interview_id, PlanCursor(mode))
+    recorder.attach(aggregators, UserBotLatencyObserver())
+    pv = FailingVoice(piper_voice, fail_on=None)
+    models = SimpleNamespace(piper_voice=pv, piper_lock=threading.Lock(), piper_phrases={})
+    tts = InterviewStages(mode, None, models, settings).tts()
+    reply = "**Thanks for sharing that.** What was the *hardest* part at 50ms?"
+    await run_test(
+        Pipeline([tts, PageTransport(), aggregators.assistant()]),
+        frames_to_send=[*_reply(reply), SleepFrame(2.0)],
+    )
+    await recorder.flush()
+    [turn] = store.get(interview_id).turns
+    assert turn.text == "Thanks for sharing that. What was the hardest part at 50ms?"
+    [message] = aggregators.assistant().context.get_messages()
+    assert "*hardest*" in message["content"]  # the model is shown its own words
