@@ -74,6 +74,7 @@ MODE = InterviewMode(
         Question(
             "Describe a project that failed or went badly. What did you learn?",
             competency="learning",
+            follow_up_hint="Ask what they did when one thing they named went wrong, not what they learned.",
             follow_ups=(
                 FollowUp(
                     ("fail", "failed", "mistake", "deadline", "late"),
