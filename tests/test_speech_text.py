@@ -123,7 +123,7 @@ async def test_piper_never_reads_markdown_out(reply, said, piper_voice, settings
     models = SimpleNamespace(piper_voice=voice, piper_lock=threading.Lock(), piper_phrases={})
     tts = InterviewStages(get_mode("system_design"), None, models, settings).tts()
     await run_test(tts, frames_to_send=_reply(reply))
-    assert [c.strip() for c in voice.calls] == said
+    assert voice.calls == said
 
 
 async def test_cartesia_is_sent_the_notation_as_words():
@@ -149,7 +149,6 @@ async def test_cartesia_is_sent_the_notation_as_words():
             "**Great question!** Let's talk about `Redis`.",
             "Great question! Let's talk about Redis.",
         ),
-        ("**Great question!", "Great question!"),
         ("What is *your* plan at 10x and 50ms?", "What is your plan at 10x and 50ms?"),
         ("## Next\n- Latency under load.", "Next\nLatency under load."),
         ("* Latency under load.", "Latency under load."),
