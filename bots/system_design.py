@@ -70,6 +70,8 @@ MODE = InterviewMode(
         Question(
             "How would you generate the short codes, and how would you store the mappings?",
             competency="data modelling",
+            # Without it the local model asked each answer how the codes stay unique.
+            follow_up_hint="Ask why they chose one part they named over another option.",
             follow_ups=(
                 FollowUp(
                     ("hash", "counter", "random", "base62", "collision"),
