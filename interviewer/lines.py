@@ -164,14 +164,17 @@ def figures(text: str) -> set[float]:
     return found
 
 
-def misquotes_a_figure(line: str, answer: str, question: str = "") -> bool:
+def misquotes_a_figure(
+    line: str, answer: str, question: str = "", may_suppose: bool = True
+) -> bool:
     """Whether ``line`` states a figure neither the candidate's ``answer`` nor the ``question`` gave.
 
     "So you'd start with a million links per month" to "a hundred million new links a month". A
     figure put as a supposition is the interviewer's own ("What if the number of tickets increases
-    to a million?"), not a misquote.
+    to a million?"), not a misquote, where the line ``may_suppose`` (a follow-up may; an
+    acknowledgement tells back what they said, so its "So you would start with ..." is theirs).
     """
-    if _SUPPOSES.search(line):
+    if may_suppose and _SUPPOSES.search(line):
         return False
     return bool(figures(line) - figures(answer) - figures(question))
 
@@ -292,7 +295,7 @@ def check_line(text: str, task: Task, answer: str = "", question: str = "") -> s
     answer_words = " ".join(words(answer.lower()))
     if answer_words and " ".join(words(line.lower())) in answer_words:
         return None  # said back word for word
-    if answer and misquotes_a_figure(line, answer, question):
+    if answer and misquotes_a_figure(line, answer, question, may_suppose=task == "follow_up"):
         return None
     if task == "acknowledge" and answer and not refers_to_answer(line, answer, question):
         return None  # the question told back ("So you disagreed with a colleague."), or a moral

@@ -148,6 +148,8 @@ def test_a_line_that_misquotes_a_figure_the_candidate_gave_is_refused():
     )
     misquoted = "So you'd start with a million links per month and a high read-to-write ratio."
     assert check_line(misquoted, "acknowledge", answer) is None
+    # An acknowledgement tells back what they said, so its "would" supposes nothing.
+    assert check_line(misquoted.replace("you'd", "you would"), "acknowledge", answer) is None
     for kept in (
         "So you'd start with a hundred million links a month.",
         "So you're aiming for 100 million links per month, with a 100:1 read-to-write ratio.",
