@@ -84,6 +84,7 @@ _THEY = re.compile(r"\b(they|them|their|theirs|themselves)\b", re.I)
 _YOU = re.compile(r"\b(you|your|yours|yourself)\b", re.I)
 _LIST_START = re.compile(r"^\s*(\d+[.)]|[-•])\s")
 _SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z\"'])")
+_CLAUSE_END = re.compile(r",(?=\s)|" + _SENTENCE_END.pattern)  # where an acknowledgement is cut
 _NON_SPEECH = re.compile(r"[^\w\s.,;:!?'\"()%$&/+-]")  # emoji and other symbols
 
 STOPWORDS = frozenset(
@@ -242,14 +243,15 @@ def line_prompt(
 
 
 def first_clause(text: str, min_words: int = 5) -> str | None:
-    """``text`` up to the first comma after ``min_words`` words, or None if there is none yet.
+    """``text`` to its first comma or sentence end after ``min_words`` words; None if none yet.
 
     An acknowledgement is cut there ("So you measured latency by tracing, found ..." is said as
     "So you measured latency by tracing."): the model runs long, and the first clause is the point.
+    A sentence ends where the next begins ("... three days. You took ..."), not at "e.g. twice".
     """
-    for m in re.finditer(r",\s", text):
+    for m in _CLAUSE_END.finditer(text):
         if len(words(text[: m.start()])) >= min_words:
-            return text[: m.start()].rstrip() + "."
+            return text[: m.start()].rstrip() + ("." if m.group() == "," else m.group())
     return None
 
 
@@ -265,7 +267,9 @@ def check_line(text: str, task: Task, answer: str = "", question: str = "") -> s
     said (:func:`refers_to_answer`) and never asks what they mean ("So you mean ...").
     """
     line = " ".join(text.split())
-    if task == "acknowledge" and len(words(line)) > MAX_LINE_WORDS[task]:
+    if task == "acknowledge" and (
+        len(words(line)) > MAX_LINE_WORDS[task] or _SENTENCE_END.search(line)
+    ):
         line = first_clause(line) or line
     if not line or "\n" in text.strip() or _LIST_START.match(line):
         return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 
 import pytest
 from openai import AsyncOpenAI
@@ -104,6 +105,46 @@ def test_a_long_acknowledgement_keeps_its_first_clause():
     )
     assert check_line(long, "acknowledge") == "So you measured latency by tracing every request."
     assert first_clause("So you, well, did") is None  # no clause of five words yet
+
+
+LEAK = (
+    "A memory leak that only showed up after three days in production. I took heap dumps twice a "
+    "day and diffed them until I found a cache that never evicted."
+)
+# The local model's acknowledgement to LEAK (benchmarks/line_prompts.py --task acknowledge): two
+# sentences, so it broke the rule of one, though its first says back what they did.
+TWO_SENTENCES = (
+    "So you found a memory leak in production that only showed up after three days. You took heap "
+    "dumps twice a day and diffed them until you found a cache that never evicted."
+)
+FIRST_SENTENCE = "So you found a memory leak in production that only showed up after three days."
+
+
+def test_an_acknowledgement_of_two_sentences_keeps_its_first():
+    assert check_line(TWO_SENTENCES, "acknowledge", LEAK) == FIRST_SENTENCE
+    assert first_clause(FIRST_SENTENCE + " You") == FIRST_SENTENCE
+    assert first_clause("So you found it! Then you fixed the cache.") is None  # four words
+    assert first_clause("So you used a cache, e.g. Redis") == "So you used a cache."
+    assert first_clause("So you diffed heap dumps e.g. twice a day") is None  # not a sentence end
+    # A follow-up of two sentences still breaks the rule of one.
+    assert check_line("You found the leak. How did you find it?", "follow_up", LEAK) is None
+
+
+async def test_an_acknowledgement_streams_only_its_first_sentence():
+    """The writer stops reading at the first sentence's end: the line is ready sooner, and what
+    the model writes after it (here a second paragraph, which breaks the rules) is never read."""
+    reply = TWO_SENTENCES[len(ACK_PREFIX) :] + "\n\nI hope that helps."
+    standin = await OpenAIStandIn(lambda messages: reply).start()
+    client = AsyncOpenAI(api_key="sk-test", base_url=standin.url, max_retries=0, timeout=10)
+    writer = LineWriter(client, "standin-1", "You are an interviewer.", slot=0)
+    try:
+        line = await writer.write(
+            "acknowledge", "What was the hardest bug?", LEAK, time.monotonic() + 10
+        )
+    finally:
+        await writer.close()
+        await standin.stop()
+    assert line == FIRST_SENTENCE
 
 
 def test_an_answer_said_back_word_for_word_is_refused():
