@@ -83,7 +83,10 @@ _SUPPOSES = re.compile(r"\b(if|would|could|suppose|imagine)\b", re.I)
 _THEY = re.compile(r"\b(they|them|their|theirs|themselves)\b", re.I)
 _YOU = re.compile(r"\b(you|your|yours|yourself)\b", re.I)
 _LIST_START = re.compile(r"^\s*(\d+[.)]|[-•])\s")
-_SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z\"'])")
+# A sentence ends where the next begins, not after a title or an initial ("Dr. Okafor", "J. Diaz").
+_SENTENCE_END = re.compile(
+    r"(?<!\b(?:Mr|Ms|Dr|St|Jr|Sr|vs))(?<!\bMrs)(?<!\b[A-Z])[.!?](?=\s+[A-Z\"'])"
+)
 _CLAUSE_END = re.compile(r",(?=\s)|" + _SENTENCE_END.pattern)  # where an acknowledgement is cut
 _NON_SPEECH = re.compile(r"[^\w\s.,;:!?'\"()%$&/+-]")  # emoji and other symbols
 

@@ -126,6 +126,10 @@ def test_an_acknowledgement_of_two_sentences_keeps_its_first():
     assert first_clause("So you found it! Then you fixed the cache.") is None  # four words
     assert first_clause("So you used a cache, e.g. Redis") == "So you used a cache."
     assert first_clause("So you diffed heap dumps e.g. twice a day") is None  # not a sentence end
+    # Nor is a title's or an initial's period.
+    paired = "I paired with Dr. Okafor and J. R. Diaz from the U.S. office on the billing rewrite."
+    said = "So you paired with Dr. Okafor and J. R. Diaz on the billing rewrite."
+    assert check_line(said, "acknowledge", paired) == said
     # A follow-up of two sentences still breaks the rule of one.
     assert check_line("You found the leak. How did you find it?", "follow_up", LEAK) is None
 
