@@ -262,12 +262,13 @@ def check_line(text: str, task: Task, answer: str = "", question: str = "") -> s
     """The model's line made speakable, or None when it breaks a rule.
 
     Rules: one sentence (an acknowledgement is cut to its first clause or sentence when it runs
-    on); a follow-up is one question ending in "?", an acknowledgement asks nothing; at most :data:`MAX_LINE_WORDS` words (a follow-up 25, an acknowledgement 20); no
-    lists, markdown, code, links or emoji; never about "the candidate", its instructions or itself
-    as a model, nor its instruction's words; a follow-up speaks to them ("you"), not only of
-    "they"; never the answer echoed, the ``question`` asked again, nor a figure the answer and
-    question did not give (:func:`misquotes_a_figure`); an acknowledgement names something they
-    said (:func:`refers_to_answer`) and never asks what they mean ("So you mean ...").
+    on); a follow-up is one question ending in "?", an acknowledgement asks nothing; at most
+    :data:`MAX_LINE_WORDS` words (a follow-up 25, an acknowledgement 20); no lists, markdown,
+    code, links or emoji; never about "the candidate", its instructions or itself as a model, nor
+    its instruction's words; a follow-up speaks to them ("you"), not only of "they"; never the
+    answer echoed, the ``question`` asked again, nor a figure the answer and question did not give
+    (:func:`misquotes_a_figure`); an acknowledgement names something they said
+    (:func:`refers_to_answer`) and never asks what they mean ("So you mean ...").
     """
     line = " ".join(text.split())
     if task == "acknowledge" and (
