@@ -14,7 +14,11 @@ did not notice that the client had hung up in most probes where other requests w
 (a line, the slots being read), and read the dropped prompt to its end.
 
 So the writers queue their lines (:class:`LinesInFlight`): one is written at a time, in the
-order they were asked for, and the first is done in the time it takes alone. A background
+order they were asked for, and the first is done in the time it takes alone. A line written
+early, in a pause the candidate may talk on past, comes after every line a turn that has ended
+needs, and gives the model way when one queues while it is written: it is dropped (a streamed
+request llama.cpp stops at once) and queued again, and the needed line waits a token, not a
+line. A background
 prompt is read a few dozen words at a time (:func:`read_between_lines`): one-token requests on
 one slot, each cached for the next, each sent only while no line is queued or written. A line
 starting meanwhile waits for one step at most (about a second), not for the whole prompt. The
@@ -29,47 +33,95 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 POLL_SECS = 0.05  # how often a background request looks whether the lines are done
 TURN_POLL_SECS = 0.01  # how often a queued line looks whether its turn has come
 STEP_WORDS = 40  # words of a background prompt read at a time: ~55 tokens, ~0.8 s here
 
 
+@dataclass(eq=False)
+class LineTicket:
+    """One line's place in the queue (:meth:`LinesInFlight.ticket`).
+
+    ``early``: written while the candidate only paused, for a turn that may not end there
+    (:meth:`LineWriter.write_early <interviewer.line_writer.LineWriter.write_early>`); it
+    gives the model way to a line a turn that has ended needs, until :meth:`LinesInFlight.confirm`.
+    """
+
+    order: int
+    early: bool
+
+
 class LinesInFlight:
     """The model lines queued or being written for live interviews on one server.
 
-    One line is written at a time, in the order they were asked for. Any event loop may queue
-    one (a poll, not a loop's lock: tests run one server across loops).
+    One line is written at a time. A line a turn that has ended needs goes first, in the order
+    they were asked for; then the early lines (written in a pause, most of which the candidate
+    talks on past), in theirs. An early line being written when such a line queues gives the
+    model way (:meth:`should_give_way`) and queues again. Any event loop may queue one (a poll,
+    not a loop's lock: tests run one server across loops).
     """
 
     def __init__(self) -> None:
         """No line yet."""
         self._lock = threading.Lock()
-        self._queue: list[int] = []  # tickets in arrival order; the first one's line is written
-        self._tickets = itertools.count()
+        self._queue: list[LineTicket] = []  # in arrival order
+        self._holder: LineTicket | None = None  # the line being written
+        self._order = itertools.count()
+
+    def ticket(self, *, early: bool = False) -> LineTicket:
+        """A place for one line (its order among the lines is taken now)."""
+        return LineTicket(next(self._order), early)
+
+    def confirm(self, ticket: LineTicket) -> None:
+        """The turn ``ticket``'s early line was written for has ended: it is needed now."""
+        with self._lock:
+            ticket.early = False
 
     @asynccontextmanager
-    async def writing(self, poll_secs: float = TURN_POLL_SECS) -> AsyncIterator[float]:
-        """Around one line's request: wait for the lines before it, then hold the model.
+    async def writing(
+        self, ticket: LineTicket | None = None, poll_secs: float = TURN_POLL_SECS
+    ) -> AsyncIterator[float]:
+        """Around one line's request: wait for its turn, then hold the model.
 
         Yields the seconds it waited. The line counts as in flight from the moment it queues
-        until its last token is read, or it is cancelled.
+        until its last token is read, or it is cancelled. ``ticket``: the line's place (a
+        needed line's by default).
         """
+        ticket = ticket or self.ticket()
         with self._lock:
-            ticket = next(self._tickets)
             self._queue.append(ticket)
+            self._queue.sort(key=lambda t: t.order)
         try:
             t = time.monotonic()
-            while not self._first(ticket):  # noqa: ASYNC110 (see the class)
+            while not self._take_turn(ticket):  # noqa: ASYNC110 (see the class)
                 await asyncio.sleep(poll_secs)
             yield time.monotonic() - t
         finally:
             with self._lock:
                 self._queue.remove(ticket)
+                if self._holder is ticket:
+                    self._holder = None
 
-    def _first(self, ticket: int) -> bool:
+    def _take_turn(self, ticket: LineTicket) -> bool:
         with self._lock:
-            return self._queue[0] == ticket
+            if self._holder is None and self._next() is ticket:
+                self._holder = ticket
+            return self._holder is ticket
+
+    def _next(self) -> LineTicket:
+        """The line to write next: the first needed one, else the first early one."""
+        return next((t for t in self._queue if not t.early), self._queue[0])
+
+    def should_give_way(self, ticket: LineTicket) -> bool:
+        """Whether ``ticket``'s early line holds the model while a needed line waits for it."""
+        with self._lock:
+            return (
+                self._holder is ticket
+                and ticket.early
+                and any(not t.early for t in self._queue if t is not ticket)
+            )
 
     @property
     def busy(self) -> bool:

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from loguru import logger
 from openai import AsyncOpenAI
 
-from interviewer.give_way import TURN_POLL_SECS, LinesInFlight
+from interviewer.give_way import TURN_POLL_SECS, LinesInFlight, LineTicket
 from interviewer.lines import (
     LinePrompt,
     Task,
@@ -55,6 +56,7 @@ class LineStats:
     speculated: int = 0  # lines started while the candidate paused
     speculation_used: int = 0  # ... that were the turn's line
     queued: int = 0  # lines that waited for another interview's line to be written first
+    gave_way: int = 0  # early lines dropped for another interview's needed line, queued again
     head_restored: bool = False  # the slot started from the shared system message's reading
     prefill_read: list[int | None] = field(default_factory=list)  # tokens each prefill read
     seconds: list[float] = field(default_factory=list)
@@ -110,8 +112,8 @@ class LineWriter:
         self._prefill_task: asyncio.Task | None = None
         self._prefill_wanted = False
         # A line being written during a pause: the turn it is for (task, question, the answer's
-        # words) and the asyncio task writing it.
-        self._speculation: tuple[tuple, asyncio.Task] | None = None
+        # words), the asyncio task writing it and its place in the server's queue of lines.
+        self._speculation: tuple[tuple, asyncio.Task, LineTicket | None] | None = None
         self._has_turn = False  # one of this writer's lines holds the model: its prefill goes
         self.stats = LineStats()
         self.last_timings: dict | None = None  # llama.cpp's figures for the last line
@@ -166,20 +168,17 @@ class LineWriter:
         if self._speculation is not None and self._speculation[0] == key:
             return  # already under way
         self._drop_speculation()
-        task = asyncio.get_running_loop().create_task(
-            self._speculate(self._task, self._question, answer)
-        )
+        ticket = self._in_flight.ticket(early=True) if self._in_flight is not None else None
+        prompt = self._prompt(self._task, self._question, answer)
+        task = asyncio.get_running_loop().create_task(self._complete(prompt, ticket))
         # A failure is reported by write() if the line is used; otherwise it is of no interest.
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
-        self._speculation = (key, task)
+        self._speculation = (key, task, ticket)
         self.stats.speculated += 1
 
     def resumed(self) -> None:
         """The candidate speaks again: a line written for the pause is not needed."""
         self._drop_speculation()
-
-    async def _speculate(self, task: Task, question: str, answer: str) -> str | None:
-        return await self._complete(self._prompt(task, question, answer))
 
     def _prompt(self, task: Task, question: str, answer: str) -> LinePrompt:
         """The line's prompt; the hint given with ``question`` by :meth:`expect_answer`, if it was."""
@@ -253,7 +252,7 @@ class LineWriter:
                 f"Model lines: {st.written} of {st.needed} written ({st.late} late, {st.rejected} "
                 f"broke a rule, {st.failed} failed, {st.skipped} not asked: the answer instructed); "
                 f"{st.cut_off} more cut off by the candidate; {st.queued} waited for another "
-                f"interview's line; {st.prefills} prefills reading "
+                f"interview's line; {st.gave_way} gave way; {st.prefills} prefills reading "
                 f"{sum(n or 0 for n in st.prefill_read)} tokens; {st.speculated} started during "
                 f"pauses, {st.speculation_used} used"
             )
@@ -308,31 +307,41 @@ class LineWriter:
         speculation, self._speculation = self._speculation, None
         if speculation is None:
             return None
-        key, pending = speculation
+        key, pending, ticket = speculation
         if key == (task, question, _key(answer)) and not pending.cancelled():
             self.stats.speculation_used += 1
+            if ticket is not None:
+                self._in_flight.confirm(ticket)  # needed now: it no longer gives way
             return pending
         pending.cancel()
         return None
 
-    async def _complete(self, prompt: LinePrompt) -> str | None:
+    async def _complete(self, prompt: LinePrompt, ticket: LineTicket | None = None) -> str | None:
         """The line, in its turn at the model (see :mod:`interviewer.give_way`).
 
         A prefill of this slot's prompt goes first, in the same turn: the line reuses its cache.
+        ``ticket``: an early line's place; it gives the model way to another interview's needed
+        line (dropped and queued again) until it is confirmed.
         """
         if self._in_flight is None:
             await self._await_prefill()
             return await self._stream(prompt)
-        async with self._in_flight.writing() as waited:
-            if waited >= TURN_POLL_SECS:
-                self.stats.queued += 1
-                logger.debug(f"The line waited {waited:.2f}s for another interview's line")
-            self._has_turn = True
-            try:
-                await self._await_prefill()
-                return await self._stream(prompt)
-            finally:
-                self._has_turn = False
+        lines, ticket = self._in_flight, ticket or self._in_flight.ticket()
+        while True:
+            async with lines.writing(ticket) as waited:
+                if waited >= TURN_POLL_SECS:
+                    self.stats.queued += 1
+                    logger.debug(f"The line waited {waited:.2f}s for another interview's line")
+                self._has_turn = True
+                try:
+                    await self._await_prefill()
+                    stream = asyncio.ensure_future(self._stream(prompt))
+                    if await _done_unless(stream, lambda: lines.should_give_way(ticket)):
+                        return stream.result()
+                finally:
+                    self._has_turn = False
+            self.stats.gave_way += 1
+            logger.debug("An early line gave the model way to another interview's needed line")
 
     async def _stream(self, prompt: LinePrompt) -> str | None:
         """Stream the line; stop at its first newline (a second paragraph is never a good sign)."""
@@ -374,6 +383,24 @@ class LineWriter:
         if prompt.prefix and not text.lstrip().startswith(prompt.prefix):
             text = f"{prompt.prefix}{' ' if text[:1].isalnum() else ''}{text}"
         return text
+
+
+async def _done_unless(task: asyncio.Future, give_up: Callable[[], bool]) -> bool:
+    """Wait for ``task`` unless ``give_up()`` turns true first; whether it finished.
+
+    A task given up, or still running when this is cancelled, is cancelled and waited for: a
+    streamed request is closed, and llama.cpp stops writing it.
+    """
+    try:
+        while not task.done():
+            if give_up():
+                return False
+            await asyncio.wait({task}, timeout=TURN_POLL_SECS)
+        return True
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
 
 def _key(answer: str) -> tuple[str, ...]:

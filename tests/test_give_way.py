@@ -10,6 +10,7 @@ import asyncio
 import json
 import time
 
+import httpx
 import pytest
 from openai import AsyncOpenAI
 
@@ -355,6 +356,87 @@ async def test_a_line_that_waits_past_its_deadline_leaves_the_queue():
         await standin.stop()
 
 
+async def test_a_needed_line_goes_before_early_lines_that_queued_first():
+    """While one line is written, an early line (written in a pause) and then another
+    interview's needed line queue: the needed one is written next, then the early one."""
+    lines = LinesInFlight()
+    order: list[str] = []
+
+    async def line(name: str, early: bool) -> None:
+        async with lines.writing(lines.ticket(early=early)):
+            order.append(name)
+
+    release = asyncio.Event()
+    holding = asyncio.create_task(_hold(lines, release))
+    await asyncio.sleep(0.05)
+    queued = [asyncio.create_task(line("early", True))]
+    await asyncio.sleep(0.05)
+    queued.append(asyncio.create_task(line("needed", False)))
+    await asyncio.sleep(0.05)
+    assert not order
+    release.set()
+    await asyncio.wait_for(asyncio.gather(holding, *queued), 2)
+    assert order == ["needed", "early"] and not lines.busy
+
+
+def _early(writer: LineWriter, question: str) -> None:
+    """The candidate pauses after ANSWER: the writer starts its line early."""
+    writer.expect_answer(question, "follow_up")
+    writer.heard(ANSWER)
+    writer.write_early()
+
+
+async def test_an_early_line_gives_the_model_way_to_another_interviews_needed_line():
+    """One candidate pauses and their line is being written early when another interview's turn
+    ends: the early request is closed at once and the needed line written; the early one is then
+    written again, and is still the turn's line when that candidate's turn ends there."""
+    standin = await OpenAIStandIn(_reply, first_token_s=0.5).start()
+    lines = LinesInFlight()
+    pausing, done = _writer(standin, lines, 0), _writer(standin, lines, 1)
+    q = "Tell me about a project."
+    try:
+        _early(pausing, q)
+        await _until(lambda: any(r["body"].get("stream") for r in standin.requests))
+        needed = await done.write("follow_up", q, ANSWER, time.monotonic() + 3)
+        assert needed == LINE
+        early = await pausing.write("follow_up", q, ANSWER, time.monotonic() + 3)
+    finally:
+        for w in (pausing, done):
+            await w.close()
+        await standin.stop()
+    streamed = [(i, r) for i, r in enumerate(standin.requests) if r["body"].get("stream")]
+    assert [r["body"]["id_slot"] for _, r in streamed] == [0, 1, 0]
+    (dropped, _), (_, second), (_, again) = streamed
+    assert standin.gave_up == [dropped]  # closed before its first token
+    assert again["at"] >= second["at"] + 0.5  # written again after the needed line
+    assert early == LINE and pausing.stats.speculation_used == 1
+    assert pausing.stats.gave_way == 1 and done.stats.gave_way == 0
+    assert not lines.busy
+
+
+async def test_an_early_line_whose_turn_ended_no_longer_gives_way():
+    """The early line's own turn ends while it is written: it is needed now, and another
+    interview's line that needs the model then waits for it instead of dropping it."""
+    standin = await OpenAIStandIn(_reply, first_token_s=0.5).start()
+    lines = LinesInFlight()
+    first, second = _writer(standin, lines, 0), _writer(standin, lines, 1)
+    q = "Tell me about a project."
+    try:
+        _early(first, q)
+        await _until(lambda: any(r["body"].get("stream") for r in standin.requests))
+        own = asyncio.create_task(first.write("follow_up", q, ANSWER, time.monotonic() + 3))
+        await asyncio.sleep(0.05)  # the turn ended: write() took the early line
+        other = await second.write("follow_up", q, ANSWER, time.monotonic() + 3)
+        assert await own == LINE and other == LINE
+    finally:
+        for w in (first, second):
+            await w.close()
+        await standin.stop()
+    streamed = [r["body"]["id_slot"] for r in standin.requests if r["body"].get("stream")]
+    assert streamed == [0, 1] and not standin.gave_up
+    assert first.stats.gave_way == 0 and second.stats.queued == 1
+
+
 async def test_a_prefill_waits_for_another_interviews_line_and_goes_in_its_own_turn():
     """The answer heard so far is not read while another interview's line is written, nor while
     this interview's own line waits behind it; in its own turn it is read first, then the line."""
@@ -450,3 +532,60 @@ async def test_the_local_model_writes_a_line_while_a_report_is_read_and_scores_i
     assert set(scores) == {competency} and 1 <= scores[competency]["score"] <= 5, scores
     final = timings[-1]
     assert final["prompt_n"] < 100 < final["cache_n"], final  # the steps were its cache
+
+
+@pytest.mark.slow
+async def test_on_llama_cpp_an_early_line_that_gives_way_stops_at_once(llm_server):
+    """On llama.cpp: one interview's early line is being written when another's turn ends. Its
+    request is closed and llama.cpp stops it (its slot idles while the needed line is written);
+    it is written again after, and is that turn's line when the turn ends there."""
+    from interviewer.lines import system_prompt
+    from interviewer.plan import CandidateContext
+
+    server = llm_server
+    lines = LinesInFlight()
+    pausing, done = (
+        LineWriter(
+            server.openai_client(timeout=120),
+            server.model,
+            system_prompt(MODE, CandidateContext()),
+            slot=slot,
+            write_on_finished_sentence=False,
+            in_flight=lines,
+        )
+        for slot in (0, 1)
+    )
+    slots = httpx.AsyncClient(
+        base_url=server.base_url.removesuffix("/v1"),
+        headers={"Authorization": f"Bearer {server.api_key}"},
+        verify=server.tls,
+    )
+
+    async def until_slot(slot: int, processing: bool, unless=lambda: False) -> None:
+        """Until llama.cpp says ``slot`` is (not) processing a request; fail if ``unless()``."""
+        for _ in range(3000):
+            if (await slots.get("/slots")).json()[slot]["is_processing"] == processing:
+                return
+            assert not unless()
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"slot {slot} never {'started' if processing else 'stopped'}")
+
+    q = "Tell me about a project."
+    try:
+        pausing.expect_answer(q, "follow_up")
+        pausing.heard(ANSWER)
+        await _until(lambda: pausing.stats.prefills >= 1, 60)  # the answer so far is read
+        pausing.write_early()
+        await until_slot(0, True)  # the early line is being written
+        needed = asyncio.create_task(done.write("follow_up", q, ANSWER, time.monotonic() + 60))
+        await _until(lambda: pausing.stats.gave_way == 1, 10)
+        await until_slot(0, False, unless=needed.done)  # llama.cpp stops the closed request ...
+        assert not needed.done()  # ... while the needed line is still being written
+        assert await needed
+        assert await pausing.write("follow_up", q, ANSWER, time.monotonic() + 60)
+    finally:
+        await slots.aclose()
+        for w in (pausing, done):
+            await w.close()
+    assert pausing.stats.speculation_used == 1 and pausing.stats.gave_way == 1
+    assert done.stats.gave_way == 0
