@@ -1,0 +1,114 @@
+"""Two interviews at once, one candidate pausing often: are the other's model lines in time?
+
+    python benchmarks/paired_lines.py [--rounds 2] [--log /tmp/paired.log]
+
+Runs the real server in its own process (the default brain: the local model) and holds pairs of
+interviews at once over the real WebSocket in real time: a real recording (../shared/audio,
+answered three times, so its candidate speaks with pauses the whole time and the model writes
+lines early in them) beside a scenario's synthesized answers (crisp turn ends, each needing its
+line). Both share the server's one model, so a line one interview needs may wait for the other's.
+
+Prints per pair the model lines written of those asked (a line not ready in time is replaced by
+the scripted line), the replies' latency, and from the server's log how many lines waited for
+another interview's line and how many early lines gave the model way. Run it on a quiet machine.
+
+The last line is for scripts: ``RESULT written=N asked=N waited=N gave_way=N p50_ms=N p95_ms=N``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.latency import AUDIO, ServerProcess, _pct, _run_session  # noqa: E402
+from candidate.scenario import Scenario  # noqa: E402
+from interviewer.audio import load_pcm16, synthesize  # noqa: E402
+
+PAIRS = [
+    ("two_cities.wav", "behavioral_answers.yaml"),
+    ("endgame_nagg_nell.wav", "technical_followups.yaml"),
+]
+SUMMARY = re.compile(
+    r"Model lines: (\d+) of (\d+) written .*?(\d+) waited for another interview's line"
+    r"(?:; (\d+) gave way)?"
+)
+
+
+def _scenario(name: str, voice) -> tuple[str, list[bytes]]:
+    sc = Scenario.load(ROOT / "scenarios" / name)
+    turns = [t for t in sc.turns if t.barge_in_after_ms is None]
+    return sc.mode, [
+        load_pcm16(ROOT / t.audio) if t.audio else synthesize(voice, t.say) for t in turns
+    ]
+
+
+def _summaries(log: Path, start: int) -> list[tuple[int, int, int, int]]:
+    """(written, asked, waited, gave way) of each session that ended since byte ``start``."""
+    text = log.read_text(errors="replace")[start:]
+    return [(int(m[1]), int(m[2]), int(m[3]), int(m[4] or 0)) for m in SUMMARY.finditer(text)]
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--log", type=Path, default=None, help="keep the server's log here")
+    args = parser.parse_args()
+
+    from piper import PiperVoice
+
+    from interviewer.config import load_settings
+    from interviewer.models import piper_voice_path
+
+    voice = PiperVoice.load(str(piper_voice_path(load_settings())))
+    log = args.log or Path(tempfile.mkstemp(prefix="paired-lines-", suffix=".log")[1])
+    log.write_text("")
+    os.environ["BENCH_SERVER_LOG"] = str(log)
+    db = f"sqlite:////tmp/interviewer-paired-{os.getpid()}.db"
+    server = ServerProcess([sys.executable, "-m", "web.server"], {"DATABASE_URL": db})
+    print(f"server ready in {server.wait_ready():.1f} s; its log: {log}")
+    totals = [0, 0, 0, 0]
+    latencies: list[int] = []
+    try:
+        for r in range(args.rounds):
+            for real, scenario in PAIRS:
+                start = log.stat().st_size
+                mode, turns = _scenario(scenario, voice)
+                pcm = load_pcm16(AUDIO / real)
+                (lat_a, _, cut_a), (lat_b, _, cut_b) = await asyncio.gather(
+                    _run_session(server.url, "technical", [pcm] * 3),
+                    _run_session(server.url, mode, turns),
+                )
+                server.line_counts()  # until both sessions have ended and logged their lines
+                await asyncio.sleep(1.0)
+                rows = _summaries(log, start)
+                pair = [sum(x[i] for x in rows) for i in range(4)]
+                totals = [a + b for a, b in zip(totals, pair, strict=True)]
+                latencies += lat_a + lat_b
+                print(
+                    f"round {r + 1} {real} + {scenario}: model lines {pair[0]} of {pair[1]}; "
+                    f"waited for another's {pair[2]}, early lines gave way {pair[3]}; "
+                    f"replies ms {lat_a} / {lat_b}; cut-ins {cut_a} / {cut_b}"
+                )
+    finally:
+        server.stop()
+    written, asked, waited, gave_way = totals
+    print(
+        f"all: model lines {written} of {asked}; waited {waited}; gave way {gave_way}; "
+        f"replies p50 {_pct(latencies, 50)} ms, p95 {_pct(latencies, 95)} ms (n={len(latencies)})"
+    )
+    print(
+        f"RESULT written={written} asked={asked} waited={waited} gave_way={gave_way} "
+        f"p50_ms={_pct(latencies, 50)} p95_ms={_pct(latencies, 95)}"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
