@@ -1,12 +1,13 @@
 """Two interviews at once, one candidate pausing often: are the other's model lines in time?
 
-    python benchmarks/paired_lines.py [--rounds 2] [--log /tmp/paired.log]
+    python benchmarks/paired_lines.py [--rounds 2] [--alone] [--log /tmp/paired.log]
 
 Runs the real server in its own process (the default brain: the local model) and holds pairs of
 interviews at once over the real WebSocket in real time: a real recording (../shared/audio,
 answered three times, so its candidate speaks with pauses the whole time and the model writes
 lines early in them) beside a scenario's synthesized answers (crisp turn ends, each needing its
 line). Both share the server's one model, so a line one interview needs may wait for the other's.
+With ``--alone`` the two interviews of each pair run one after the other instead: the baseline.
 
 Prints per pair the model lines written of those asked (a line not ready in time is replaced by
 the scripted line), the replies' latency, and from the server's log how many lines waited for
@@ -59,6 +60,7 @@ def _summaries(log: Path, start: int) -> list[tuple[int, int, int, int]]:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--alone", action="store_true", help="each pair's two one after the other")
     parser.add_argument("--log", type=Path, default=None, help="keep the server's log here")
     args = parser.parse_args()
 
@@ -74,6 +76,7 @@ async def main() -> None:
     db = f"sqlite:////tmp/interviewer-paired-{os.getpid()}.db"
     server = ServerProcess([sys.executable, "-m", "web.server"], {"DATABASE_URL": db})
     print(f"server ready in {server.wait_ready():.1f} s; its log: {log}")
+    join = "then" if args.alone else "+"
     totals = [0, 0, 0, 0]
     latencies: list[int] = []
     try:
@@ -82,10 +85,12 @@ async def main() -> None:
                 start = log.stat().st_size
                 mode, turns = _scenario(scenario, voice)
                 pcm = load_pcm16(AUDIO / real)
-                (lat_a, _, cut_a), (lat_b, _, cut_b) = await asyncio.gather(
-                    _run_session(server.url, "technical", [pcm] * 3),
-                    _run_session(server.url, mode, turns),
-                )
+                talker = _run_session(server.url, "technical", [pcm] * 3)
+                crisp = _run_session(server.url, mode, turns)
+                if args.alone:
+                    (lat_a, _, cut_a), (lat_b, _, cut_b) = await talker, await crisp
+                else:
+                    (lat_a, _, cut_a), (lat_b, _, cut_b) = await asyncio.gather(talker, crisp)
                 server.line_counts()  # until both sessions have ended and logged their lines
                 await asyncio.sleep(1.0)
                 rows = _summaries(log, start)
@@ -93,7 +98,7 @@ async def main() -> None:
                 totals = [a + b for a, b in zip(totals, pair, strict=True)]
                 latencies += lat_a + lat_b
                 print(
-                    f"round {r + 1} {real} + {scenario}: model lines {pair[0]} of {pair[1]}; "
+                    f"round {r + 1} {real} {join} {scenario}: model lines {pair[0]} of {pair[1]}; "
                     f"waited for another's {pair[2]}, early lines gave way {pair[3]}; "
                     f"replies ms {lat_a} / {lat_b}; cut-ins {cut_a} / {cut_b}"
                 )

@@ -17,10 +17,10 @@ So the writers queue their lines (:class:`LinesInFlight`): one is written at a t
 order they were asked for, and the first is done in the time it takes alone. A line written
 early, in a pause the candidate may talk on past, comes after every line a turn that has ended
 needs, and gives the model way when one queues while it is written: it is dropped (a streamed
-request llama.cpp stops at once) and queued again, and the needed line waits a token, not a
-line. A background
-prompt is read a few dozen words at a time (:func:`read_between_lines`): one-token requests on
-one slot, each cached for the next, each sent only while no line is queued or written. A line
+request, which llama.cpp stops at once) and queued again, so the needed line waits for a step
+of the model (or the early line's prefill under way), not for a whole line. A background prompt
+is read a few dozen words at a time (:func:`read_between_lines`): one-token requests on one
+slot, each cached for the next, each sent only while no line is queued or written. A line
 starting meanwhile waits for one step at most (about a second), not for the whole prompt. The
 writers' own prefills (the answer so far, read while the candidate speaks) wait the same way.
 """
@@ -66,7 +66,7 @@ class LinesInFlight:
     def __init__(self) -> None:
         """No line yet."""
         self._lock = threading.Lock()
-        self._queue: list[LineTicket] = []  # in arrival order
+        self._queue: list[LineTicket] = []  # in the order the lines were asked for
         self._holder: LineTicket | None = None  # the line being written
         self._order = itertools.count()
 
