@@ -9,9 +9,10 @@ written beside it: a line that takes 0.9 s alone took 14 s beside a report being
 line instead. Two lines written at once share the two cores the same way: each at about half
 speed, so when two interviews need a line at the same moment both missed their deadline.
 
-Dropping the scoring's request when a line starts does not work with this server: llama.cpp
-did not notice that the client had hung up in most probes where other requests were under way
-(a line, the slots being read), and read the dropped prompt to its end.
+Dropping the scoring's request when a line starts does not work while llama.cpp reads its
+prompt: it did not notice that the client had hung up in most probes where other requests were
+under way (a line, the slots being read), and read the dropped prompt to its end. A streamed
+request that is writing is another matter: llama.cpp notices at its next token and stops.
 
 So the writers queue their lines (:class:`LinesInFlight`): one is written at a time, in the
 order they were asked for, and the first is done in the time it takes alone. A line written
@@ -21,8 +22,10 @@ request, which llama.cpp stops at once) and queued again, so the needed line wai
 of the model (or the early line's prefill under way), not for a whole line. A background prompt
 is read a few dozen words at a time (:func:`read_between_lines`): one-token requests on one
 slot, each cached for the next, each sent only while no line is queued or written. A line
-starting meanwhile waits for one step at most (about a second), not for the whole prompt. The
-writers' own prefills (the answer so far, read while the candidate speaks) wait the same way.
+starting meanwhile waits for one step at most (about a second), not for the whole prompt. What
+the model then writes for it (a report's scores: a few seconds) is streamed, and gives way to a
+needed line like an early line does (:func:`complete_between_lines`). The writers' own prefills
+(the answer so far, read while the candidate speaks) wait the same way.
 """
 
 from __future__ import annotations
@@ -35,9 +38,12 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from loguru import logger
+
 POLL_SECS = 0.05  # how often a background request looks whether the lines are done
 TURN_POLL_SECS = 0.01  # how often a queued line looks whether its turn has come
 STEP_WORDS = 40  # words of a background prompt read at a time: ~55 tokens, ~0.8 s here
+GIVE_WAYS = 3  # times a background completion is dropped for a line before it keeps the model
 
 
 @dataclass(eq=False)
@@ -129,6 +135,12 @@ class LinesInFlight:
         with self._lock:
             return bool(self._queue)
 
+    @property
+    def needed(self) -> bool:
+        """Whether a line a turn that has ended needs is queued or being written now."""
+        with self._lock:
+            return any(not t.early for t in self._queue)
+
     async def done(
         self, poll_secs: float = POLL_SECS, unless: Callable[[], bool] | None = None
     ) -> None:
@@ -136,6 +148,55 @@ class LinesInFlight:
         # A poll, not an event: the writers may be on other event loops.
         while self.busy and not (unless is not None and unless()):  # noqa: ASYNC110
             await asyncio.sleep(poll_secs)
+
+
+async def done_unless(task: asyncio.Future, give_up: Callable[[], bool]) -> bool:
+    """Wait for ``task`` unless ``give_up()`` turns true first; whether it finished.
+
+    A task given up, or still running when this is cancelled, is cancelled and waited for: a
+    streamed request is closed, and llama.cpp stops writing it.
+    """
+    try:
+        while not task.done():
+            if give_up():
+                return False
+            await asyncio.wait({task}, timeout=TURN_POLL_SECS)
+        return True
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+async def complete_between_lines(
+    client, lines: LinesInFlight, *, give_ways: int = GIVE_WAYS, **request
+) -> str:
+    """The text of one completion ``request`` (streamed), written between the needed lines.
+
+    It starts once no line is queued or written; a needed line that queues meanwhile has it
+    closed (llama.cpp stops it) and sent again after that line, the prompt still cached, up to
+    ``give_ways`` times; then it is written to its end beside the lines.
+    """
+    for _ in range(give_ways):
+        await lines.done()
+        task = asyncio.ensure_future(_streamed_text(client, request))
+        if await done_unless(task, lambda: lines.needed):
+            return task.result()
+        logger.debug("A background request gave the model way to a live interview's line")
+    await lines.done()
+    return await _streamed_text(client, request)
+
+
+async def _streamed_text(client, request: dict) -> str:
+    stream = await client.chat.completions.create(stream=True, **request)
+    parts: list[str] = []
+    try:
+        async for chunk in stream:
+            if chunk.choices:
+                parts.append(chunk.choices[0].delta.content or "")
+    finally:
+        await stream.close()
+    return "".join(parts)
 
 
 async def read_between_lines(

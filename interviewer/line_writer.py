@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from loguru import logger
 from openai import AsyncOpenAI
 
-from interviewer.give_way import TURN_POLL_SECS, LinesInFlight, LineTicket
+from interviewer.give_way import TURN_POLL_SECS, LinesInFlight, LineTicket, done_unless
 from interviewer.lines import (
     LinePrompt,
     Task,
@@ -336,7 +335,7 @@ class LineWriter:
                 try:
                     await self._await_prefill()
                     stream = asyncio.ensure_future(self._stream(prompt))
-                    if await _done_unless(stream, lambda: lines.should_give_way(ticket)):
+                    if await done_unless(stream, lambda: lines.should_give_way(ticket)):
                         return stream.result()
                 finally:
                     self._has_turn = False
@@ -383,24 +382,6 @@ class LineWriter:
         if prompt.prefix and not text.lstrip().startswith(prompt.prefix):
             text = f"{prompt.prefix}{' ' if text[:1].isalnum() else ''}{text}"
         return text
-
-
-async def _done_unless(task: asyncio.Future, give_up: Callable[[], bool]) -> bool:
-    """Wait for ``task`` unless ``give_up()`` turns true first; whether it finished.
-
-    A task given up, or still running when this is cancelled, is cancelled and waited for: a
-    streamed request is closed, and llama.cpp stops writing it.
-    """
-    try:
-        while not task.done():
-            if give_up():
-                return False
-            await asyncio.wait({task}, timeout=TURN_POLL_SECS)
-        return True
-    finally:
-        if not task.done():
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
 
 
 def _key(answer: str) -> tuple[str, ...]:

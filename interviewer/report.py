@@ -20,7 +20,7 @@ from typing import TypeVar
 
 from loguru import logger
 
-from interviewer.give_way import LinesInFlight, read_between_lines
+from interviewer.give_way import LinesInFlight, complete_between_lines, read_between_lines
 from interviewer.plan import InterviewMode
 from interviewer.scripted import FILLERS
 from interviewer.store import StoredInterview
@@ -222,8 +222,8 @@ async def local_scores(
 
     One short prompt per competency, with only the answers to that competency's questions, JSON
     constrained by a schema; only quotes that really are in the transcript are kept. With
-    ``lines`` (the live interviews'), each prompt is read between them, on ``slot`` (see
-    :mod:`interviewer.give_way`).
+    ``lines`` (the live interviews'), each prompt is read between them, on ``slot``, and its
+    scores are written between the lines they need (see :mod:`interviewer.give_way`).
     """
     said = " ".join(t.text.lower() for t in interview.turns if t.role == "candidate")
     scores: dict = {}
@@ -244,19 +244,23 @@ async def local_scores(
             "Score the candidate on this competency from 1 (no evidence) to 5 (strong, specific evidence), "
             "and quote up to two short phrases copied word for word from the answers as evidence."
         )
+        request = {
+            "model": model,
+            "messages": [{"role": "user", "content": prompt}],
+            "temperature": 0,
+            "max_tokens": 200,
+            "response_format": {"type": "json_object", "schema": SCORE_SCHEMA},
+            "seed": 7,
+            "extra_body": {"cache_prompt": True} | ({} if slot is None else {"id_slot": slot}),
+        }
         try:
             if lines is not None:
                 await read_between_lines(client, model, prompt, lines, slot=slot)
-            resp = await client.chat.completions.create(
-                model=model,
-                messages=[{"role": "user", "content": prompt}],
-                temperature=0,
-                max_tokens=200,
-                response_format={"type": "json_object", "schema": SCORE_SCHEMA},
-                seed=7,
-                extra_body={"cache_prompt": True} | ({} if slot is None else {"id_slot": slot}),
-            )
-            item = json.loads(resp.choices[0].message.content or "{}")
+                content = await complete_between_lines(client, lines, **request)
+            else:
+                resp = await client.chat.completions.create(**request)
+                content = resp.choices[0].message.content
+            item = json.loads(content or "{}")
             score = max(1, min(5, int(item.get("score"))))
         except Exception as e:
             logger.warning(f"Local scoring of {competency!r} failed: {e}")

@@ -147,6 +147,80 @@ async def test_a_report_waits_for_the_lines_being_written():
         await standin.stop()
 
 
+def _streamed(standin: OpenAIStandIn) -> list[int]:
+    """The indices of the streamed requests the stand-in had (the scores'; the steps are not)."""
+    return [i for i, r in enumerate(standin.requests) if r["body"].get("stream")]
+
+
+async def test_a_reports_scores_give_way_to_a_line_and_are_written_after():
+    """The report's scores are being written when a live interview's turn ends: the request is
+    closed, nothing is sent beside the line, and the scores are asked for again after it."""
+    standin = await OpenAIStandIn(_reply, first_token_s=0.5).start()
+    lines = LinesInFlight()
+    client = _client(standin)
+    try:
+        scoring = asyncio.create_task(
+            local_scores(_one_answer(ANSWER), MODE, client, "m", lines, slot=1)
+        )
+        await _until(lambda: _streamed(standin))
+        async with lines.writing():  # a live interview's needed line
+            await _until(lambda: standin.gave_up, 2)
+            sent = len(standin.requests)
+            await asyncio.sleep(0.3)
+            assert len(standin.requests) == sent and not scoring.done()
+        scores = await asyncio.wait_for(scoring, 10)
+    finally:
+        await client.close()
+        await standin.stop()
+    assert set(scores) == {MODE.questions[0].competency}
+    streamed = _streamed(standin)
+    assert len(streamed) == 2 and standin.gave_up == streamed[:1]
+    first, again = (standin.requests[i]["body"] for i in streamed)
+    assert first == again and "response_format" in first and first["id_slot"] == 1
+
+
+async def test_a_reports_scores_give_way_a_few_times_then_keep_the_model():
+    """Lines keep coming: the scores give way three times, then are written beside a line."""
+    standin = await OpenAIStandIn(_reply, first_token_s=0.3).start()
+    lines = LinesInFlight()
+    client = _client(standin)
+    try:
+        scoring = asyncio.create_task(
+            local_scores(_one_answer(ANSWER), MODE, client, "m", lines, slot=1)
+        )
+        for n in range(1, 5):
+            await _until(lambda n=n: len(_streamed(standin)) == n)  # the scores asked for again
+            async with lines.writing():
+                if n <= 3:
+                    await _until(lambda n=n: len(standin.gave_up) == n, 2)
+                else:
+                    scores = await asyncio.wait_for(scoring, 5)  # beside this line
+    finally:
+        await client.close()
+        await standin.stop()
+    assert set(scores) == {MODE.questions[0].competency}
+    assert len(_streamed(standin)) == 4 and standin.gave_up == _streamed(standin)[:3]
+
+
+async def test_early_lines_do_not_stop_a_reports_scores():
+    """An early line (the candidate only paused) queues while the scores are written: they go on."""
+    standin = await OpenAIStandIn(_reply, first_token_s=0.3).start()
+    lines = LinesInFlight()
+    client = _client(standin)
+    try:
+        scoring = asyncio.create_task(
+            local_scores(_one_answer(ANSWER), MODE, client, "m", lines, slot=1)
+        )
+        await _until(lambda: _streamed(standin))
+        async with lines.writing(lines.ticket(early=True)):
+            scores = await asyncio.wait_for(scoring, 5)
+    finally:
+        await client.close()
+        await standin.stop()
+    assert set(scores) == {MODE.questions[0].competency}
+    assert len(_streamed(standin)) == 1 and not standin.gave_up
+
+
 async def test_the_report_of_an_ended_interview_waits_for_the_servers_lines(tmp_path):
     """``finalize`` with LLM=local scores through the server's count of lines in flight."""
     from interviewer.config import load_settings
@@ -491,8 +565,11 @@ async def test_the_local_model_writes_a_line_while_a_report_is_read_and_scores_i
     timings: list[dict] = []
 
     async def keep_timings(response):
-        await response.aread()
-        timings.append(response.json().get("timings") or {})
+        body = (await response.aread()).decode()
+        if body.startswith("data:"):  # the scores, streamed: the figures come with the last chunk
+            chunks = [json.loads(x[5:]) for x in body.splitlines() if x.startswith("data: {")]
+            body = json.dumps(chunks[-1])
+        timings.append(json.loads(body).get("timings") or {})
 
     client = AsyncOpenAI(
         api_key=server.api_key,
