@@ -1,14 +1,17 @@
 """A live interview's line while an ended interview's report is scored on the same local model.
 
-    python benchmarks/scoring_beside_lines.py [--answer-words 700]
+    python benchmarks/scoring_beside_lines.py [--answer-words 700] [--when reading|scores]
 
 Starts the offline interviewer model as the server does (``LocalLLMServer.start``, LLM=local,
 two slots), then times one session's follow-up line (``LineWriter``, slot 0):
 
 - alone;
 - beside a report being scored (``interviewer.report.local_scores``, one competency whose
-  answers are ``--answer-words`` words) that does not give way: the line starts 1 s into it;
-- the same, the scoring giving way (read between lines on slot 1, as in the product).
+  answers are ``--answer-words`` words) that does not give way: the line starts 1 s into it
+  (``--when reading``, the default) or 0.5 s after the request for the scores is sent, while
+  the model writes them (``--when scores``);
+- the same, the scoring giving way (read between lines on slot 1, its scores giving way to the
+  line, as in the product).
 
 Prints the line's seconds, the scoring's seconds and how many tokens of its prompt the
 scoring's last request read (llama.cpp's ``prompt_n``) of all it needed.
@@ -72,7 +75,7 @@ async def _line(writer) -> float:
     return took
 
 
-async def run(answer_words: int) -> dict:
+async def run(answer_words: int, when: str = "reading") -> dict:
     from bots import get_mode
     from interviewer import local_llm
     from interviewer.config import load_settings
@@ -86,8 +89,16 @@ async def run(answer_words: int) -> dict:
     mode = get_mode("technical")
     read: list[dict] = []
 
+    scores_asked = asyncio.Event()
+
+    async def note_scores(request):
+        if b'"response_format"' in request.content:
+            scores_asked.set()
+
     async def keep_timings(response):
-        if response.request.url.path.endswith("/chat/completions"):
+        if b'"response_format"' in response.request.content:  # the request for the scores
+            if response.headers.get("content-type", "").startswith("text/event-stream"):
+                return  # streamed (giving way): the client reads it as it comes, figures unseen
             await response.aread()
             timings = response.json().get("timings") or {}
             read.append(timings)
@@ -99,7 +110,9 @@ async def run(answer_words: int) -> dict:
         base_url=server.base_url,
         timeout=600,
         max_retries=0,
-        http_client=DefaultAsyncHttpxClient(event_hooks={"response": [keep_timings]}),
+        http_client=DefaultAsyncHttpxClient(
+            event_hooks={"request": [note_scores], "response": [keep_timings]}
+        ),
     )
     writer = LineWriter(
         server.openai_client(timeout=600),
@@ -116,6 +129,7 @@ async def run(answer_words: int) -> dict:
         for name, lines in (("beside", None), ("giving_way", server.lines)):
             print(f"  a line {name.replace('_', ' ')} a report being scored", flush=True)
             read.clear()
+            scores_asked.clear()
             t = time.monotonic()
             interview = _interview(mode, answer_words, f"Case {name}")
             scoring = asyncio.create_task(
@@ -123,7 +137,11 @@ async def run(answer_words: int) -> dict:
                     interview, mode, scoring_client, server.model, lines, slot=1 if lines else None
                 )
             )
-            await asyncio.sleep(1.0)
+            if when == "scores":
+                await scores_asked.wait()
+                await asyncio.sleep(0.5)
+            else:
+                await asyncio.sleep(1.0)
             out[f"{name}_s"] = await _line(writer)
             scores = await scoring
             out[f"{name}_scoring_s"] = round(time.monotonic() - t, 2)
@@ -141,13 +159,15 @@ async def run(answer_words: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--answer-words", type=int, default=700)
+    parser.add_argument("--when", choices=["reading", "scores"], default="reading")
     args = parser.parse_args()
-    out = asyncio.run(run(args.answer_words))
+    out = asyncio.run(run(args.answer_words, args.when))
+    read = out["beside_last_request_read"], out["beside_prompt_tokens"]
     print(
         f"A line alone {out['alone_s']:.2f}s; beside a report scored without giving way "
-        f"{out['beside_s']:.2f}s (scoring {out['beside_scoring_s']:.1f}s); giving way "
-        f"{out['giving_way_s']:.2f}s (scoring {out['giving_way_scoring_s']:.1f}s, its last request "
-        f"read {out['giving_way_last_request_read']} of {out['giving_way_prompt_tokens']} prompt tokens)"
+        f"{out['beside_s']:.2f}s (scoring {out['beside_scoring_s']:.1f}s, its request for the "
+        f"scores read {read[0]} of {read[1]} prompt tokens); giving way "
+        f"{out['giving_way_s']:.2f}s (scoring {out['giving_way_scoring_s']:.1f}s)"
     )
     print("RESULT " + " ".join(f"{k}={v}" for k, v in out.items()))
 
