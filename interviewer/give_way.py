@@ -188,6 +188,7 @@ async def complete_between_lines(
 
 
 async def _streamed_text(client, request: dict) -> str:
+    """The text of ``request``'s completion, streamed (closing the stream closes the request)."""
     stream = await client.chat.completions.create(stream=True, **request)
     parts: list[str] = []
     try:

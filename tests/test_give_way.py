@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -152,16 +153,28 @@ def _streamed(standin: OpenAIStandIn) -> list[int]:
     return [i for i, r in enumerate(standin.requests) if r["body"].get("stream")]
 
 
+@asynccontextmanager
+async def _scoring(first_token_s: float):
+    """A short report being scored on slot 1 between ``lines``: (stand-in, lines, the scoring)."""
+    standin = await OpenAIStandIn(_reply, first_token_s=first_token_s).start()
+    lines = LinesInFlight()
+    client = _client(standin)
+    scoring = asyncio.create_task(
+        local_scores(_one_answer(ANSWER), MODE, client, "m", lines, slot=1)
+    )
+    try:
+        yield standin, lines, scoring
+    finally:
+        scoring.cancel()
+        await asyncio.gather(scoring, return_exceptions=True)
+        await client.close()
+        await standin.stop()
+
+
 async def test_a_reports_scores_give_way_to_a_line_and_are_written_after():
     """The report's scores are being written when a live interview's turn ends: the request is
     closed, nothing is sent beside the line, and the scores are asked for again after it."""
-    standin = await OpenAIStandIn(_reply, first_token_s=0.5).start()
-    lines = LinesInFlight()
-    client = _client(standin)
-    try:
-        scoring = asyncio.create_task(
-            local_scores(_one_answer(ANSWER), MODE, client, "m", lines, slot=1)
-        )
+    async with _scoring(first_token_s=0.5) as (standin, lines, scoring):
         await _until(lambda: _streamed(standin))
         async with lines.writing():  # a live interview's needed line
             await _until(lambda: standin.gave_up, 2)
@@ -169,9 +182,6 @@ async def test_a_reports_scores_give_way_to_a_line_and_are_written_after():
             await asyncio.sleep(0.3)
             assert len(standin.requests) == sent and not scoring.done()
         scores = await asyncio.wait_for(scoring, 10)
-    finally:
-        await client.close()
-        await standin.stop()
     assert set(scores) == {MODE.questions[0].competency}
     streamed = _streamed(standin)
     assert len(streamed) == 2 and standin.gave_up == streamed[:1]
@@ -181,13 +191,7 @@ async def test_a_reports_scores_give_way_to_a_line_and_are_written_after():
 
 async def test_a_reports_scores_give_way_a_few_times_then_keep_the_model():
     """Lines keep coming: the scores give way three times, then are written beside a line."""
-    standin = await OpenAIStandIn(_reply, first_token_s=0.3).start()
-    lines = LinesInFlight()
-    client = _client(standin)
-    try:
-        scoring = asyncio.create_task(
-            local_scores(_one_answer(ANSWER), MODE, client, "m", lines, slot=1)
-        )
+    async with _scoring(first_token_s=0.3) as (standin, lines, scoring):
         for n in range(1, 5):
             await _until(lambda n=n: len(_streamed(standin)) == n)  # the scores asked for again
             async with lines.writing():
@@ -195,28 +199,16 @@ async def test_a_reports_scores_give_way_a_few_times_then_keep_the_model():
                     await _until(lambda n=n: len(standin.gave_up) == n, 2)
                 else:
                     scores = await asyncio.wait_for(scoring, 5)  # beside this line
-    finally:
-        await client.close()
-        await standin.stop()
     assert set(scores) == {MODE.questions[0].competency}
     assert len(_streamed(standin)) == 4 and standin.gave_up == _streamed(standin)[:3]
 
 
 async def test_early_lines_do_not_stop_a_reports_scores():
     """An early line (the candidate only paused) queues while the scores are written: they go on."""
-    standin = await OpenAIStandIn(_reply, first_token_s=0.3).start()
-    lines = LinesInFlight()
-    client = _client(standin)
-    try:
-        scoring = asyncio.create_task(
-            local_scores(_one_answer(ANSWER), MODE, client, "m", lines, slot=1)
-        )
+    async with _scoring(first_token_s=0.3) as (standin, lines, scoring):
         await _until(lambda: _streamed(standin))
         async with lines.writing(lines.ticket(early=True)):
             scores = await asyncio.wait_for(scoring, 5)
-    finally:
-        await client.close()
-        await standin.stop()
     assert set(scores) == {MODE.questions[0].competency}
     assert len(_streamed(standin)) == 1 and not standin.gave_up
 
