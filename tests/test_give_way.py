@@ -452,25 +452,33 @@ def _early(writer: LineWriter, question: str) -> None:
     writer.write_early()
 
 
+@asynccontextmanager
+async def _two_interviews():
+    """Two interviews' writers (slots 0 and 1) queueing in one ``lines``, against a stand-in
+    that takes 0.5 s to a streamed line's first token: (stand-in, lines, writers)."""
+    standin = await OpenAIStandIn(_reply, first_token_s=0.5).start()
+    lines = LinesInFlight()
+    writers = _writer(standin, lines, 0), _writer(standin, lines, 1)
+    try:
+        yield standin, lines, writers
+    finally:
+        for w in writers:
+            await w.close()
+        await standin.stop()
+
+
 async def test_an_early_line_gives_the_model_way_to_another_interviews_needed_line():
     """One candidate pauses and their line is being written early when another interview's turn
     ends: the early request is closed at once and the needed line written; the early one is then
     written again, and is still the turn's line when that candidate's turn ends there."""
-    standin = await OpenAIStandIn(_reply, first_token_s=0.5).start()
-    lines = LinesInFlight()
-    pausing, done = _writer(standin, lines, 0), _writer(standin, lines, 1)
     q = "Tell me about a project."
-    try:
+    async with _two_interviews() as (standin, lines, (pausing, done)):
         _early(pausing, q)
-        await _until(lambda: any(r["body"].get("stream") for r in standin.requests))
+        await _until(lambda: _streamed(standin))
         needed = await done.write("follow_up", q, ANSWER, time.monotonic() + 3)
         assert needed == LINE
         early = await pausing.write("follow_up", q, ANSWER, time.monotonic() + 3)
-    finally:
-        for w in (pausing, done):
-            await w.close()
-        await standin.stop()
-    streamed = [(i, r) for i, r in enumerate(standin.requests) if r["body"].get("stream")]
+    streamed = [(i, standin.requests[i]) for i in _streamed(standin)]
     assert [r["body"]["id_slot"] for _, r in streamed] == [0, 1, 0]
     (dropped, _), (_, second), (_, again) = streamed
     assert standin.gave_up == [dropped]  # closed before its first token
@@ -483,22 +491,15 @@ async def test_an_early_line_gives_the_model_way_to_another_interviews_needed_li
 async def test_an_early_line_whose_turn_ended_no_longer_gives_way():
     """The early line's own turn ends while it is written: it is needed now, and another
     interview's line that needs the model then waits for it instead of dropping it."""
-    standin = await OpenAIStandIn(_reply, first_token_s=0.5).start()
-    lines = LinesInFlight()
-    first, second = _writer(standin, lines, 0), _writer(standin, lines, 1)
     q = "Tell me about a project."
-    try:
+    async with _two_interviews() as (standin, lines, (first, second)):
         _early(first, q)
-        await _until(lambda: any(r["body"].get("stream") for r in standin.requests))
+        await _until(lambda: _streamed(standin))
         own = asyncio.create_task(first.write("follow_up", q, ANSWER, time.monotonic() + 3))
         await asyncio.sleep(0.05)  # the turn ended: write() took the early line
         other = await second.write("follow_up", q, ANSWER, time.monotonic() + 3)
         assert await own == LINE and other == LINE
-    finally:
-        for w in (first, second):
-            await w.close()
-        await standin.stop()
-    streamed = [r["body"]["id_slot"] for r in standin.requests if r["body"].get("stream")]
+    streamed = [standin.requests[i]["body"]["id_slot"] for i in _streamed(standin)]
     assert streamed == [0, 1] and not standin.gave_up
     assert first.stats.gave_way == 0 and second.stats.queued == 1
 
