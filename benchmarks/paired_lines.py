@@ -53,7 +53,7 @@ def _scenario(name: str, voice) -> tuple[str, list[bytes]]:
 
 def _summaries(log: Path, start: int) -> list[tuple[int, int, int, int]]:
     """(written, asked, waited, gave way) of each session that ended since byte ``start``."""
-    text = log.read_text(errors="replace")[start:]
+    text = log.read_bytes()[start:].decode(errors="replace")  # ``start`` counts bytes
     return [(int(m[1]), int(m[2]), int(m[3]), int(m[4] or 0)) for m in SUMMARY.finditer(text)]
 
 
