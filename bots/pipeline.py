@@ -315,6 +315,7 @@ class InterviewStages:
                 ScriptedInterviewer(mode, candidate, cursor, open_follow_ups=True, acks=LINE_ACKS),
                 writer,
                 gap_secs=settings.local_llm_gap_secs,
+                finish_secs=settings.local_llm_finish_secs,
                 on_cleanup=lambda: server.session_ended(
                     writer.slot,
                     writer.stats.needed,

@@ -270,6 +270,13 @@ class Settings(BaseSettings):
         le=10,
         description="longest silence the model's line may add after the spoken acknowledgement; later, the scripted line",
     )
+    local_llm_finish_secs: float = Field(
+        0.6,
+        alias="LOCAL_LLM_FINISH_SECS",
+        ge=0,
+        le=10,
+        description="more silence a line may take past LOCAL_LLM_GAP_SECS when its words are still coming",
+    )
     openai_api_key: str | None = Field(None, alias="OPENAI_API_KEY", repr=False)
     openai_base_url: str | None = Field(None, alias="OPENAI_BASE_URL")
     openai_model: str = Field("gpt-4o-mini", alias="OPENAI_MODEL")

@@ -7,8 +7,10 @@ a slot). When the pause under way may be the end of the turn, the line is writte
 speculatively (:meth:`LineWriter.write_early`): if the turn does end there it is ready, and if
 the candidate goes on it is thrown away. The turn's judge says when (the moment it starts early
 replies, a lead before the turn would end); without one, a stretch that reads as a finished
-sentence does (``write_on_finished_sentence``). :meth:`LineWriter.write` gives up at a deadline:
-a late, failed or rule-breaking line is ``None`` and the caller speaks its scripted line.
+sentence does (``write_on_finished_sentence``). :meth:`LineWriter.write` gives up at a deadline
+(a line whose tokens are still coming then gets a moment more to end): a late, failed or
+rule-breaking line is ``None`` and the caller speaks its scripted line, and the log says where
+a late one was (:class:`LineProgress`).
 """
 
 from __future__ import annotations
@@ -59,11 +61,56 @@ class LineStats:
     head_restored: bool = False  # the slot started from the shared system message's reading
     prefill_read: list[int | None] = field(default_factory=list)  # tokens each prefill read
     seconds: list[float] = field(default_factory=list)
+    late_at: list[str] = field(default_factory=list)  # where each late line was (LineProgress)
+    finished_after_deadline: int = 0  # lines whose tokens were coming at the deadline, used
 
     @property
     def needed(self) -> int:
         """Lines asked for whose turn was answered: the ones the model could have written."""
         return self.asked - self.cut_off
+
+
+@dataclass
+class LineProgress:
+    """Where one line is on its way: for saying why a late line was late.
+
+    Times are ``time.monotonic()`` instants; None until the line gets there.
+    """
+
+    started: float = field(default_factory=time.monotonic)
+    model_at: float | None = None  # its turn at the model began (after any other interview's)
+    writing_at: float | None = None  # its prompt was sent (after the slot's prefill of the answer)
+    first_token_at: float | None = None
+    last_token_at: float | None = None
+    tokens: int = 0  # chunks with text so far (llama.cpp streams one token a chunk)
+
+    def writing(self, within: float) -> bool:
+        """Whether its tokens are coming: the last one came less than ``within`` seconds ago."""
+        last = self.last_token_at
+        return last is not None and time.monotonic() - last < within
+
+    def where(self, now: float) -> str:
+        """Where the line is at ``now``, and how long each step took, in words."""
+        steps = [f"asked {now - self.started:.2f}s ago"]
+        if self.model_at is None:
+            return ", ".join([*steps, "still waiting for another interview's line"])
+        if self.model_at - self.started >= 0.01:
+            steps.append(f"waited {self.model_at - self.started:.2f}s for another interview's line")
+        if self.writing_at is None:
+            return ", ".join([*steps, f"reading the answer for {now - self.model_at:.2f}s"])
+        if self.writing_at - self.model_at >= 0.01:
+            steps.append(f"read the answer in {self.writing_at - self.model_at:.2f}s")
+        if self.first_token_at is None:
+            return ", ".join(
+                [*steps, f"no token yet {now - self.writing_at:.2f}s after its prompt"]
+            )
+        return ", ".join(
+            [
+                *steps,
+                f"first token {self.first_token_at - self.writing_at:.2f}s after its prompt",
+                f"{self.tokens} tokens in {now - self.first_token_at:.2f}s since",
+            ]
+        )
 
 
 class LineWriter:
@@ -116,6 +163,7 @@ class LineWriter:
         self._has_turn = False  # one of this writer's lines holds the model: its prefill goes
         self.stats = LineStats()
         self.last_timings: dict | None = None  # llama.cpp's figures for the last line
+        self._progress: LineProgress | None = None  # the line started last (write() waits on it)
 
     @property
     def slot(self) -> int | None:
@@ -248,7 +296,8 @@ class LineWriter:
         st = self.stats
         if st.asked or st.prefills:
             logger.info(
-                f"Model lines: {st.written} of {st.needed} written ({st.late} late, {st.rejected} "
+                f"Model lines: {st.written} of {st.needed} written ({st.finished_after_deadline} "
+                f"finished after the deadline; {st.late} late, {st.rejected} "
                 f"broke a rule, {st.failed} failed, {st.skipped} not asked: the answer instructed); "
                 f"{st.cut_off} more cut off by the candidate; {st.queued} waited for another "
                 f"interview's line; {st.gave_way} gave way; {st.prefills} prefills reading "
@@ -258,11 +307,14 @@ class LineWriter:
 
     # --- the line ------------------------------------------------------------------------
 
-    async def write(self, task: Task, question: str, answer: str, deadline: float) -> str | None:
+    async def write(
+        self, task: Task, question: str, answer: str, deadline: float, finish_secs: float = 0.0
+    ) -> str | None:
         """The model's line for ``task``, checked.
 
         None when it is late (``deadline`` is a ``time.monotonic()`` instant), fails, breaks a
-        rule, or the answer tries to instruct the interviewer.
+        rule, or the answer tries to instruct the interviewer. A line whose tokens are still
+        coming at the deadline gets up to ``finish_secs`` more to end (:meth:`_ready`).
         """
         self.stats.asked += 1
         if looks_like_injection(answer):
@@ -273,19 +325,27 @@ class LineWriter:
         t = time.monotonic()
         pending = self._take_speculation(task, question, answer)
         if pending is None:
-            pending = self._complete(self._prompt(task, question, answer))
+            pending = asyncio.ensure_future(self._complete(self._prompt(task, question, answer)))
         try:
-            text = await asyncio.wait_for(pending, timeout=max(0.0, deadline - t))
+            ready = await self._ready(pending, deadline, finish_secs)
         except asyncio.CancelledError:
+            pending.cancel()
             self.stats.cut_off += 1
             raise
-        except TimeoutError:
+        if not ready:
+            pending.cancel()
             self.stats.late += 1
             self.stats.seconds.append(float("inf"))
+            now = time.monotonic()
+            where = self._progress.where(now) if self._progress else "not started"
+            self.stats.late_at.append(where)
             logger.info(
-                f"The model's {task} line was not ready in {deadline - t:.2f}s; scripted line instead"
+                f"The model's {task} line was not ready in {now - t:.2f}s ({where}); "
+                "scripted line instead"
             )
             return None
+        try:
+            text = pending.result()
         except Exception as e:
             self.stats.failed += 1
             logger.warning(f"The local model failed ({e}); scripted line instead")
@@ -300,6 +360,26 @@ class LineWriter:
             return None
         self.stats.written += 1
         return line
+
+    async def _ready(self, pending: asyncio.Future, deadline: float, finish_secs: float) -> bool:
+        """Whether ``pending`` ended by ``deadline``, or in ``finish_secs`` more while writing.
+
+        A line whose last token came within ``finish_secs`` is nearly always a few tokens from its
+        end (they are one sentence, 10-20 tokens), so it gets that long to finish: a short beat of
+        silence for the model's line rather than the script's. One still reading the answer, or
+        waiting for the model, does not: it could not end in time.
+        """
+        await asyncio.wait({pending}, timeout=max(0.0, deadline - time.monotonic()))
+        if pending.done():
+            return True
+        progress = self._progress
+        if finish_secs <= 0 or progress is None or not progress.writing(finish_secs):
+            return False
+        await asyncio.wait({pending}, timeout=finish_secs)
+        if pending.done():
+            self.stats.finished_after_deadline += 1
+            return True
+        return False
 
     def _take_speculation(self, task: Task, question: str, answer: str) -> asyncio.Task | None:
         """The line written during the pause, if it was written for exactly this turn."""
@@ -322,9 +402,11 @@ class LineWriter:
         ``ticket``: an early line's place; it gives the model way to another interview's needed
         line (dropped and queued again) until it is confirmed.
         """
+        self._progress = progress = LineProgress()
         if self._in_flight is None:
+            progress.model_at = time.monotonic()
             await self._await_prefill()
-            return await self._stream(prompt)
+            return await self._stream(prompt, progress)
         lines, ticket = self._in_flight, ticket or self._in_flight.ticket()
         while True:
             async with lines.writing(ticket) as waited:
@@ -332,9 +414,10 @@ class LineWriter:
                     self.stats.queued += 1
                     logger.debug(f"The line waited {waited:.2f}s for another interview's line")
                 self._has_turn = True
+                progress.model_at = time.monotonic()
                 try:
                     await self._await_prefill()
-                    stream = asyncio.ensure_future(self._stream(prompt))
+                    stream = asyncio.ensure_future(self._stream(prompt, progress))
                     if await done_unless(stream, lambda: lines.should_give_way(ticket)):
                         return stream.result()
                 finally:
@@ -342,8 +425,10 @@ class LineWriter:
             self.stats.gave_way += 1
             logger.debug("An early line gave the model way to another interview's needed line")
 
-    async def _stream(self, prompt: LinePrompt) -> str | None:
+    async def _stream(self, prompt: LinePrompt, progress: LineProgress) -> str | None:
         """Stream the line; stop at its first newline (a second paragraph is never a good sign)."""
+        progress.writing_at, progress.tokens = time.monotonic(), 0
+        progress.first_token_at = progress.last_token_at = None
         stream = await self._client.chat.completions.create(
             model=self._model,
             messages=prompt.messages,
@@ -362,6 +447,10 @@ class LineWriter:
                     continue
                 choice = chunk.choices[0]
                 parts.append(choice.delta.content or "")
+                if choice.delta.content:
+                    progress.tokens += 1
+                    progress.last_token_at = time.monotonic()
+                    progress.first_token_at = progress.first_token_at or progress.last_token_at
                 finish = choice.finish_reason or finish
                 timings = (chunk.model_extra or {}).get("timings")
                 if timings:

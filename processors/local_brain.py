@@ -6,7 +6,8 @@ on, this speaks its short acknowledgement at once (so the candidate hears the in
 fast as with the script) and meanwhile asks the model for the sentence after it: a follow-up
 question about something the candidate said, or a sentence that shows it heard before the next
 planned question. A line that is not ready when the acknowledgement has been said (plus
-``gap_secs``), fails or breaks a rule gives way to the scripted line: never silence.
+``gap_secs``; ``finish_secs`` more for a line whose last words are coming), fails or breaks a
+rule gives way to the scripted line: never long silence.
 """
 
 from __future__ import annotations
@@ -49,12 +50,14 @@ class LocalBrainProcessor(ScriptedBrainProcessor):
         writer: LineWriter,
         *,
         gap_secs: float = 0.5,
+        finish_secs: float = 0.0,
         on_cleanup: Callable[[], None] | None = None,
         **kwargs,
     ):
         super().__init__(interviewer, **kwargs)
         self._writer = writer
         self._gap_secs = gap_secs
+        self._finish_secs = finish_secs
         self._on_cleanup = on_cleanup
         self._asked = ""  # the question the candidate is answering, as it was said
         # Every model line asked for: task, question, answer, line (None: the scripted one was said).
@@ -81,7 +84,7 @@ class LocalBrainProcessor(ScriptedBrainProcessor):
         # Said at once, as a whole sentence (the TTS would wait for the next words to end it).
         await self.push_frame(AggregatedTextFrame(reply.ack, text_type=TextType.SENTENCE))
         deadline = time.monotonic() + speech_seconds(reply.ack) + self._gap_secs
-        line = await self._writer.write(task, question, answer, deadline)
+        line = await self._writer.write(task, question, answer, deadline, self._finish_secs)
         self.lines.append({"task": task, "question": question, "answer": answer, "line": line})
         if reply.kind == "follow_up":
             rest = line or reply.body

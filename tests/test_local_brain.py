@@ -372,7 +372,11 @@ def _line_for(messages) -> str:
 
 
 async def _run_brain(
-    standin: OpenAIStandIn, answers: list[str], gap_secs: float = 3.0, mode_id: str = "technical"
+    standin: OpenAIStandIn,
+    answers: list[str],
+    gap_secs: float = 3.0,
+    mode_id: str = "technical",
+    finish_secs: float = 0.0,
 ):
     mode = get_mode(mode_id)
     client = AsyncOpenAI(api_key="sk-test", base_url=standin.url, max_retries=0, timeout=10)
@@ -382,6 +386,7 @@ async def _run_brain(
         ScriptedInterviewer(mode, open_follow_ups=True, acks=LINE_ACKS),
         writer,
         gap_secs=gap_secs,
+        finish_secs=finish_secs,
         on_cleanup=lambda: released.append(True),
     )
     # The greeting, then (once the slot is warmed for its question) the answers.
@@ -488,6 +493,79 @@ async def test_a_late_failing_or_rule_breaking_line_gives_way_to_the_scripted_li
     assert "poem" not in spoken and brain.lines[0]["line"] is None
     assert writer.stats.late + writer.stats.failed + writer.stats.rejected == 1
     assert elapsed < 30  # a stalled model never holds the reply past its deadline (1.6 s here)
+
+
+async def test_a_line_whose_words_are_still_coming_at_its_deadline_gets_a_moment_to_end():
+    """Its last token came just now: a line is one sentence, so it is near its end, and it gets
+    ``finish_secs`` more; given no such moment, the scripted line is spoken instead."""
+    q = "Tell me about a project."
+    # Nine words 0.12 s apart: about 1.1 s to write, where the deadline is 0.4 s away.
+    standin = await OpenAIStandIn(_line_for, token_s=0.12).start()
+    try:
+        lines, stats = [], []
+        for finish_secs in (2.0, 0.0):
+            client = AsyncOpenAI(api_key="sk-test", base_url=standin.url, max_retries=0, timeout=10)
+            writer = LineWriter(client, "standin-1", "system", slot=0)
+            deadline = time.monotonic() + 0.4
+            lines.append(await writer.write("follow_up", q, MOVED, deadline, finish_secs))
+            stats.append(writer.stats)
+            await writer.close()
+    finally:
+        await standin.stop()
+    assert lines[0] == "How did you move eighty million documents without downtime?"
+    assert (stats[0].written, stats[0].finished_after_deadline, stats[0].late) == (1, 1, 0)
+    assert lines[1] is None and (stats[1].written, stats[1].late) == (0, 1)
+    # The log says where the late line was: writing, so many tokens in.
+    assert re.search(
+        r"first token [\d.]+s after its prompt, [1-9]\d* tokens in", stats[1].late_at[0]
+    )
+
+
+@pytest.mark.parametrize(
+    "first_token_s,token_s,finish_secs,where",
+    [(5.0, 0.01, 3.0, "no token yet"), (0.0, 0.4, 0.6, "tokens in")],
+    ids=["not_writing_yet", "too_far_from_its_end"],
+)
+async def test_a_line_gets_no_more_than_a_moment_after_its_deadline(
+    first_token_s, token_s, finish_secs, where
+):
+    """A line still waiting for its first token at the deadline gets no moment (the model may be
+    reading the answer for a long while yet); one writing slowly gets only the moment, then its
+    request is closed and the scripted line is spoken."""
+    q = "Tell me about a project."
+    standin = await OpenAIStandIn(_line_for, first_token_s=first_token_s, token_s=token_s).start()
+    try:
+        client = AsyncOpenAI(api_key="sk-test", base_url=standin.url, max_retries=0, timeout=10)
+        writer = LineWriter(client, "standin-1", "system", slot=0)
+        t = time.monotonic()
+        line = await writer.write("follow_up", q, MOVED, t + 0.3, finish_secs)
+        waited = time.monotonic() - t
+        await writer.close()
+    finally:
+        await standin.stop()
+    assert line is None and (writer.stats.late, writer.stats.finished_after_deadline) == (1, 0)
+    # Its first token comes at 5 s, or its ninth at 3.6 s; a moment to a line not writing yet
+    # would have held it to 3.3 s.
+    assert waited < 2.5, waited
+    assert where in writer.stats.late_at[0]
+
+
+async def test_the_brain_gives_its_line_the_moment_it_is_configured_with():
+    """``LOCAL_LLM_FINISH_SECS`` reaches the writer through the brain: the same slow line is
+    spoken with a moment to end, and is late without one."""
+    spoken_lines = []
+    for finish_secs in (3.0, 0.0):
+        # Nine words 0.25 s apart: about 2.3 s, past the acknowledgement and a 0.1 s gap.
+        standin = await OpenAIStandIn(_line_for, token_s=0.25).start()
+        try:
+            brain, writer, _, spoken, _ = await _run_brain(
+                standin, [RICH_ANSWER], gap_secs=0.1, finish_secs=finish_secs
+            )
+        finally:
+            await standin.stop()
+        spoken_lines.append(brain.lines[0]["line"])
+    assert spoken_lines[0] == "How did you move eighty million documents without downtime?"
+    assert spoken_lines[1] is None
 
 
 async def test_an_answer_that_instructs_the_interviewer_never_reaches_the_model():

@@ -7,7 +7,8 @@ OpenAILLMService runs unchanged. Modes: "ok" streams a reply, "error" answers HT
 ``stall_left_at``, when the client hung up, on ``time.monotonic``'s clock). ``first_token_s``
 delays each streamed reply's first token, as a cloud model's time to first token does, and
 ``answer_s`` each whole (not streamed) answer, as a model reading a long prompt does; a client
-that hangs up during either delay is recorded (``gave_up``: the request's index).
+that hangs up during either delay is recorded (``gave_up``: the request's index). ``token_s``
+is the pause after each streamed word, as a model's time per token.
 """
 
 from __future__ import annotations
@@ -37,12 +38,18 @@ class OpenAIStandIn(LoopbackHTTPServer):
     """Serve /v1/chat/completions on loopback; record every request."""
 
     def __init__(
-        self, reply_for=None, mode: str = "ok", first_token_s: float = 0.0, answer_s: float = 0.0
+        self,
+        reply_for=None,
+        mode: str = "ok",
+        first_token_s: float = 0.0,
+        answer_s: float = 0.0,
+        token_s: float = 0.01,
     ):
         self.requests: list[dict] = []  # body, auth, and when it came (time.monotonic)
         self.gave_up: list[int] = []  # requests whose client left before the first token
         self.first_token_s = first_token_s
         self.answer_s = answer_s
+        self.token_s = token_s
         self.stalled_for: list[float] = []  # seconds until each stalled request's client left
         self.stall_left_at: list[float] = []  # time.monotonic() when each stalled client left
         self.mode = mode
@@ -125,7 +132,7 @@ class OpenAIStandIn(LoopbackHTTPServer):
                 ],
             }
             await resp.write(f"data: {json.dumps(chunk)}\n\n".encode())
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(self.token_s)
         done = {
             "id": "chatcmpl-standin",
             "object": "chat.completion.chunk",
