@@ -10,10 +10,13 @@ line). Both share the server's one model, so a line one interview needs may wait
 With ``--alone`` the two interviews of each pair run one after the other instead: the baseline.
 
 Prints per pair the model lines written of those asked (a line not ready in time is replaced by
-the scripted line), the replies' latency, and from the server's log how many lines waited for
-another interview's line and how many early lines gave the model way. Run it on a quiet machine.
+the scripted line; of the written, how many ended in the moment after the deadline that a line
+whose words are still coming gets, ``LOCAL_LLM_FINISH_SECS``), the replies' latency, and from
+the server's log how many lines waited for another interview's line and how many early lines
+gave the model way. Run it on a quiet machine; its database is removed at the end.
 
-The last line is for scripts: ``RESULT written=N asked=N waited=N gave_way=N p50_ms=N p95_ms=N``.
+The last line is for scripts: ``RESULT written=N asked=N after_deadline=N waited=N gave_way=N
+p50_ms=N p95_ms=N``.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ SUMMARY = re.compile(
     r"Model lines: (\d+) of (\d+) written .*?(\d+) waited for another interview's line"
     r"(?:; (\d+) gave way)?"
 )
+AFTER_DEADLINE = re.compile(r"Model lines: \d+ of \d+ written \((\d+) finished after the deadline")
 
 
 def _scenario(name: str, voice) -> tuple[str, list[bytes]]:
@@ -51,10 +55,23 @@ def _scenario(name: str, voice) -> tuple[str, list[bytes]]:
     ]
 
 
-def _summaries(log: Path, start: int) -> list[tuple[int, int, int, int]]:
-    """(written, asked, waited, gave way) of each session that ended since byte ``start``."""
-    text = log.read_bytes()[start:].decode(errors="replace")  # ``start`` counts bytes
-    return [(int(m[1]), int(m[2]), int(m[3]), int(m[4] or 0)) for m in SUMMARY.finditer(text)]
+def _summaries(log: Path, start: int) -> list[tuple[int, int, int, int, int]]:
+    """(written, asked, waited, gave way, after the deadline) of sessions ended since ``start``.
+
+    ``start`` counts bytes; "after the deadline": of the lines written.
+    """
+    text = log.read_bytes()[start:].decode(errors="replace")
+    return [
+        (int(m[1]), int(m[2]), int(m[3]), int(m[4] or 0), int(a[1]) if a else 0)
+        for m in SUMMARY.finditer(text)
+        for a in [AFTER_DEADLINE.match(m[0])]
+    ]
+
+
+def _remove_database(url: str) -> None:
+    """Remove the SQLite database at ``url`` with its write-ahead log."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(url.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)
 
 
 async def main() -> None:
@@ -77,7 +94,7 @@ async def main() -> None:
     server = ServerProcess([sys.executable, "-m", "web.server"], {"DATABASE_URL": db})
     print(f"server ready in {server.wait_ready():.1f} s; its log: {log}")
     join = "then" if args.alone else "+"
-    totals = [0, 0, 0, 0]
+    totals = [0, 0, 0, 0, 0]
     latencies: list[int] = []
     try:
         for r in range(args.rounds):
@@ -94,23 +111,27 @@ async def main() -> None:
                 server.line_counts()  # until both sessions have ended and logged their lines
                 await asyncio.sleep(1.0)
                 rows = _summaries(log, start)
-                pair = [sum(x[i] for x in rows) for i in range(4)]
+                pair = [sum(x[i] for x in rows) for i in range(5)]
                 totals = [a + b for a, b in zip(totals, pair, strict=True)]
                 latencies += lat_a + lat_b
                 print(
-                    f"round {r + 1} {real} {join} {scenario}: model lines {pair[0]} of {pair[1]}; "
+                    f"round {r + 1} {real} {join} {scenario}: model lines {pair[0]} of {pair[1]} "
+                    f"({pair[4]} after the deadline); "
                     f"waited for another's {pair[2]}, early lines gave way {pair[3]}; "
                     f"replies ms {lat_a} / {lat_b}; cut-ins {cut_a} / {cut_b}"
                 )
     finally:
         server.stop()
-    written, asked, waited, gave_way = totals
+        _remove_database(db)
+    written, asked, waited, gave_way, after = totals
     print(
-        f"all: model lines {written} of {asked}; waited {waited}; gave way {gave_way}; "
+        f"all: model lines {written} of {asked} ({after} after the deadline); waited {waited}; "
+        f"gave way {gave_way}; "
         f"replies p50 {_pct(latencies, 50)} ms, p95 {_pct(latencies, 95)} ms (n={len(latencies)})"
     )
     print(
-        f"RESULT written={written} asked={asked} waited={waited} gave_way={gave_way} "
+        f"RESULT written={written} asked={asked} after_deadline={after} waited={waited} "
+        f"gave_way={gave_way} "
         f"p50_ms={_pct(latencies, 50)} p95_ms={_pct(latencies, 95)}"
     )
 
