@@ -103,7 +103,9 @@ class ServerProcess:
         return (lines["asked"], lines["written"]) if lines else None
 
     def line_counts(self, settle_s: float = 20.0) -> dict[str, int] | None:
-        """``/status``'s ``model_lines`` (asked, written, early, early_used); None: no local model.
+        """``/status``'s ``model_lines`` (asked, written, early, early_used, late, after_deadline).
+
+        None: no local model.
 
         Sessions are counted as they end: read once none is running (up to ``settle_s``).
         """
@@ -229,11 +231,12 @@ async def bench_server(
     if lines0 and lines:
         n = {
             k: lines.get(k, 0) - lines0.get(k, 0)
-            for k in ("asked", "written", "early", "early_used")
+            for k in ("asked", "written", "early", "early_used", "late", "after_deadline")
         }
         print(
-            f"  model lines: written {n['written']} of {n['asked']}; started in a pause "
-            f"{n['early']}, of them the turn's line {n['early_used']}"
+            f"  model lines: written {n['written']} of {n['asked']} ({n['after_deadline']} after "
+            f"the deadline; {n['late']} late); started in a pause {n['early']}, of them the "
+            f"turn's line {n['early_used']}"
         )
     return lat_by
 

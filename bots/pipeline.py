@@ -322,6 +322,8 @@ class InterviewStages:
                     writer.stats.written,
                     early=writer.stats.speculated,
                     early_used=writer.stats.speculation_used,
+                    late=writer.stats.late,
+                    after_deadline=writer.stats.finished_after_deadline,
                 ),
             )
         if settings.llm_kind == "openai":

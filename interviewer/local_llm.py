@@ -158,6 +158,8 @@ class LocalLLMServer:
     lines_written: int = 0  # ... and got in time and within the rules, not the scripted line
     lines_early: int = 0  # lines started in a pause before the turn ended ...
     lines_early_used: int = 0  # ... and the turn's line (the rest: the candidate went on)
+    lines_late: int = 0  # lines not ready in time (the scripted line was said) ...
+    lines_after_deadline: int = 0  # ... and lines written that ended in the moment after it
     _server: object | None = field(default=None, repr=False)
     # The TLS context of every client of this server (see :func:`loopback_tls`).
     tls: ssl.SSLContext = field(default_factory=loopback_tls, repr=False)
@@ -353,12 +355,21 @@ class LocalLLMServer:
                 self._reports -= 1
 
     def session_ended(
-        self, slot: int | None, asked: int, written: int, early: int = 0, early_used: int = 0
+        self,
+        slot: int | None,
+        asked: int,
+        written: int,
+        early: int = 0,
+        early_used: int = 0,
+        late: int = 0,
+        after_deadline: int = 0,
     ) -> None:
         """A session gave its slot back, having needed ``asked`` lines and got ``written``.
 
         A line whose turn the candidate went on with while it was written is not counted.
-        ``early`` lines were started in pauses, ``early_used`` of them were the turn's line.
+        ``early`` lines were started in pauses, ``early_used`` of them were the turn's line;
+        ``late`` were not ready in time, and ``after_deadline`` of the written ended in the
+        moment a line still writing at its deadline gets (``LOCAL_LLM_FINISH_SECS``).
         """
         self.release_slot(slot)
         with self._lock:
@@ -366,6 +377,8 @@ class LocalLLMServer:
             self.lines_written += written
             self.lines_early += early
             self.lines_early_used += early_used
+            self.lines_late += late
+            self.lines_after_deadline += after_deadline
 
     def apply_to(self, settings: Settings) -> None:
         """Point the OpenAI-compatible LLM settings of this process at the local server (LLM_GGUF)."""

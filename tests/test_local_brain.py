@@ -651,10 +651,13 @@ async def test_the_local_model_follows_up_on_what_the_candidate_said(local_serve
                 break
             await asyncio.sleep(0.1)
     lines = status["model_lines"]
-    asked, written, early, used = (
-        lines[k] - lines_before[k] for k in ("asked", "written", "early", "early_used")
+    asked, written, early, used, late, after = (
+        lines[k] - lines_before[k]
+        for k in ("asked", "written", "early", "early_used", "late", "after_deadline")
     )
     assert asked == 3 and 1 <= written <= 2, (lines_before, lines)
+    # The lines not written were late or broke a rule (one was never asked of the model).
+    assert written + late <= asked - 1 and after <= written, (lines_before, lines)
     # The turn's judge started lines in the pauses the turns ended in: those were the lines.
     assert 1 <= used <= early, (lines_before, lines)
     follow_up, move_on, after_injection = said[1], said[2], said[3]

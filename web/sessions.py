@@ -188,7 +188,9 @@ def _model_lines(state) -> dict:
     The rest were scripted (late, failed or breaking a rule): the share written is what tells an
     operator the model keeps up with the sessions the machine holds. ``early``: lines started in
     a pause before the turn ended, ``early_used``: those the turn's end took (the rest are the
-    CPU spent on pauses the candidate went on after).
+    CPU spent on pauses the candidate went on after). ``late``: lines not ready in time (the
+    share that tells whether the CPU keeps up; the rest of the scripted ones broke a rule or
+    failed); ``after_deadline``: written lines that ended in the moment after the deadline.
     """
     llm = getattr(state.models, "llm", None)
     if state.settings.llm_kind != "local" or llm is None:
@@ -199,6 +201,8 @@ def _model_lines(state) -> dict:
             "written": llm.lines_written,
             "early": llm.lines_early,
             "early_used": llm.lines_early_used,
+            "late": llm.lines_late,
+            "after_deadline": llm.lines_after_deadline,
         }
     }
 
