@@ -158,12 +158,12 @@ class LineWriter:
         self._prefill_task: asyncio.Task | None = None
         self._prefill_wanted = False
         # A line being written during a pause: the turn it is for (task, question, the answer's
-        # words), the asyncio task writing it and its place in the server's queue of lines.
-        self._speculation: tuple[tuple, asyncio.Task, LineTicket | None] | None = None
+        # words), the asyncio task writing it, its place in the server's queue of lines and
+        # where it is on its way.
+        self._speculation: tuple[tuple, asyncio.Task, LineTicket | None, LineProgress] | None = None
         self._has_turn = False  # one of this writer's lines holds the model: its prefill goes
         self.stats = LineStats()
         self.last_timings: dict | None = None  # llama.cpp's figures for the last line
-        self._progress: LineProgress | None = None  # the line started last (write() waits on it)
 
     @property
     def slot(self) -> int | None:
@@ -216,11 +216,11 @@ class LineWriter:
             return  # already under way
         self._drop_speculation()
         ticket = self._in_flight.ticket(early=True) if self._in_flight is not None else None
-        prompt = self._prompt(self._task, self._question, answer)
-        task = asyncio.get_running_loop().create_task(self._complete(prompt, ticket))
+        prompt, progress = self._prompt(self._task, self._question, answer), LineProgress()
+        task = asyncio.get_running_loop().create_task(self._complete(prompt, progress, ticket))
         # A failure is reported by write() if the line is used; otherwise it is of no interest.
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
-        self._speculation = (key, task, ticket)
+        self._speculation = (key, task, ticket, progress)
         self.stats.speculated += 1
 
     def resumed(self) -> None:
@@ -323,11 +323,15 @@ class LineWriter:
             return None
         self._prefill_wanted = False
         t = time.monotonic()
-        pending = self._take_speculation(task, question, answer)
-        if pending is None:
-            pending = asyncio.ensure_future(self._complete(self._prompt(task, question, answer)))
+        taken = self._take_speculation(task, question, answer)
+        if taken is not None:
+            pending, progress = taken
+        else:
+            progress = LineProgress()
+            prompt = self._prompt(task, question, answer)
+            pending = asyncio.ensure_future(self._complete(prompt, progress))
         try:
-            ready = await self._ready(pending, deadline, finish_secs)
+            ready = await self._ready(pending, progress, deadline, finish_secs)
         except asyncio.CancelledError:
             pending.cancel()
             self.stats.cut_off += 1
@@ -337,7 +341,7 @@ class LineWriter:
             self.stats.late += 1
             self.stats.seconds.append(float("inf"))
             now = time.monotonic()
-            where = self._progress.where(now) if self._progress else "not started"
+            where = progress.where(now)
             self.stats.late_at.append(where)
             logger.info(
                 f"The model's {task} line was not ready in {now - t:.2f}s ({where}); "
@@ -361,8 +365,12 @@ class LineWriter:
         self.stats.written += 1
         return line
 
-    async def _ready(self, pending: asyncio.Future, deadline: float, finish_secs: float) -> bool:
+    async def _ready(
+        self, pending: asyncio.Future, progress: LineProgress, deadline: float, finish_secs: float
+    ) -> bool:
         """Whether ``pending`` ended by ``deadline``, or in ``finish_secs`` more while writing.
+
+        ``progress`` is its own (not that of a line started since, which may be queued behind it).
 
         A line whose last token came within ``finish_secs`` is nearly always a few tokens from its
         end (they are one sentence, 10-20 tokens), so it gets that long to finish: a short beat of
@@ -372,8 +380,7 @@ class LineWriter:
         await asyncio.wait({pending}, timeout=max(0.0, deadline - time.monotonic()))
         if pending.done():
             return True
-        progress = self._progress
-        if finish_secs <= 0 or progress is None or not progress.writing(finish_secs):
+        if finish_secs <= 0 or not progress.writing(finish_secs):
             return False
         await asyncio.wait({pending}, timeout=finish_secs)
         if pending.done():
@@ -381,28 +388,33 @@ class LineWriter:
             return True
         return False
 
-    def _take_speculation(self, task: Task, question: str, answer: str) -> asyncio.Task | None:
-        """The line written during the pause, if it was written for exactly this turn."""
+    def _take_speculation(
+        self, task: Task, question: str, answer: str
+    ) -> tuple[asyncio.Task, LineProgress] | None:
+        """The line written during the pause and its progress, if it was for exactly this turn."""
         speculation, self._speculation = self._speculation, None
         if speculation is None:
             return None
-        key, pending, ticket = speculation
+        key, pending, ticket, progress = speculation
         if key == (task, question, _key(answer)) and not pending.cancelled():
             self.stats.speculation_used += 1
             if ticket is not None:
                 self._in_flight.confirm(ticket)  # needed now: it no longer gives way
-            return pending
+            return pending, progress
         pending.cancel()
         return None
 
-    async def _complete(self, prompt: LinePrompt, ticket: LineTicket | None = None) -> str | None:
+    async def _complete(
+        self, prompt: LinePrompt, progress: LineProgress, ticket: LineTicket | None = None
+    ) -> str | None:
         """The line, in its turn at the model (see :mod:`interviewer.give_way`).
+
+        ``progress`` records where it is on its way.
 
         A prefill of this slot's prompt goes first, in the same turn: the line reuses its cache.
         ``ticket``: an early line's place; it gives the model way to another interview's needed
         line (dropped and queued again) until it is confirmed.
         """
-        self._progress = progress = LineProgress()
         if self._in_flight is None:
             progress.model_at = time.monotonic()
             await self._await_prefill()

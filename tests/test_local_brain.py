@@ -20,6 +20,7 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.tests.utils import SleepFrame, run_test
 
 from bots import get_mode
+from interviewer.give_way import LinesInFlight
 from interviewer.line_writer import LineWriter
 from interviewer.lines import (
     ACK_PREFIX,
@@ -519,6 +520,27 @@ async def test_a_line_whose_words_are_still_coming_at_its_deadline_gets_a_moment
     assert re.search(
         r"first token [\d.]+s after its prompt, [1-9]\d* tokens in", stats[1].late_at[0]
     )
+
+
+async def test_the_moment_is_judged_on_the_line_being_waited_for():
+    """Another line started while ``write()`` waits (an early line for words heard late, queued
+    behind this one) does not decide this line's moment, nor what its log says."""
+    q = "Tell me about a project."
+    standin = await OpenAIStandIn(_line_for, token_s=0.12).start()
+    try:
+        client = AsyncOpenAI(api_key="sk-test", base_url=standin.url, max_retries=0, timeout=10)
+        writer = LineWriter(client, "standin-1", "system", slot=0, in_flight=LinesInFlight())
+        deadline = time.monotonic() + 0.4
+        line = asyncio.ensure_future(writer.write("follow_up", q, MOVED, deadline, 2.0))
+        await asyncio.sleep(0.2)  # the line is writing; now words come that start another
+        writer.expect_answer(q, "follow_up")
+        writer.heard("We moved them over a weekend.")
+        assert writer.stats.speculated == 1
+        assert await line == "How did you move eighty million documents without downtime?"
+        assert (writer.stats.written, writer.stats.finished_after_deadline) == (1, 1)
+        await writer.close()
+    finally:
+        await standin.stop()
 
 
 @pytest.mark.parametrize(
