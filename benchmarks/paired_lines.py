@@ -15,8 +15,10 @@ whose words are still coming gets, ``LOCAL_LLM_FINISH_SECS``), the replies' late
 the server's log how many lines waited for another interview's line and how many early lines
 gave the model way. Run it on a quiet machine; its database is removed at the end.
 
-The last line is for scripts: ``RESULT written=N asked=N after_deadline=N waited=N gave_way=N
-p50_ms=N p95_ms=N``.
+It also prints how long lines spent reading the candidate's answer once they had the model
+(from each line's log: what was not read while the candidate spoke). The last line is for
+scripts: ``RESULT written=N asked=N after_deadline=N waited=N gave_way=N read_p50_ms=N
+read_max_ms=N p50_ms=N p95_ms=N``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import argparse
 import asyncio
 import os
 import re
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -45,6 +48,10 @@ SUMMARY = re.compile(
     r"(?:; (\d+) gave way)?"
 )
 AFTER_DEADLINE = re.compile(r"Model lines: \d+ of \d+ written \((\d+) finished after the deadline")
+# Each line's log (written or late) says where it was; a line whose prompt was sent at once (the
+# answer all read by then) names no reading.
+LINE_LOG = re.compile(r"(?:Model \w+ line in|line was not ready in) [\d.]+s \(([^)]*)")
+READ = re.compile(r"read(?:ing)? the answer (?:in|for) ([\d.]+)s")  # "for": late, still reading
 
 
 def _scenario(name: str, voice) -> tuple[str, list[bytes]]:
@@ -65,6 +72,18 @@ def _summaries(log: Path, start: int) -> list[tuple[int, int, int, int, int]]:
         (int(m[1]), int(m[2]), int(m[3]), int(m[4] or 0), int(a[1]) if a else 0)
         for m in SUMMARY.finditer(text)
         for a in [AFTER_DEADLINE.match(m[0])]
+    ]
+
+
+def _readings(log: Path) -> list[float]:
+    """Seconds each line (written or late) spent reading the answer once it had the model.
+
+    A line late while still reading counts the reading so far.
+    """
+    return [
+        float(m[1]) if m else 0.0
+        for line in LINE_LOG.finditer(log.read_text(errors="replace"))
+        for m in [READ.search(line[1])]
     ]
 
 
@@ -120,10 +139,20 @@ async def main() -> None:
                     f"waited for another's {pair[2]}, early lines gave way {pair[3]}; "
                     f"replies ms {lat_a} / {lat_b}; cut-ins {cut_a} / {cut_b}"
                 )
+        readings = _readings(log)
     finally:
         server.stop()
         _remove_database(db)
     written, asked, waited, gave_way, after = totals
+    read_p50, read_max = (
+        (round(1000 * statistics.median(readings)), round(1000 * max(readings)))
+        if readings
+        else (None, None)
+    )
+    print(
+        f"reading the answer once a line had the model: p50 {read_p50} ms, max {read_max} ms "
+        f"(n={len(readings)}; 0 for a line whose answer was all read before)"
+    )
     print(
         f"all: model lines {written} of {asked} ({after} after the deadline); waited {waited}; "
         f"gave way {gave_way}; "
@@ -131,7 +160,7 @@ async def main() -> None:
     )
     print(
         f"RESULT written={written} asked={asked} after_deadline={after} waited={waited} "
-        f"gave_way={gave_way} "
+        f"gave_way={gave_way} read_p50_ms={read_p50} read_max_ms={read_max} "
         f"p50_ms={_pct(latencies, 50)} p95_ms={_pct(latencies, 95)}"
     )
 

@@ -357,7 +357,10 @@ class LineWriter:
         took = time.monotonic() - t
         self.stats.seconds.append(took)
         line = check_line(text, task, answer, question) if text is not None else None
-        logger.info(f"Model {task} line in {took:.2f}s ({self.last_timings}): {text!r}")
+        logger.info(
+            f"Model {task} line in {took:.2f}s ({progress.where(time.monotonic())}; "
+            f"{self.last_timings}): {text!r}"
+        )
         if line is None:
             self.stats.rejected += 1
             logger.info(f"The model's {task} line broke a rule ({text!r}); scripted line instead")

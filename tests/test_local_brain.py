@@ -14,6 +14,7 @@ import re
 import time
 
 import pytest
+from loguru import logger
 from openai import AsyncOpenAI
 from pipecat.frames.frames import AggregatedTextFrame, LLMContextFrame, LLMTextFrame
 from pipecat.processors.aggregators.llm_context import LLMContext
@@ -541,6 +542,33 @@ async def test_the_moment_is_judged_on_the_line_being_waited_for():
         await writer.close()
     finally:
         await standin.stop()
+
+
+async def test_every_line_s_log_says_where_its_time_went(tmp_path):
+    """A written line's log, like a late one's, says how long it read the answer and wrote;
+    ``benchmarks/paired_lines.py`` reads the reading from it."""
+    from benchmarks.paired_lines import _readings
+
+    log = tmp_path / "server.log"
+    sink = logger.add(log, level="INFO")
+    standin = await OpenAIStandIn(_line_for, answer_s=0.3).start()  # the prefill reads 0.3 s
+    try:
+        client = AsyncOpenAI(api_key="sk-test", base_url=standin.url, max_retries=0, timeout=10)
+        writer = LineWriter(client, "standin-1", "system", slot=0)
+        q = "Tell me about a project."
+        writer.expect_answer(q, "follow_up")
+        writer.heard("We moved eighty million documents and")  # dangling: prefilled
+        await asyncio.sleep(0.05)  # its prefill is on its way when the turn ends
+        assert await writer.write("follow_up", q, MOVED, time.monotonic() + 5)
+        await writer.close()
+    finally:
+        await standin.stop()
+        logger.remove(sink)
+    said = log.read_text()
+    assert re.search(r"Model follow_up line in [\d.]+s \(asked [\d.]+s ago, read the answer", said)
+    assert re.search(r"first token [\d.]+s after its prompt, [1-9]\d* tokens in", said)
+    (read,) = _readings(log)
+    assert 0.2 <= read < 5  # it waited for the prefill still reading
 
 
 @pytest.mark.parametrize(
