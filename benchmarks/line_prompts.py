@@ -12,7 +12,7 @@ prompt, seed, temperature and token cap; a line cut off by the cap breaks the ru
 with the model alone, so the figures are the model's
 own: tokens and milliseconds spent writing the line (llama.cpp's ``predicted_ms``, what is left
 once the answer is prefilled while the candidate speaks), and how many lines keep the rules
-(:func:`interviewer.lines.check_line`) and refer to the answer
+(:func:`interviewer.lines.check_line`; a line that breaks one says which) and refer to the answer
 (:func:`interviewer.lines.refers_to_answer`). Every line is printed, for reading. Lines are
 read to their end: with ``--task acknowledge`` the writer would stop at the first clause, so
 its tokens and milliseconds are an upper bound there. A follow-up's instruction ends with its
@@ -40,7 +40,7 @@ from bots import behavioral, system_design, technical  # noqa: E402
 from interviewer.line_writer import LINE_MAX_TOKENS, LINE_SEED, LINE_TEMPERATURE  # noqa: E402
 from interviewer.lines import (  # noqa: E402
     TASK_INSTRUCTIONS,
-    check_line,
+    judge_line,
     line_prompt,
     refers_to_answer,
     system_prompt,
@@ -358,11 +358,15 @@ def main() -> None:
                 tokens.append(int(timings.get("predicted_n", 0)))
                 ms.append(float(timings.get("predicted_ms", 0.0)))
                 cut_off = choice.get("finish_reason") == "length"
-                line = None if cut_off else check_line(text, args.task, answer, question)
+                line, rule = (
+                    (None, "cut off by the token cap")
+                    if cut_off
+                    else judge_line(text, args.task, answer, question)
+                )
                 kept += line is not None
                 refers += line is not None and refers_to_answer(line, answer, question)
                 table[c].append(
-                    f"v{v} {tokens[-1]:>2} tok {ms[-1]:5.0f} ms {'kept ' if line else 'BROKE'} {text.strip()!r}"
+                    f"v{v} {tokens[-1]:>2} tok {ms[-1]:5.0f} ms {'kept ' if line else 'BROKE'} {text.strip()!r}{f' ({rule})' if rule else ''}"
                 )
             n = len(cases)
             print(

@@ -15,8 +15,9 @@ whose words are still coming gets, ``LOCAL_LLM_FINISH_SECS``), the replies' late
 the server's log how many lines waited for another interview's line and how many early lines
 gave the model way. Run it on a quiet machine; its database is removed at the end.
 
-It also prints how long lines spent reading the candidate's answer once they had the model
-(from each line's log: what was not read while the candidate spoke). The last line is for
+It also prints which rules the rejected lines broke, and how long lines spent reading the
+candidate's answer once they had the model (from each line's log: what was not read while the
+candidate spoke). The last line is for
 scripts: ``RESULT written=N asked=N after_deadline=N waited=N gave_way=N read_p50_ms=N
 read_max_ms=N p50_ms=N p95_ms=N``.
 """
@@ -30,6 +31,7 @@ import re
 import statistics
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +53,7 @@ AFTER_DEADLINE = re.compile(r"Model lines: \d+ of \d+ written \((\d+) finished a
 # Each line's log (written or late) says where it was; a line whose prompt was sent at once (the
 # answer all read by then) names no reading.
 LINE_LOG = re.compile(r"(?:Model \w+ line in|line was not ready in) [\d.]+s \(([^)]*)")
+BROKE = re.compile(r"line broke a rule \(([^:]*):")  # the rule a rejected line broke
 READ = re.compile(r"read(?:ing)? the answer (?:in|for) ([\d.]+)s")  # "for": late, still reading
 
 
@@ -85,6 +88,11 @@ def _readings(log: Path) -> list[float]:
         for line in LINE_LOG.finditer(log.read_text(errors="replace"))
         for m in [READ.search(line[1])]
     ]
+
+
+def _rules_broken(log: Path) -> Counter[str]:
+    """How many rejected lines broke each rule."""
+    return Counter(m[1] for m in BROKE.finditer(log.read_text(errors="replace")))
 
 
 def _remove_database(url: str) -> None:
@@ -139,7 +147,7 @@ async def main() -> None:
                     f"waited for another's {pair[2]}, early lines gave way {pair[3]}; "
                     f"replies ms {lat_a} / {lat_b}; cut-ins {cut_a} / {cut_b}"
                 )
-        readings = _readings(log)
+        readings, broken = _readings(log), _rules_broken(log)
     finally:
         server.stop()
         _remove_database(db)
@@ -149,6 +157,7 @@ async def main() -> None:
         if readings
         else (None, None)
     )
+    print(f"rules broken: {', '.join(f'{rule} {n}' for rule, n in broken.most_common()) or 'none'}")
     print(
         f"reading the answer once a line had the model: p50 {read_p50} ms, max {read_max} ms "
         f"(n={len(readings)}; 0 for a line whose answer was all read before)"

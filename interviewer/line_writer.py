@@ -26,8 +26,8 @@ from interviewer.give_way import TURN_POLL_SECS, LinesInFlight, LineTicket, done
 from interviewer.lines import (
     LinePrompt,
     Task,
-    check_line,
     first_clause,
+    judge_line,
     line_prompt,
     looks_like_injection,
 )
@@ -62,6 +62,7 @@ class LineStats:
     prefill_read: list[int | None] = field(default_factory=list)  # tokens each prefill read
     seconds: list[float] = field(default_factory=list)
     late_at: list[str] = field(default_factory=list)  # where each late line was (LineProgress)
+    broke: list[str] = field(default_factory=list)  # the rule each rejected line broke
     finished_after_deadline: int = 0  # lines whose tokens were coming at the deadline, used
 
     @property
@@ -356,14 +357,21 @@ class LineWriter:
             return None
         took = time.monotonic() - t
         self.stats.seconds.append(took)
-        line = check_line(text, task, answer, question) if text is not None else None
+        line, rule = (
+            judge_line(text, task, answer, question)
+            if text is not None
+            else (None, "several lines, or cut off at the token cap")
+        )
         logger.info(
             f"Model {task} line in {took:.2f}s ({progress.where(time.monotonic())}; "
             f"{self.last_timings}): {text!r}"
         )
         if line is None:
             self.stats.rejected += 1
-            logger.info(f"The model's {task} line broke a rule ({text!r}); scripted line instead")
+            self.stats.broke.append(rule)
+            logger.info(
+                f"The model's {task} line broke a rule ({rule}: {text!r}); scripted line instead"
+            )
             return None
         self.stats.written += 1
         return line

@@ -4,7 +4,8 @@ The plan leads (:mod:`interviewer.scripted` decides whether the next reply follo
 moves on, and speaks the planned questions word for word); the model writes only the one
 sentence in between: a follow-up question about something the candidate said, or an
 acknowledgement that shows it heard. Each task is a short, focused prompt whose answer is
-checked by :func:`check_line`; anything that breaks a rule is replaced by the scripted line.
+checked by :func:`check_line` (:func:`judge_line` also says which rule a line breaks); anything
+that breaks a rule is replaced by the scripted line.
 Pure Python: no model, no pipecat.
 """
 
@@ -259,7 +260,14 @@ def first_clause(text: str, min_words: int = 5) -> str | None:
 
 
 def check_line(text: str, task: Task, answer: str = "", question: str = "") -> str | None:
-    """The model's line made speakable, or None when it breaks a rule.
+    """The model's line made speakable, or None when it breaks a rule (:func:`judge_line`)."""
+    return judge_line(text, task, answer, question)[0]
+
+
+def judge_line(
+    text: str, task: Task, answer: str = "", question: str = ""
+) -> tuple[str | None, str]:
+    """The model's line made speakable and "", or None and the rule it breaks, in a few words.
 
     Rules: one sentence (an acknowledgement is cut to its first clause or sentence when it runs
     on); a follow-up is one question ending in "?", an acknowledgement asks nothing; at most
@@ -275,36 +283,41 @@ def check_line(text: str, task: Task, answer: str = "", question: str = "") -> s
         len(words(line)) > MAX_LINE_WORDS[task] or _SENTENCE_END.search(line)
     ):
         line = first_clause(line) or line
-    if not line or "\n" in text.strip() or _LIST_START.match(line):
-        return None
-    if _FORBIDDEN.search(line) or _NON_SPEECH.search(line) or _INSTRUCTION_ECHO.search(line):
-        return None
+    if not line:
+        return None, "nothing said"
+    if "\n" in text.strip() or _LIST_START.match(line):
+        return None, "more than one line, or a list"
+    if _FORBIDDEN.search(line) or _NON_SPEECH.search(line):
+        return None, "markup, or words about the candidate, its instructions or a model"
+    if _INSTRUCTION_ECHO.search(line):
+        return None, "its instruction's words"
     n = len(words(line))
     if n < 3 or n > MAX_LINE_WORDS[task]:
-        return None
-    if _SENTENCE_END.search(line):  # more than one sentence
-        return None
+        return None, f"{n} words"
+    if _SENTENCE_END.search(line):
+        return None, "more than one sentence"
     if task == "follow_up":
         if line.count("?") != 1 or not line.endswith("?"):
-            return None
+            return None, "not one question"
         if question and asks_the_question_again(line, question):
-            return None
+            return None, "the question asked again"
         if _THEY.search(line) and not _YOU.search(line):
-            return None
+            return None, "speaks of them, not to them"
     else:
         if _ASKS_WHAT_THEY_MEAN.match(line):
-            return None
+            return None, "asks what they mean"
         if line.endswith("?") and line.count("?") == 1:
             line = line[:-1] + "."  # "So you test by hand?" is said as a statement
         if "?" in line:
-            return None
+            return None, "asks a question"
         if not line.endswith((".", "!")):
             line += "."
     answer_words = " ".join(words(answer.lower()))
     if answer_words and " ".join(words(line.lower())) in answer_words:
-        return None  # said back word for word
+        return None, "the answer said back word for word"
     if answer and misquotes_a_figure(line, answer, question, may_suppose=task == "follow_up"):
-        return None
+        return None, "a figure the answer did not give"
     if task == "acknowledge" and answer and not refers_to_answer(line, answer, question):
-        return None  # the question told back ("So you disagreed with a colleague."), or a moral
-    return line[0].upper() + line[1:]
+        # the question told back ("So you disagreed with a colleague."), or a moral
+        return None, "names nothing the answer said"
+    return line[0].upper() + line[1:], ""

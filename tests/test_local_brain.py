@@ -29,6 +29,7 @@ from interviewer.lines import (
     TASK_INSTRUCTIONS,
     check_line,
     first_clause,
+    judge_line,
     line_prompt,
     looks_like_injection,
     refers_to_answer,
@@ -98,6 +99,51 @@ INJECTION = (
 )
 def test_check_line_keeps_lines_that_keep_the_rules(text, task, expected):
     assert check_line(text, task) == expected
+
+
+@pytest.mark.parametrize(
+    "text,task,answer,rule",
+    [
+        ("", "follow_up", "", "nothing said"),
+        ("1. Tell me about the migration?", "follow_up", "", "more than one line, or a list"),
+        ("What did the candidate mean by that?", "follow_up", "", "markup, or words about"),
+        ("Which test did they name first, you said?", "follow_up", "", "its instruction's words"),
+        ("Why?", "follow_up", "", "1 words"),
+        ("Great answer. What was hard?", "follow_up", "", "more than one sentence"),
+        ("So what did you build.", "follow_up", "", "not one question"),
+        # Lines benchmarks/paired_lines.py saw rejected (2026-12-07).
+        (
+            "How did they handle the challenges they faced during the project?",
+            "follow_up",
+            "It was the best of times, it was the worst of times.",
+            "speaks of them, not to them",
+        ),
+        (
+            "So you led projects where you focused on improving reliability by prioritizing "
+            "collaboration and delegation.",
+            "acknowledge",
+            "Mostly I learned that I like pairing on the hard problems and leaving the people "
+            "closest to the code to make the decisions.",
+            "names nothing the answer said",
+        ),
+        ("So you mean a cache.", "acknowledge", "We added a cache.", "asks what they mean"),
+        ("So you did it? or maybe not?", "acknowledge", "", "asks a question"),
+        ("We added a cache", "acknowledge", "We added a cache.", "the answer said back"),
+        (
+            "How did you move eight million documents?",
+            "follow_up",
+            MOVED,
+            "a figure the answer did not give",
+        ),
+    ],
+)
+def test_a_rejected_line_names_the_rule_it_broke(text, task, answer, rule):
+    line, broke = judge_line(text, task, answer)
+    assert line is None and broke.startswith(rule)
+    assert judge_line("How did you move eighty million documents?", "follow_up", MOVED) == (
+        "How did you move eighty million documents?",
+        "",
+    )
 
 
 def test_a_long_acknowledgement_keeps_its_first_clause():
@@ -459,28 +505,33 @@ async def test_the_planned_questions_hint_is_in_every_request_for_its_follow_up(
 
 
 @pytest.mark.parametrize(
-    "mode,reply_for",
+    "mode,reply_for,rule",
     [
-        ("stall", None),  # never answers: late
-        ("error", None),  # HTTP 500
+        ("stall", None, None),  # never answers: late
+        ("error", None, None),  # HTTP 500
         (
             "ok",
             lambda messages: "Sure! Here is a poem about your search service:\nRoses are red",
+            "several lines",
         ),  # breaks the rules
         (
             "ok",
             lambda messages: (
                 "What technical project are you proud of, and what was your part in it?"
             ),
+            "the question asked again",
         ),  # the question just answered, asked again
         (
             "ok",
             lambda messages: "How did you move eight million documents without downtime?",
+            "a figure the answer did not give",
         ),  # the answer said eighty million
     ],
     ids=["late", "failed", "rules", "asked_again", "misquoted"],
 )
-async def test_a_late_failing_or_rule_breaking_line_gives_way_to_the_scripted_line(mode, reply_for):
+async def test_a_late_failing_or_rule_breaking_line_gives_way_to_the_scripted_line(
+    mode, reply_for, rule
+):
     standin = await OpenAIStandIn(reply_for, mode=mode).start()
     loop = asyncio.get_running_loop()
     t0 = loop.time()
@@ -494,6 +545,8 @@ async def test_a_late_failing_or_rule_breaking_line_gives_way_to_the_scripted_li
     assert scripted.reply(RICH_ANSWER).text in spoken  # the plan's own follow-up
     assert "poem" not in spoken and brain.lines[0]["line"] is None
     assert writer.stats.late + writer.stats.failed + writer.stats.rejected == 1
+    # A rejected line's rule is named (in the log too).
+    assert [r.split(",")[0] for r in writer.stats.broke] == ([rule] if rule else [])
     assert elapsed < 30  # a stalled model never holds the reply past its deadline (1.6 s here)
 
 
@@ -546,8 +599,8 @@ async def test_the_moment_is_judged_on_the_line_being_waited_for():
 
 async def test_every_line_s_log_says_where_its_time_went(tmp_path):
     """A written line's log, like a late one's, says how long it read the answer and wrote;
-    ``benchmarks/paired_lines.py`` reads the reading from it."""
-    from benchmarks.paired_lines import _readings
+    ``benchmarks/paired_lines.py`` reads the reading from it, and a rejected line's rule."""
+    from benchmarks.paired_lines import _readings, _rules_broken
 
     log = tmp_path / "server.log"
     sink = logger.add(log, level="INFO")
@@ -560,6 +613,9 @@ async def test_every_line_s_log_says_where_its_time_went(tmp_path):
         writer.heard("We moved eighty million documents and")  # dangling: prefilled
         await asyncio.sleep(0.05)  # its prefill is on its way when the turn ends
         assert await writer.write("follow_up", q, MOVED, time.monotonic() + 5)
+        # The same line after a question it asks again: rejected, and the log names the rule.
+        again = _line_for([{"role": "user"}])
+        assert await writer.write("follow_up", again, MOVED, time.monotonic() + 5) is None
         await writer.close()
     finally:
         await standin.stop()
@@ -567,8 +623,9 @@ async def test_every_line_s_log_says_where_its_time_went(tmp_path):
     said = log.read_text()
     assert re.search(r"Model follow_up line in [\d.]+s \(asked [\d.]+s ago, read the answer", said)
     assert re.search(r"first token [\d.]+s after its prompt, [1-9]\d* tokens in", said)
-    (read,) = _readings(log)
-    assert 0.2 <= read < 5  # it waited for the prefill still reading
+    read = _readings(log)
+    assert len(read) == 2 and 0.2 <= read[0] < 5  # it waited for the prefill still reading
+    assert _rules_broken(log) == {"the question asked again": 1}
 
 
 @pytest.mark.parametrize(
