@@ -40,6 +40,7 @@ from bots import behavioral, system_design, technical  # noqa: E402
 from interviewer.line_writer import LINE_MAX_TOKENS, LINE_SEED, LINE_TEMPERATURE  # noqa: E402
 from interviewer.lines import (  # noqa: E402
     TASK_INSTRUCTIONS,
+    LinePrompt,
     judge_line,
     line_prompt,
     refers_to_answer,
@@ -284,17 +285,19 @@ CASES = [
 ]
 
 
-def complete(base_url: str, api_key: str, model: str, messages: list[dict]) -> dict:
+def complete(base_url: str, api_key: str, model: str, prompt: LinePrompt) -> dict:
     """One line as :class:`~interviewer.line_writer.LineWriter` asks for it (not streamed)."""
     body = {
         "model": model,
-        "messages": messages,
+        "messages": prompt.messages,
         "max_tokens": LINE_MAX_TOKENS,
         "temperature": LINE_TEMPERATURE,
         "seed": LINE_SEED,
         "cache_prompt": True,
         "id_slot": 0,
     }
+    if prompt.avoid:
+        body["logit_bias"] = prompt.logit_bias
     request = urllib.request.Request(
         base_url + "/chat/completions",
         json.dumps(body).encode(),
@@ -337,7 +340,7 @@ def main() -> None:
             server.base_url,
             server.api_key,
             server.model,
-            line_prompt(system, args.task, first[2].text, first[3]).messages,
+            line_prompt(system, args.task, first[2].text, first[3]),
         )  # threads started
         table: list[list[str]] = [[] for _ in cases]
         for v, instruction in enumerate(variants):
@@ -349,7 +352,7 @@ def main() -> None:
                 question = planned.text
                 hint = "" if args.no_hints else planned.follow_up_hint
                 prompt = line_prompt(system, args.task, question, answer, instruction, hint)
-                reply = complete(server.base_url, server.api_key, server.model, prompt.messages)
+                reply = complete(server.base_url, server.api_key, server.model, prompt)
                 choice = reply["choices"][0]
                 text = choice["message"]["content"] or ""
                 if prompt.prefix and not text.lstrip().startswith(prompt.prefix):

@@ -458,7 +458,7 @@ class LineWriter:
             max_tokens=self._max_tokens,
             temperature=self._temperature,
             stream=True,
-            extra_body=self._extra(),
+            extra_body=self._extra() | ({"logit_bias": prompt.logit_bias} if prompt.avoid else {}),
         )
         parts: list[str] = []
         finish = None

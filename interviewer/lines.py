@@ -38,6 +38,12 @@ LINE_ACKS = (
 # An acknowledgement starts with these words (the model continues them), so it speaks
 # to the candidate rather than about them.
 ACK_PREFIX = "So you"
+# ... and never "So you mean ...": it asks what they meant, which breaks a rule; the model is kept
+# from the word instead and says what they meant ("So you want to review code quickly and make
+# small changes."). On benchmarks/line_prompts.py's 46 answers, 3 of the 9 acknowledgements that
+# broke a rule were "So you mean ...?"; kept from it, those 3 kept the rules and the rest were
+# unchanged (37 -> 40 of 46 kept).
+ACK_AVOID = (" mean",)
 
 TASK_INSTRUCTIONS: dict[Task, str] = {
     "follow_up": "Ask one short, natural follow-up question that digs into one concrete thing they actually said.",
@@ -215,10 +221,20 @@ def system_prompt(mode: InterviewMode, candidate: CandidateContext) -> str:
 
 @dataclass(frozen=True)
 class LinePrompt:
-    """The chat messages for one line, and the start the model continues (if any)."""
+    """The chat messages for one line, the start the model continues, the words kept from it.
+
+    ``prefix``: "" when the model starts the line itself. ``avoid``: strings as the model's
+    tokenizer reads them (" mean": the word after a space), whose tokens the model never writes.
+    """
 
     messages: list[dict]
     prefix: str = ""
+    avoid: tuple[str, ...] = ()
+
+    @property
+    def logit_bias(self) -> list[list]:
+        """``avoid`` as llama.cpp's ``logit_bias`` (a string's tokens, each kept from the line)."""
+        return [[text, -100] for text in self.avoid]
 
 
 def line_prompt(
@@ -242,7 +258,9 @@ def line_prompt(
     user = f"Question you asked: {question}\nInstruction: {told}\nCandidate's answer: {answer}"
     messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
     if task == "acknowledge":
-        return LinePrompt(messages + [{"role": "assistant", "content": ACK_PREFIX}], ACK_PREFIX)
+        return LinePrompt(
+            messages + [{"role": "assistant", "content": ACK_PREFIX}], ACK_PREFIX, ACK_AVOID
+        )
     return LinePrompt(messages)
 
 

@@ -382,6 +382,24 @@ def test_the_prompt_ends_with_the_answer_so_it_can_be_prefilled_while_the_candid
     assert "Ask how." not in acked.messages[1]["content"]
 
 
+async def test_an_acknowledgement_is_kept_from_asking_what_they_mean():
+    """Its request keeps the model from the word " mean" (llama.cpp's ``logit_bias``); a
+    follow-up's request, which may ask what something means, does not."""
+    standin = await OpenAIStandIn(_line_for).start()
+    try:
+        client = AsyncOpenAI(api_key="sk-test", base_url=standin.url, max_retries=0, timeout=10)
+        writer = LineWriter(client, "standin-1", "system", slot=0)
+        q = "Tell me about a project."
+        for task in ("acknowledge", "follow_up"):
+            assert await writer.write(task, q, RICH_ANSWER, time.monotonic() + 5)
+        await writer.close()
+    finally:
+        await standin.stop()
+    ack, follow = (r["body"] for r in standin.requests if r["body"].get("stream"))
+    assert ack["logit_bias"] == [[" mean", -100]] and "logit_bias" not in follow
+    assert ack["messages"][-1] == {"role": "assistant", "content": ACK_PREFIX}
+
+
 def test_refers_to_answer_counts_words_the_candidate_said_and_the_question_did_not():
     q = "Tell me about a project you're proud of."
     assert refers_to_answer("How did you migrate eighty million documents?", RICH_ANSWER, q)
@@ -784,8 +802,11 @@ async def test_the_local_model_follows_up_on_what_the_candidate_said(local_serve
         assert len(reply.split()) <= 45, reply  # ack + line + planned question stay short
 
 
-async def _follow_ups(llm, mode_id: str, index: int) -> list[tuple[str, str]]:
-    """The model's follow-up to each of benchmarks/line_prompts.py's answers to a question."""
+async def _follow_ups(
+    llm, mode_id: str, index: int, task: str = "follow_up"
+) -> list[tuple[str, str]]:
+    """The model's follow-up (or ``task``) to each of benchmarks/line_prompts.py's answers to a
+    question."""
     import time
 
     from benchmarks.line_prompts import CASES
@@ -803,8 +824,8 @@ async def _follow_ups(llm, mode_id: str, index: int) -> list[tuple[str, str]]:
     lines = []
     try:
         for answer in answers:
-            writer.expect_answer(question, "follow_up", hint=hint)
-            lines.append(await writer.write("follow_up", question, answer, time.monotonic() + 120))
+            writer.expect_answer(question, task, hint=hint)
+            lines.append(await writer.write(task, question, answer, time.monotonic() + 120))
     finally:
         await writer.close()
         llm.release_slot(slot)
@@ -850,6 +871,17 @@ async def test_the_local_models_follow_ups_ask_about_the_answer(local_server, mo
     assert len(said) >= 4 and all(line for _, line in said), said
     assert sum(refers_to_answer(line, a, question) for a, line in said) >= len(said) - 1, said
     assert sum(bool(re.search(r"\bchallenges?\b", line)) for _, line in said) <= 1, said
+
+
+@pytest.mark.slow
+async def test_the_local_models_acknowledgements_say_what_was_meant_not_ask_it(local_server):
+    """To the code-review answers the model's acknowledgement began "So you mean ..." (3 of 5,
+    each rejected: it asks what they meant); kept from the word " mean", it says what they meant
+    (4 of 5 kept the rules: one named nothing the answer said).
+    This also checks that the local server honours the string form of ``logit_bias``."""
+    said = await _follow_ups(local_server.app.state.local_llm, "technical", 4, "acknowledge")
+    assert len(said) >= 5 and sum(bool(line) for _, line in said) >= len(said) - 1, said
+    assert not [line for _, line in said if line and re.search(r"\bmean\b", line)], said
 
 
 @pytest.mark.slow
