@@ -140,10 +140,11 @@ def test_check_line_keeps_lines_that_keep_the_rules(text, task, expected):
 def test_a_rejected_line_names_the_rule_it_broke(text, task, answer, rule):
     line, broke = judge_line(text, task, answer)
     assert line is None and broke.startswith(rule)
-    assert judge_line("How did you move eighty million documents?", "follow_up", MOVED) == (
-        "How did you move eighty million documents?",
-        "",
-    )
+
+
+def test_a_kept_line_names_no_rule():
+    line = "How did you move eighty million documents?"
+    assert judge_line(line, "follow_up", MOVED) == (line, "")
 
 
 def test_a_long_acknowledgement_keeps_its_first_clause():
