@@ -5,7 +5,12 @@ Playwright drives it with ``executable_path``; nothing ever downloads a browser.
 
 from __future__ import annotations
 
+import functools
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -35,3 +40,24 @@ def microphone_context(browser, **options):
         return browser.new_context(permissions=["microphone", "local-network-access"], **options)
     except Exception:  # an older driver that does not know the permission
         return browser.new_context(permissions=["microphone"], **options)
+
+
+class _QuietFiles(SimpleHTTPRequestHandler):
+    """Serves files without a line per request."""
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+@contextmanager
+def static_site(directory: Path) -> Iterator[str]:
+    """``directory`` served on a free loopback port, in a thread; yields its URL. For the
+    built client's own behaviour (the avatar), which needs no interviewer server."""
+    handler = functools.partial(_QuietFiles, directory=str(directory))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

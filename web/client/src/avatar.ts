@@ -1,11 +1,15 @@
 /**
- * The interviewer's face: an inline SVG animated every frame.
+ * The interviewer's face: an inline SVG, animated.
  *
  * Expressions: idle | listening | thinking | speaking.  Emotions: neutral |
  * encouraging | concerned.  The mouth follows the bot audio level as it plays.
  * The current expression and emotion are mirrored in data-expression / data-emotion
  * on the root element, and every expression entered is appended to
- * window.__avatarHistory (for tests).
+ * window.__avatarHistory (for tests); window.__avatar is the face itself.
+ *
+ * It draws at BUSY_FPS while something moves quickly (speech, a blink, a change of face)
+ * and at REST_FPS otherwise (breathing, drifting gaze), not at the display's rate: the page
+ * often shares its machine with the interviewer's own models.
  */
 
 export type Expression = "idle" | "listening" | "thinking" | "speaking";
@@ -17,8 +21,22 @@ export const EMOTIONS: readonly Emotion[] = ["neutral", "encouraging", "concerne
 declare global {
   interface Window {
     __avatarHistory: string[];
+    __avatar?: Avatar;
   }
 }
+
+/** Frames a second while something moves quickly: speech (its level comes every 33 ms), a blink, a change of face. */
+export const BUSY_FPS = 30;
+/** Frames a second at rest: breathing and a drifting gaze move a fraction of a pixel a frame. */
+export const REST_FPS = 15;
+/** How long a change of expression or emotion draws at BUSY_FPS: four of its easings' longest time constant. */
+const SETTLE_MS = 1600;
+/**
+ * A frame waits on a timer, then on the display's next tick (requestAnimationFrame), so the
+ * page is not woken on every tick to skip most of them. The timer ends this much early, so
+ * the tick due at the frame's time is not missed.
+ */
+const TICK_SLACK_MS = 5;
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 
@@ -67,7 +85,9 @@ export class Avatar {
   private nextBlink = 0;
   private blinkStart = -1;
   private last = 0;
+  private settleUntil = 0;
   private raf = 0;
+  private timer = 0;
   private reducedMotion = false;
 
   constructor(root: HTMLElement) {
@@ -121,6 +141,7 @@ export class Avatar {
     }
 
     root.appendChild(this.svg);
+    window.__avatar = this;
     this.setExpression("idle");
     this.setEmotion("neutral");
     this.scheduleBlink(performance.now());
@@ -132,13 +153,22 @@ export class Avatar {
     const changed = expression !== this.expression || window.__avatarHistory.length === 0;
     this.expression = expression;
     this.root.dataset.expression = expression;
-    if (changed) window.__avatarHistory.push(expression);
+    if (changed) {
+      window.__avatarHistory.push(expression);
+      this.settleUntil = performance.now() + SETTLE_MS;
+      if (this.raf) this.wake();
+    }
   }
 
   setEmotion(emotion: Emotion) {
     if (!EMOTIONS.includes(emotion)) return;
+    const changed = emotion !== this.emotion;
     this.emotion = emotion;
     this.root.dataset.emotion = emotion;
+    if (changed) {
+      this.settleUntil = performance.now() + SETTLE_MS;
+      if (this.raf) this.wake();
+    }
   }
 
   /** Bot audio level as it plays (0..1). */
@@ -148,13 +178,36 @@ export class Avatar {
 
   destroy() {
     cancelAnimationFrame(this.raf);
+    window.clearTimeout(this.timer);
+    this.raf = 0; // a later change of face does not wake it
   }
 
   private scheduleBlink(now: number) {
     this.nextBlink = now + 1800 + Math.random() * 3800;
   }
 
+  /** Whether something moves quickly now, so frames come at BUSY_FPS. */
+  private busy(now: number): boolean {
+    return this.expression === "speaking" || this.blinkStart >= 0 || now >= this.nextBlink || now < this.settleUntil;
+  }
+
+  /** Draw at the display's next tick, not when the frame at rest would be due. */
+  private wake() {
+    window.clearTimeout(this.timer);
+    cancelAnimationFrame(this.raf);
+    this.raf = requestAnimationFrame(this.frame);
+  }
+
   private frame = (now: number) => {
+    const interval = 1000 / (this.busy(now) ? BUSY_FPS : REST_FPS);
+    if (now - this.last >= interval - TICK_SLACK_MS) this.draw(now);
+    const due = this.last + interval - TICK_SLACK_MS;
+    this.timer = window.setTimeout(() => {
+      this.raf = requestAnimationFrame(this.frame);
+    }, Math.max(0, due - performance.now()));
+  };
+
+  private draw(now: number) {
     const dt = this.last ? Math.min(0.1, (now - this.last) / 1000) : 0.016;
     this.last = now;
     const t = now / 1000;
@@ -258,7 +311,5 @@ export class Avatar {
     this.mouthInner.setAttribute("d", d);
     this.mouthInner.setAttribute("opacity", Math.min(1, this.mouthOpen * 3).toFixed(2));
     for (const c of this.cheeks) c.setAttribute("opacity", Math.max(0, this.smile * 0.55).toFixed(2));
-
-    this.raf = requestAnimationFrame(this.frame);
-  };
+  }
 }
