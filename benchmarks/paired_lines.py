@@ -17,9 +17,8 @@ gave the model way. Run it on a quiet machine; its database is removed at the en
 
 It also prints which rules the rejected lines broke, and how long lines spent reading the
 candidate's answer once they had the model (from each line's log: what was not read while the
-candidate spoke). The last line is for
-scripts: ``RESULT written=N asked=N after_deadline=N waited=N gave_way=N read_p50_ms=N
-read_max_ms=N p50_ms=N p95_ms=N``.
+candidate spoke). The last line is for scripts: ``RESULT written=N asked=N after_deadline=N
+waited=N gave_way=N read_p50_ms=N read_max_ms=N p50_ms=N p95_ms=N``.
 """
 
 from __future__ import annotations
