@@ -1,4 +1,4 @@
-"""What the page costs the machine: Chromium's CPU while the avatar rests and while it speaks.
+"""What the page costs the machine: Chromium's CPU while the avatar rests, speaks and listens.
 
 Serves the built client (web/client/dist) from a loopback static server, opens it in Debian's
 headless Chromium and, for each phase, sums the CPU time of every Chromium process over the
@@ -7,6 +7,8 @@ MutationObserver):
 
 - rest: the page as it opens (the face breathes, blinks, its gaze drifts);
 - speaking: the face speaking, fed a bot level every 33 ms as the page's player does;
+- listening: the face listening and the microphone meter fed a level every 32 ms, one per
+  recorded chunk as the page's recorder gives them (window.__micMeter.push);
 - no frames: the same page with requestAnimationFrame stubbed out (the page without its face).
 
 On a laptop the page has a machine of its own; run locally (`make run`) it shares two cores
@@ -50,6 +52,14 @@ SPEAK = """
   a.setExpression('speaking');
   let n = 0;
   window.__speaking = setInterval(() => a.setLevel(0.35 + 0.3 * Math.sin(n++ * 0.9)), 33);
+}
+"""
+
+LISTEN = """
+() => {
+  window.__avatar.setExpression('listening');
+  let n = 0;
+  window.__listening = setInterval(() => window.__micMeter.push(0.3 + 0.25 * Math.sin(n++ * 0.7)), 32);
 }
 """
 
@@ -98,7 +108,7 @@ def main() -> None:
     results: dict[str, list[tuple[float, float]]] = {}
     with static_site(args.dist) as url, sync_playwright() as pw:
         browser = launch(pw)
-        for phase in ("rest", "speaking", "no frames"):
+        for phase in ("rest", "speaking", "listening", "no frames"):
             page = browser.new_page()
             if phase == "no frames":
                 page.add_init_script("window.requestAnimationFrame = () => 0;")
@@ -107,6 +117,8 @@ def main() -> None:
             page.evaluate(COUNT_FRAMES)
             if phase == "speaking":
                 page.evaluate(SPEAK)
+            if phase == "listening":
+                page.evaluate(LISTEN)
             time.sleep(2.0)  # past the page's start and the first change of face
             results[phase] = [measure(page, args.seconds) for _ in range(args.rounds)]
             for cpu, fps in results[phase]:

@@ -1,7 +1,8 @@
 """The avatar's frame rate in Chromium: it draws at 15 frames a second at rest and at 30 while
 it speaks or changes face, not at the display's rate (60 here), and its mouth still follows
-the bot's level. The built client alone, from a static server: no interviewer server, no model.
-Its CPU figures are benchmarks/page_cpu.py's."""
+the bot's level. The microphone meter is drawn on the face's frames, not on each of the 31
+levels a second the recorder gives. The built client alone, from a static server: no
+interviewer server, no model. Its CPU figures are benchmarks/page_cpu.py's."""
 
 from __future__ import annotations
 
@@ -42,6 +43,50 @@ SPEAK = """
   window.__level = setInterval(() => a.setLevel(0.4 + 0.35 * Math.sin(n++ * 0.9)), 33);
 }
 """
+
+LISTEN = """
+() => {
+  window.__avatar.setExpression('listening');
+  let n = 0;  // the page's recorder gives a microphone level with each 32 ms chunk
+  window.__mic = setInterval(() => window.__micMeter.push(0.3 + 0.25 * Math.sin(n++ * 0.7)), 32);
+}
+"""
+
+METER_WATCH = """
+() => {
+  const head = document.querySelector('#avatar .av-head'), bar = document.getElementById('mic-bar');
+  window.__meter = {draws: 0, alone: 0};
+  const seen = new MutationObserver(records => {
+    if (!records.some(r => r.target === bar)) return;
+    window.__meter.draws += 1;
+    // Writes in one task arrive together: a meter drawn in a frame of its own comes alone.
+    if (!records.some(r => r.target === head)) window.__meter.alone += 1;
+  });
+  seen.observe(head, {attributes: true, attributeFilter: ['transform']});
+  seen.observe(bar, {attributes: true, attributeFilter: ['style']});
+}
+"""
+
+
+METER_READ = """
+() => {
+  const bar = document.getElementById('mic-bar');
+  const m = /scaleX\\(([0-9.]+)\\)/.exec(bar.style.transform);
+  return {scale: m ? Number(m[1]) : 0,
+          now: Number(document.getElementById('mic-meter').getAttribute('aria-valuenow'))};
+}
+"""
+
+LOUD_THEN_QUIET = (
+    "() => new Promise(resolve => { const read = "
+    + METER_READ.strip()
+    + """;
+  const seen = new MutationObserver(() => { seen.disconnect(); resolve(read()); });
+  seen.observe(document.getElementById('mic-bar'), {attributes: true, attributeFilter: ['style']});
+  window.__micMeter.push(0.64);
+  window.__micMeter.push(0.01);
+})"""
+)
 
 
 def _rates(page, seconds: float) -> dict[str, float]:
@@ -104,3 +149,34 @@ def test_a_change_of_face_eases_at_30_then_rests_at_15(page):
     print(f"easing: {easing}, then: {rested}")
     assert easing["head"] >= 20
     assert rested["head"] <= REST_FPS + BLINKS
+
+
+def test_the_microphone_meter_is_drawn_on_the_faces_frames_not_on_every_level(page):
+    transition = page.evaluate(
+        "() => getComputedStyle(document.getElementById('mic-bar')).transitionDuration"
+    )
+    assert transition == "0s", "a CSS transition draws the meter at the display's rate"
+    page.evaluate(METER_WATCH)
+    page.evaluate(LISTEN)
+    try:
+        time.sleep(SETTLE_S + 0.3)  # the listening face rests at 15 frames a second
+        page.evaluate("() => { Object.assign(window.__meter, {draws: 0, alone: 0}); }")
+        time.sleep(3.0)
+        meter = page.evaluate("() => window.__meter")
+    finally:
+        page.evaluate("() => clearInterval(window.__mic)")
+    print(f"meter over 3 s: {meter}")
+    assert meter["draws"] / 3.0 >= 8  # it moves with the voice
+    assert meter["draws"] / 3.0 <= REST_FPS + BLINKS  # not 31 times a second
+    assert meter["alone"] == 0  # each in one of the face's frames
+
+
+def test_the_meter_shows_the_loudest_level_since_its_last_frame_then_falls_to_zero(page):
+    page.evaluate("() => window.__avatar.setExpression('listening')")
+    # A loud chunk and a quiet one, both before the next frame: the loud one is drawn.
+    loud = page.evaluate(LOUD_THEN_QUIET)
+    time.sleep(1.0)  # no more levels: the microphone stopped
+    after = page.evaluate(METER_READ)
+    print(f"loud chunk: {loud}, 1 s later: {after}")
+    assert loud["scale"] == 0.8 and loud["now"] == 80  # sqrt(0.64): its first drawing
+    assert after["scale"] == 0 and after["now"] == 0

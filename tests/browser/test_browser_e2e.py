@@ -82,7 +82,19 @@ SNAPSHOT_JS = """
   notice: document.getElementById('notice').hidden ? null : document.getElementById('notice').textContent,
   domCandidate: [...document.querySelectorAll('#transcript li.candidate')].map(li => li.textContent),
   domInterviewer: [...document.querySelectorAll('#transcript li.interviewer')].map(li => li.textContent),
+  meterMax: window.__meterMax,
 })
+"""
+
+# The highest the microphone meter showed (aria-valuenow, 0..100): drawn on the face's frames.
+WATCH_METER_JS = """
+() => {
+  const meter = document.getElementById('mic-meter');
+  window.__meterMax = 0;
+  new MutationObserver(() => {
+    window.__meterMax = Math.max(window.__meterMax, Number(meter.getAttribute('aria-valuenow')));
+  }).observe(meter, {attributes: true, attributeFilter: ['aria-valuenow']});
+}
 """
 
 
@@ -193,6 +205,7 @@ def _open_interview(server_url: str, wav: Path, done_js: str, timeout_s: float, 
             page.wait_for_selector(
                 "#mode option[value='technical']", state="attached", timeout=15000
             )
+            page.evaluate(WATCH_METER_JS)
             page.select_option("#mode", "technical")
             page.fill("#name", "Sam Beckett")
             page.fill("#role", "Backend engineer")
@@ -246,7 +259,7 @@ def test_interview_in_chromium_with_real_speech(server_url, tmp_path):
     print(
         f"bot audio chunks played: {hooks.get('botAudioChunks')}, dropped on barge-in: "
         f"{hooks.get('botAudioDropped')}, audible level samples: {hooks.get('remoteLevelSamples')}, "
-        f"peak microphone level: {hooks.get('micLevelMax', 0):.2f}"
+        f"peak microphone level: {hooks.get('micLevelMax', 0):.2f}, meter at most {snap['meterMax']} %"
     )
     print(f"avatar history: {snap['history']}")
     print(f"page states: {hooks.get('states')}")
@@ -275,7 +288,8 @@ def test_interview_in_chromium_with_real_speech(server_url, tmp_path):
     assert snap["state"] != "error", snap["error"]
     assert "tried" in said and "fail" in said, snap["domCandidate"]
     assert snap["domInterviewer"], "no interviewer line in the page"
-    assert hooks.get("micLevelMax", 0) > 0.05, "the microphone meter never moved"
+    assert hooks.get("micLevelMax", 0) > 0.05, "no microphone level reached the page"
+    assert snap["meterMax"] >= 20, f"the microphone meter never moved (at most {snap['meterMax']})"
     # The page's own figure: the end of the voice at the microphone to the reply's first sound.
     voiced = [l["voice_ms"] for l in hooks.get("latencies", []) if "voice_ms" in l]
     assert voiced and all(0 < ms < 30_000 for ms in voiced), hooks.get("latencies")

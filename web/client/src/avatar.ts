@@ -6,6 +6,7 @@
  * The current expression and emotion are mirrored in data-expression / data-emotion
  * on the root element, and every expression entered is appended to
  * window.__avatarHistory (for tests); window.__avatar is the face itself.
+ * `onDraw` draws more of the page on the face's frames (the microphone meter).
  *
  * It draws at BUSY_FPS while something moves quickly (speech, a blink, a change of face)
  * and at REST_FPS otherwise (breathing, drifting gaze), not at the display's rate: the page
@@ -60,6 +61,11 @@ export class Avatar {
   readonly root: HTMLElement;
   expression: Expression = "idle";
   emotion: Emotion = "neutral";
+  /**
+   * Called on each of the face's frames: the page draws its other moving parts here, so they
+   * cost no frames of their own.
+   */
+  onDraw: ((now: number) => void) | null = null;
 
   private svg: SVGSVGElement;
   private body: SVGGElement;
@@ -208,6 +214,7 @@ export class Avatar {
   };
 
   private draw(now: number) {
+    this.onDraw?.(now);
     const dt = this.last ? Math.min(0.1, (now - this.last) / 1000) : 0.016;
     this.last = now;
     const t = now / 1000;

@@ -23,6 +23,7 @@ import { chosenConnection, dailyUnreachable, useLocalConnection, type Connection
 import { recordConsent } from "./consent";
 import { hooks, logEvent, mark, type State } from "./hooks";
 import { InterviewMediaManager } from "./media";
+import { MicMeter } from "./meter";
 import { Progress } from "./progress";
 import { loadServerOptions } from "./serverOptions";
 import { Transcript } from "./transcript";
@@ -30,6 +31,8 @@ import { ui } from "./ui";
 import "./style.css";
 
 const avatar = new Avatar(ui.avatar);
+const micMeter = new MicMeter(ui.micMeter, ui.micBar);
+avatar.onDraw = (now) => micMeter.draw(now);
 const transcript = new Transcript();
 const progress = new Progress();
 
@@ -368,9 +371,7 @@ async function startSession() {
       onLocalAudioLevel: (level: number) => {
         progress.micLevel(level, performance.now());
         if (level > hooks.micLevelMax) hooks.micLevelMax = level;
-        const pct = Math.round(Math.min(1, Math.sqrt(level)) * 100);
-        ui.micBar.style.transform = `scaleX(${pct / 100})`;
-        ui.micMeter.setAttribute("aria-valuenow", String(pct));
+        micMeter.push(level);
       },
       onRemoteAudioLevel: (level: number) => {
         progress.botLevel(level, performance.now());
