@@ -1,4 +1,4 @@
-"""What the page costs the machine: Chromium's CPU while the avatar rests, speaks and listens.
+"""What the page costs the machine: Chromium's CPU while the avatar rests, speaks, listens, thinks.
 
 Serves the built client (web/client/dist) from a loopback static server, opens it in Debian's
 headless Chromium and, for each phase, sums the CPU time of every Chromium process over the
@@ -9,6 +9,8 @@ MutationObserver):
 - speaking: the face speaking, fed a bot level every 33 ms as the page's player does;
 - listening: the face listening and the microphone meter fed a level every 32 ms, one per
   recorded chunk as the page's recorder gives them (window.__micMeter.push);
+- thinking: the face thinking, as it does from the end of each answer to the reply's first
+  audio (its three dots pulse), the time the server's STT, LLM and TTS are busiest;
 - no frames: the same page with requestAnimationFrame stubbed out (the page without its face).
 
 On a laptop the page has a machine of its own; run locally (`make run`) it shares two cores
@@ -63,6 +65,10 @@ LISTEN = """
 }
 """
 
+THINK = "() => window.__avatar.setExpression('thinking')"
+
+SETUP = {"speaking": SPEAK, "listening": LISTEN, "thinking": THINK}
+
 
 def chromium_cpu_s() -> float:
     """CPU seconds (user + system) of every running Chromium process.
@@ -108,17 +114,15 @@ def main() -> None:
     results: dict[str, list[tuple[float, float]]] = {}
     with static_site(args.dist) as url, sync_playwright() as pw:
         browser = launch(pw)
-        for phase in ("rest", "speaking", "listening", "no frames"):
+        for phase in ("rest", "speaking", "listening", "thinking", "no frames"):
             page = browser.new_page()
             if phase == "no frames":
                 page.add_init_script("window.requestAnimationFrame = () => 0;")
             page.goto(url)
             page.wait_for_selector("#avatar .av-head")
             page.evaluate(COUNT_FRAMES)
-            if phase == "speaking":
-                page.evaluate(SPEAK)
-            if phase == "listening":
-                page.evaluate(LISTEN)
+            if phase in SETUP:
+                page.evaluate(SETUP[phase])
             time.sleep(2.0)  # past the page's start and the first change of face
             results[phase] = [measure(page, args.seconds) for _ in range(args.rounds)]
             for cpu, fps in results[phase]:

@@ -1,7 +1,8 @@
 """The avatar's frame rate in Chromium: it draws at 15 frames a second at rest and at 30 while
 it speaks or changes face, not at the display's rate (60 here), and its mouth still follows
 the bot's level. The microphone meter is drawn on the face's frames, not on each of the 31
-levels a second the recorder gives. The built client alone, from a static server: no
+levels a second the recorder gives, and the thinking face's dots pulse on its frames, not in a
+CSS animation at the display's rate. The built client alone, from a static server: no
 interviewer server, no model. Its CPU figures are benchmarks/page_cpu.py's."""
 
 from __future__ import annotations
@@ -87,6 +88,42 @@ LOUD_THEN_QUIET = (
   window.__micMeter.push(0.01);
 })"""
 )
+
+DOTS_WATCH = """
+() => {
+  const head = document.querySelector('#avatar .av-head');
+  const dots = [...document.querySelectorAll('#avatar .av-dot')];
+  window.__dots = {draws: 0, alone: 0, low: 1, high: 0};
+  const seen = new MutationObserver(records => {
+    const written = records.filter(r => dots.includes(r.target));
+    if (!written.length) return;
+    window.__dots.draws += 1;
+    if (!records.some(r => r.target === head)) window.__dots.alone += 1;
+    for (const r of written) {
+      const o = Number(r.target.getAttribute('opacity'));
+      window.__dots.low = Math.min(window.__dots.low, o);
+      window.__dots.high = Math.max(window.__dots.high, o);
+    }
+  });
+  seen.observe(head, {attributes: true, attributeFilter: ['transform']});
+  for (const d of dots) seen.observe(d, {attributes: true, attributeFilter: ['opacity']});
+}
+"""
+
+DOTS_SHOWN = """
+() => {
+  const dots = document.querySelector('#avatar .av-dots');
+  return Number(getComputedStyle(dots).opacity);
+}
+"""
+
+
+def _dots(page, seconds: float) -> dict[str, float]:
+    """The dots' drawings over ``seconds`` (how many, how many outside the face's frames, the
+    faintest and brightest dot drawn)."""
+    page.evaluate("() => { Object.assign(window.__dots, {draws: 0, alone: 0, low: 1, high: 0}); }")
+    time.sleep(seconds)
+    return page.evaluate("() => window.__dots")
 
 
 def _rates(page, seconds: float) -> dict[str, float]:
@@ -180,3 +217,44 @@ def test_the_meter_shows_the_loudest_level_since_its_last_frame_then_falls_to_ze
     print(f"loud chunk: {loud}, 1 s later: {after}")
     assert loud["scale"] == 0.8 and loud["now"] == 80  # sqrt(0.64): its first drawing
     assert after["scale"] == 0 and after["now"] == 0
+
+
+def test_the_thinking_dots_pulse_on_the_faces_frames_then_hide_and_stop(page):
+    page.evaluate(DOTS_WATCH)
+    page.evaluate("() => window.__avatar.setExpression('thinking')")
+    time.sleep(SETTLE_S + 0.3)  # the thinking face rests at 15 frames a second
+    animation = page.evaluate(
+        "() => getComputedStyle(document.querySelector('#avatar .av-dot')).animationName"
+    )
+    assert animation == "none", "a CSS animation draws the dots at the display's rate"
+    thinking = _dots(page, 2.5)  # two of its 1.2 s pulses
+    shown = page.evaluate(DOTS_SHOWN)
+    page.evaluate("() => window.__avatar.setExpression('listening')")
+    time.sleep(1.0)  # they fade out
+    hidden = page.evaluate(DOTS_SHOWN)
+    after = _dots(page, 2.0)
+    print(f"thinking: {thinking} (shown {shown}), listening: {after} (shown {hidden})")
+    assert 8 <= thinking["draws"] / 2.5 <= REST_FPS + BLINKS  # with the face, not 60 a second
+    assert thinking["alone"] == 0  # each in one of the face's frames
+    assert thinking["low"] <= 0.35 and thinking["high"] >= 0.9  # they pulse
+    assert shown == 1.0
+    assert hidden == 0.0
+    assert after["draws"] == 0  # hidden dots are not drawn
+
+
+def test_with_reduced_motion_the_thinking_dots_hold_still(page):
+    context = page.context.browser.new_context(reduced_motion="reduce")
+    try:
+        still = context.new_page()
+        still.goto(page.url)
+        still.wait_for_selector("#avatar .av-head")
+        still.evaluate(DOTS_WATCH)
+        still.evaluate("() => window.__avatar.setExpression('thinking')")
+        time.sleep(0.8)
+        shown = still.evaluate(DOTS_SHOWN)
+        dots = _dots(still, 1.5)
+    finally:
+        context.close()
+    print(f"reduced motion, thinking: {dots} (shown {shown})")
+    assert shown == 1.0
+    assert dots["draws"] == 0  # drawn once, then left alone

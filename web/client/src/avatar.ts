@@ -7,6 +7,7 @@
  * on the root element, and every expression entered is appended to
  * window.__avatarHistory (for tests); window.__avatar is the face itself.
  * `onDraw` draws more of the page on the face's frames (the microphone meter).
+ * The thinking dots pulse on the face's frames too: a CSS animation would run at the display's rate.
  *
  * It draws at BUSY_FPS while something moves quickly (speech, a blink, a change of face)
  * and at REST_FPS otherwise (breathing, drifting gaze), not at the display's rate: the page
@@ -38,6 +39,11 @@ const SETTLE_MS = 1600;
  * the tick due at the frame's time is not missed.
  */
 const TICK_SLACK_MS = 5;
+/** One pulse of the thinking dots (faint, bright, faint), and how much later each dot pulses. */
+const DOT_PULSE_S = 1.2;
+const DOT_DELAY_S = 0.2;
+/** The faintest a shown dot gets, at the bottom of its pulse. */
+const DOT_LOW = 0.25;
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 
@@ -76,6 +82,9 @@ export class Avatar {
   private mouthInner: SVGPathElement;
   private cheeks: SVGEllipseElement[] = [];
   private dots: SVGGElement;
+  private dotEls: SVGCircleElement[] = [];
+  /** The attribute values last written, so still parts are not written again on each frame. */
+  private drawn = new Map<Element, string>();
 
   // Animated values (smoothed toward targets each frame).
   private level = 0; // bot audio level, 0..1, raw
@@ -87,6 +96,7 @@ export class Avatar {
   private lean = 0;
   private browLift = 0;
   private browKnit = 0;
+  private dotsShown = 0; // the thinking dots: 0 hidden, 1 shown
   private blink = 0; // 0 open, 1 closed
   private nextBlink = 0;
   private blinkStart = -1;
@@ -141,9 +151,9 @@ export class Avatar {
     this.mouthInner = el("path", { d: "", class: "av-mouth-inner" }, this.head);
     this.mouth = el("path", { d: "", class: "av-mouth" }, this.head);
 
-    this.dots = el("g", { class: "av-dots", "aria-hidden": "true" }, this.svg);
+    this.dots = el("g", { class: "av-dots", "aria-hidden": "true", opacity: 0 }, this.svg);
     for (const [i, [cx, cy, r]] of [[150, 30, 4], [162, 18, 5.5], [178, 6, 7]].entries()) {
-      el("circle", { cx, cy, r, class: `av-dot av-dot-${i}` }, this.dots);
+      this.dotEls.push(el("circle", { cx, cy, r, class: `av-dot av-dot-${i}` }, this.dots));
     }
 
     root.appendChild(this.svg);
@@ -244,6 +254,7 @@ export class Avatar {
     this.lean = approach(this.lean, targetLean, dt, 0.4);
     this.browLift = approach(this.browLift, targetBrowLift, dt, 0.2);
     this.browKnit = approach(this.browKnit, targetKnit, dt, 0.3);
+    this.dotsShown = approach(this.dotsShown, thinking ? 1 : 0, dt, 0.08);
 
     // Blinking: a 160 ms close-open every few seconds (less while listening intently).
     if (this.blinkStart < 0 && now >= this.nextBlink) this.blinkStart = now;
@@ -318,5 +329,22 @@ export class Avatar {
     this.mouthInner.setAttribute("d", d);
     this.mouthInner.setAttribute("opacity", Math.min(1, this.mouthOpen * 3).toFixed(2));
     for (const c of this.cheeks) c.setAttribute("opacity", Math.max(0, this.smile * 0.55).toFixed(2));
+
+    // Thinking dots: fade in, pulse one after another; hidden ones are not drawn.
+    const shown = this.dotsShown < 0.01 ? 0 : this.dotsShown > 0.99 ? 1 : this.dotsShown;
+    this.write(this.dots, shown.toFixed(2));
+    if (shown === 0) return;
+    this.dotEls.forEach((dot, i) => {
+      const phase = (2 * Math.PI * (t - i * DOT_DELAY_S)) / DOT_PULSE_S;
+      const pulse = this.reducedMotion ? 1 : DOT_LOW + (1 - DOT_LOW) * (0.5 - 0.5 * Math.cos(phase));
+      this.write(dot, pulse.toFixed(2));
+    });
+  }
+
+  /** Set `node`'s opacity attribute unless it already has this value. */
+  private write(node: Element, opacity: string) {
+    if (this.drawn.get(node) === opacity) return;
+    this.drawn.set(node, opacity);
+    node.setAttribute("opacity", opacity);
   }
 }
