@@ -15,7 +15,13 @@ from functools import cached_property
 from loguru import logger
 from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
 from pipecat.audio.vad.vad_analyzer import VADParams
-from pipecat.frames.frames import InterruptionFrame, LLMRunFrame, TTSSpeakFrame
+from pipecat.frames.frames import (
+    Frame,
+    InputAudioRawFrame,
+    InterruptionFrame,
+    LLMRunFrame,
+    TTSSpeakFrame,
+)
 from pipecat.observers.user_bot_latency_observer import MeasuredFrom, UserBotLatencyObserver
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
@@ -24,6 +30,7 @@ from pipecat.processors.aggregators.llm_response_universal import (
     LLMContextAggregatorPair,
     LLMUserAggregatorParams,
 )
+from pipecat.processors.filters.function_filter import FunctionFilter
 from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.processors.frameworks.rtvi import RTVIObserverParams
 from pipecat.transports.base_transport import BaseTransport
@@ -98,6 +105,11 @@ class SessionRecord:
 def voice_text_transforms() -> list:
     """What a voice is sent: the line without Markdown, then notation as it is said."""
     return [("*", unmarked), ("*", speech_text)]
+
+
+async def not_microphone_audio(frame: Frame) -> bool:
+    """Whether ``frame`` is anything but the candidate's audio (a ``FunctionFilter``'s test)."""
+    return not isinstance(frame, InputAudioRawFrame)
 
 
 def page_observer_params() -> RTVIObserverParams:
@@ -294,8 +306,14 @@ class InterviewStages:
         """VAD + smart-turn + the transcript's words decide when the candidate has finished.
 
         The VAD is told who has the floor (``FloorWatch``): a bare "Yes." starts speech then.
+        The candidate's audio goes no further unless it is recorded (:meth:`recorder`): no stage
+        after this one reads it, and each of the 50 chunks a second would otherwise pass through
+        all of them, in silence too.
         """
-        return Pipeline([self.aggregators.user(), FloorWatch(self.vad)])
+        stages: list[FrameProcessor] = [self.aggregators.user(), FloorWatch(self.vad)]
+        if not self.records_audio:
+            stages.append(FunctionFilter(not_microphone_audio, filter_system_frames=True))
+        return Pipeline(stages)
 
     def conductor(self) -> FrameProcessor:
         """The plan's clock: time boxes, monologue cap, silence nudges, progress messages."""
@@ -395,6 +413,11 @@ class InterviewStages:
             text_transforms=voice_text_transforms(),
         )
 
+    @property
+    def records_audio(self) -> bool:
+        """Whether this session records both sides' audio (the candidate's consent, ``RECORDING=on``)."""
+        return bool(self.candidate.record and self.settings.recording == "on" and self.record)
+
     def recorder(self) -> list[FrameProcessor]:
         """With the candidate's consent and ``RECORDING=on``: both sides' audio, into a file.
 
@@ -402,7 +425,7 @@ class InterviewStages:
         the interviewer's as it is played; the writer streams it to the interview's recording
         (listed in the database). Without consent: no stage, nothing written.
         """
-        if not (self.candidate.record and self.settings.recording == "on" and self.record):
+        if not self.records_audio:
             return []
         recordings = RecordingStore(self.record.store, self.settings.recordings_dir)
         interview_id = self.record.interview_id

@@ -171,6 +171,23 @@ def load_silero_session() -> object:
     return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"], sess_options=so)
 
 
+def load_smart_turn_session() -> object:
+    """The smart-turn v3.2 model pipecat packages, as one single-threaded ONNX session."""
+    from importlib import resources
+
+    import onnxruntime as ort
+
+    path = resources.files("pipecat.audio.turn.smart_turn.data").joinpath(
+        "smart-turn-v3.2-cpu.onnx"
+    )
+    so = ort.SessionOptions()
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.inter_op_num_threads = 1
+    so.intra_op_num_threads = 1
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(path), sess_options=so)
+
+
 MOONSHINE = "moonshine-tiny"  # STT_MODEL naming Moonshine tiny-en (moonshine-voice==0.1.0)
 
 # CPU priority (nice) of the live-words decoder: below a stretch's final transcript (0), above
@@ -221,7 +238,6 @@ class ModelBank:
     @classmethod
     def load(cls, settings: Settings) -> ModelBank:
         """Load every model the configured pipeline needs."""
-        import onnxruntime as ort
         from faster_whisper import WhisperModel
 
         from interviewer.whisper_load import WhisperLoad
@@ -311,17 +327,7 @@ class ModelBank:
             times["tts phrases"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        from importlib import resources
-
-        path = resources.files("pipecat.audio.turn.smart_turn.data").joinpath(
-            "smart-turn-v3.2-cpu.onnx"
-        )
-        so = ort.SessionOptions()
-        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        so.inter_op_num_threads = 1
-        so.intra_op_num_threads = 1
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        smart_turn = ort.InferenceSession(str(path), sess_options=so)
+        smart_turn = load_smart_turn_session()
         times["turn"] = time.perf_counter() - t
         t = time.perf_counter()
         vad_session = load_silero_session()
