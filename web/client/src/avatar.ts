@@ -83,7 +83,7 @@ export class Avatar {
   private cheeks: SVGEllipseElement[] = [];
   private dots: SVGGElement;
   private dotEls: SVGCircleElement[] = [];
-  /** The attribute values last written, so still parts are not written again on each frame. */
+  /** The opacity last written to each dot and to their group: a still one is not written again. */
   private drawn = new Map<Element, string>();
 
   // Animated values (smoothed toward targets each frame).
