@@ -2,14 +2,16 @@
 
 Starts the server (``python -m web.server``) in its own process, connects ``--sessions``
 candidates over the real WebSocket, each streaming a microphone's 20 ms chunks of silence in
-real time, waits until each has heard the greeting, then reads the server's CPU time (/proc)
-over ``--seconds`` (under the plan's 20 s silence nudge, so nothing is said in the window). The
-candidate is silent between answers while they think; the VAD and the pipeline still see 50
-chunks a second. Each round connects new sessions to the same server; the figure is the median.
+real time (digital zeros, or a room's noise floor with ``--room-dbfs``), waits until each has
+heard the greeting, then reads the server's CPU time (/proc) over ``--seconds`` (under the
+plan's 20 s silence nudge, so nothing is said in the window). The candidate is silent between
+answers while they think; the VAD and the pipeline still see 50 chunks a second. Each round
+connects new sessions to the same server; the figure is the median.
 
 Run it on a quiet machine (the clients run in this process, on the same two cores):
 
     python benchmarks/session_cpu.py [--sessions 6] [--seconds 15] [--rounds 3] [--llm scripted]
+                                     [--room-dbfs -70]
 
 The last line is for scripts: ``RESULT sessions=N idle_pct=X per_session_pct=Y``
 """
@@ -38,9 +40,11 @@ async def cpu_pct(server: ServerProcess, seconds: float) -> float:
     return 100 * (server.cpu_s() - cpu0) / (time.monotonic() - t0)
 
 
-async def silent_round(server: ServerProcess, n: int, seconds: float, mode: str) -> float:
+async def silent_round(
+    server: ServerProcess, n: int, seconds: float, mode: str, room_dbfs: float | None
+) -> float:
     """The server's CPU with ``n`` silent sessions connected, past their greetings."""
-    sessions = [CandidateSession(server.url, mode) for _ in range(n)]
+    sessions = [CandidateSession(server.url, mode, room_dbfs=room_dbfs) for _ in range(n)]
     try:
         for s in sessions:
             await s.__aenter__()
@@ -62,6 +66,12 @@ async def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="measurements, each with new sessions")
     ap.add_argument("--llm", default="scripted", help="LLM= for the server (default scripted)")
     ap.add_argument("--mode", default="behavioral", help="the interview mode")
+    ap.add_argument(
+        "--room-dbfs",
+        type=float,
+        default=None,
+        help="the microphones' noise floor (RMS dBFS, e.g. -70 for a quiet room); default zeros",
+    )
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -76,7 +86,9 @@ async def main() -> None:
             print(f"no session: {idle:.1f} % of a core", flush=True)
             rounds = []
             for _ in range(args.rounds):
-                pct = await silent_round(server, args.sessions, args.seconds, args.mode)
+                pct = await silent_round(
+                    server, args.sessions, args.seconds, args.mode, args.room_dbfs
+                )
                 rounds.append(pct)
                 print(
                     f"{args.sessions} silent sessions: {pct:.1f} % of a core "

@@ -24,13 +24,30 @@ BOT_AUDIO_DBFS = -60.0
 PAUSE_MS = 200  # pipecat's default VAD stop time: shorter pauses cannot end a turn
 
 
+def room_noise(dbfs: float, seconds: float = 1.0) -> list[bytes]:
+    """``seconds`` of a steady noise floor at ``dbfs`` RMS, in 20 ms chunks, to loop."""
+    import numpy as np
+
+    samples = int(SAMPLE_RATE * seconds)
+    noise = np.random.default_rng(0).normal(0.0, 32768 * 10 ** (dbfs / 20), samples)
+    pcm = np.clip(noise, -32768, 32767).astype(np.int16).tobytes()
+    return [pcm[i : i + CHUNK_BYTES] for i in range(0, len(pcm), CHUNK_BYTES)]
+
+
 class CandidateSession:
     """One connected candidate. Use as ``async with CandidateSession(url, mode) as s``."""
 
     def __init__(
-        self, base_url: str, mode: str, candidate: dict | None = None, origin: str | None = None
+        self,
+        base_url: str,
+        mode: str,
+        candidate: dict | None = None,
+        origin: str | None = None,
+        room_dbfs: float | None = None,
     ):
+        """``room_dbfs``: the microphone's noise floor between words (RMS); None sends zeros."""
         self.base_url = base_url.rstrip("/")
+        self._room = room_noise(room_dbfs) if room_dbfs is not None else [bytes(CHUNK_BYTES)]
         self.mode = mode
         self.candidate = candidate or {}
         self.origin = origin
@@ -142,13 +159,13 @@ class CandidateSession:
 
     async def _send_paced(self) -> None:
         """Send one 20 ms chunk per 20 ms, speech if queued, otherwise silence, like a mic."""
-        silent = bytes(CHUNK_BYTES)
         n = 0
         start = time.monotonic()
         try:
             while True:
-                chunk = silent if self._outgoing.empty() else self._outgoing.get_nowait()
-                self._note_voicing(chunk is not silent and rms_dbfs(chunk) > VOICED_DBFS)
+                quiet = self._outgoing.empty()
+                chunk = self._room[n % len(self._room)] if quiet else self._outgoing.get_nowait()
+                self._note_voicing(not quiet and rms_dbfs(chunk) > VOICED_DBFS)
                 if time.monotonic() < self._held_until:
                     self._held.append(audio_msg(chunk))
                 else:
