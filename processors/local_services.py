@@ -414,8 +414,19 @@ class SharedSileroModel(SileroOnnxModel):
 
     def __init__(self, session: Any):
         self.session = session
+        # While holding, a reset pipecat asks for is only noted (InlineSileroVADAnalyzer counts
+        # the windows the model did not hear as pipecat would, without touching its state).
+        self.holding_resets = False
+        self.reset_asked = False
         self.reset_states()
         self.sample_rates = [8000, 16000]
+
+    def reset_states(self, batch_size: int = 1) -> None:
+        """Clear the recurrent state and context, or note the reset while holding resets."""
+        if self.holding_resets:
+            self.reset_asked = True
+            return
+        super().reset_states(batch_size)
 
 
 class InlineSileroVADAnalyzer(SileroVADAnalyzer):
@@ -436,7 +447,15 @@ class InlineSileroVADAnalyzer(SileroVADAnalyzer):
     started on the two in endgame_nagg_nell.wav, and the words were lost. While the interviewer
     speaks, a false start would cut it off, so the longer start holds then. The change touches
     only pipecat's start count (no reset of a stretch under way).
+
+    A window too quiet to be speech does not run the model then (:meth:`voice_confidence`): a
+    silent candidate's VAD costs the volume alone, and what it hears is still what pipecat's
+    hears, window for window.
     """
+
+    RESET_SETTLE_WINDOWS = 16  # 0.5 s of quiet after a reset falls due before it is done
+    MAX_UNHEARD_WINDOWS = 125  # 4 s of 32 ms windows (resets keep fewer waiting)
+    HEAR_AHEAD_WINDOWS = 8  # fewer are heard at once, in the event loop
 
     def __init__(
         self,
@@ -449,11 +468,29 @@ class InlineSileroVADAnalyzer(SileroVADAnalyzer):
         self._listening_start_secs = listening_start_secs
         self._listening = False
         self._state = VADState.QUIET  # after the latest audio analysed
+        self._hearing = threading.Lock()  # held while the model hears waiting windows
         # pipecat's __init__ less its model load: the model runs on the process's ONNX session.
         VADAnalyzer.__init__(self, sample_rate=sample_rate, params=params)
         self._model = SharedSileroModel(session)
         self._windows_since_reset = 0
         self._low_confidence_windows = 0
+        # Quiet windows the model has yet to hear, each with the VAD state of its time (see
+        # voice_confidence); pipecat's reset counts from before them; a reset fallen due among
+        # them (windows before it, low count then); the latest window's smoothed volume.
+        self._unheard: list[tuple[bytes, VADState]] = []
+        self._counts_before = (0, 0)
+        self._reset_due: tuple[int, int] | None = None
+        self._measured: tuple[bytes, float] | None = None
+
+    @property
+    def _rising(self) -> float:
+        """The least smoothed volume from which the next window's can reach ``min_volume``.
+
+        pipecat moves it by ``_smoothing_factor`` of the way to the volume of the latest 0.4 s
+        (at most 1) with each window: from 0.5 at most to 0.6, pipecat's ``min_volume``.
+        """
+        f = self._smoothing_factor
+        return (self._params.min_volume - f) / (1 - f) - 0.01
 
     @property
     def listening(self) -> bool:
@@ -475,7 +512,8 @@ class InlineSileroVADAnalyzer(SileroVADAnalyzer):
 
     def set_params(self, params: VADParams) -> None:
         """Set pipecat's params (its counts reset), with the start count for who has the floor."""
-        super().set_params(params)
+        with self._hearing:  # not while a worker thread replays windows with their states
+            super().set_params(params)
         self._state = VADState.QUIET  # pipecat's counts start again
         self._set_start_frames()
 
@@ -495,6 +533,79 @@ class InlineSileroVADAnalyzer(SileroVADAnalyzer):
         return self._state is not VADState.QUIET
 
     async def analyze_audio(self, buffer: bytes) -> VADState:
-        """Analyse ``buffer`` with pipecat's code, in the caller's thread."""
+        """Analyse ``buffer`` with pipecat's code, in the caller's thread.
+
+        When quiet windows wait for the model (see :meth:`voice_confidence`) and the smoothed
+        volume could reach ``min_volume`` with the next window, the model hears them in a worker
+        thread first: up to 80 of them (25 ms) would otherwise stall every session's event loop.
+        """
+        if len(self._unheard) >= self.HEAR_AHEAD_WINDOWS and self._prev_volume >= self._rising:
+            await asyncio.to_thread(self._hear_held)
         self._state = self._run_analyzer(buffer)
         return self._state
+
+    def voice_confidence(self, buffer: bytes) -> float:
+        """Silero's confidence for one window, or 0 without running it if too quiet for speech.
+
+        pipecat calls a window speech only if its smoothed volume reaches ``min_volume`` as well
+        as its confidence the threshold: below that volume no confidence counts, so the model
+        need not run (it is about three quarters of the VAD's cost on a silent candidate). The
+        quiet window waits instead, and the first window loud enough runs the model on the
+        waiting ones first, each as pipecat would have at its time, so the model's recurrent
+        state and pipecat's resets of it end up as pipecat's own.
+        """
+        volume = super()._get_smoothed_volume(buffer)  # pipecat's, measured ahead of its turn
+        self._measured = (buffer, volume)
+        if volume < self._params.min_volume:
+            self._hold(buffer)
+            return 0.0
+        if self._unheard:
+            self._hear_held()
+        return super().voice_confidence(buffer)
+
+    def _hold(self, window: bytes) -> None:
+        """Keep a quiet window for the model, and let a reset it makes due drop the older ones.
+
+        pipecat resets the model after 2 s of audio once five windows in a row scored under
+        0.1 while the VAD was quiet. Counted here as pipecat counts (confidence taken as 0), a
+        reset that falls due is held for :attr:`RESET_SETTLE_WINDOWS` more quiet windows, then
+        done: the windows before it no longer matter. The wait keeps the guess off the voice's
+        onset, whose first windows are quiet, by the lagging smoothed volume, yet confident.
+        """
+        if not self._unheard:
+            self._counts_before = (self._windows_since_reset, self._low_confidence_windows)
+        self._unheard.append((window, self._vad_state))
+        self._model.holding_resets = True
+        try:
+            self._maybe_reset_model(0.0)  # pipecat's count of the windows since its last reset
+        finally:
+            self._model.holding_resets = False
+        if self._model.reset_asked:
+            self._model.reset_asked = False
+            self._reset_due = (len(self._unheard), self._low_confidence_windows)
+        if self._reset_due and len(self._unheard) - self._reset_due[0] >= self.RESET_SETTLE_WINDOWS:
+            index, low = self._reset_due
+            del self._unheard[:index]
+            self._model.reset_states()
+            self._counts_before = (0, low)
+            self._reset_due = None
+        if len(self._unheard) >= self.MAX_UNHEARD_WINDOWS:  # not reached: resets keep it shorter
+            self._hear_held()
+
+    def _hear_held(self) -> None:
+        """Run the model on the waiting windows, each with the VAD state that held at its time."""
+        with self._hearing:
+            self._windows_since_reset, self._low_confidence_windows = self._counts_before
+            now = self._vad_state
+            for window, state in self._unheard:
+                self._vad_state = state  # pipecat's reset waits for a quiet VAD
+                super().voice_confidence(window)
+            self._vad_state = now
+            self._unheard.clear()
+            self._reset_due = None
+
+    def _get_smoothed_volume(self, audio: bytes) -> float:
+        """The smoothed volume pipecat measures, taken from :meth:`voice_confidence` for ``audio``."""
+        if self._measured is not None and self._measured[0] is audio:
+            return self._measured[1]
+        return super()._get_smoothed_volume(audio)

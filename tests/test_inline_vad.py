@@ -121,3 +121,95 @@ async def test_the_vad_says_it_hears_voice_from_its_first_voiced_chunk_to_its_st
     assert again.hears_voice
     again.set_params(VADParams(stop_secs=0.2, start_secs=0.2))  # pipecat's counts start again
     assert not again.hears_voice
+
+
+class CountingSession:
+    """The Silero ONNX session, counting each run of the model and the thread it ran in."""
+
+    def __init__(self, session):
+        self.session = session
+        self.threads: list[int] = []
+
+    def run(self, *args, **kwargs):
+        import threading
+
+        self.threads.append(threading.get_ident())
+        return self.session.run(*args, **kwargs)
+
+
+def with_floor(pcm: bytes, dbfs: float | None) -> bytes:
+    """``pcm`` with a steady noise floor at ``dbfs`` RMS (a quiet room's microphone)."""
+    import numpy as np
+
+    if dbfs is None:
+        return pcm
+    x = np.frombuffer(pcm, np.int16).astype(np.float32)
+    x += np.random.default_rng(7).normal(0.0, 32768 * 10 ** (dbfs / 20), len(x))
+    return np.clip(x, -32768, 32767).astype(np.int16).tobytes()
+
+
+@pytest.mark.parametrize(
+    "name,floor,start",
+    [
+        ("beckett", None, 0.2),
+        ("beckett", -65.0, 0.1),
+        ("endgame_nagg_nell", None, 0.1),
+        ("endgame_nagg_nell", -70.0, 0.2),
+    ],
+)
+async def test_the_model_skips_quiet_windows_yet_the_vad_hears_as_pipecats(
+    session, name, floor, start
+):
+    # Real speech with 3 s of quiet before, between and after its halves (a candidate waiting
+    # while the interviewer speaks), on digital silence or a quiet room's noise floor. Windows
+    # too quiet for speech wait for the model instead of running it; whatever the model hears
+    # late, each 20 ms the VAD says what pipecat's own Silero VAD says, resets and all.
+    from interviewer.audio import load_pcm16, silence
+
+    pcm = load_pcm16(SPEECH.with_name(f"{name}.wav"))
+    half = len(pcm) // 2
+    audio = with_floor(silence(3) + pcm[:half] + silence(3) + pcm[half:] + silence(3), floor)
+    params = VADParams(stop_secs=0.2, start_secs=start)
+    counting = CountingSession(session)
+    heard = await states(InlineSileroVADAnalyzer(session=counting, params=params), audio)
+    assert heard == await states(SileroVADAnalyzer(params=params), audio)
+    assert _starts(heard) >= 2
+    windows = len(audio) // 1024
+    assert len(counting.threads) < 0.9 * windows, (len(counting.threads), windows)
+
+
+async def test_a_silent_candidate_costs_no_model_run_and_the_voice_after_is_heard(session):
+    from interviewer.audio import load_pcm16, silence
+
+    counting = CountingSession(session)
+    params = VADParams(stop_secs=0.2, start_secs=0.2)
+    vad = InlineSileroVADAnalyzer(session=counting, params=params)
+    quiet = with_floor(silence(10), -70.0)
+    assert set(await states(vad, quiet)) == {VADState.QUIET}
+    assert counting.threads == []  # 10 s, 312 windows: none needed the model
+    speech = load_pcm16(SPEECH)
+    after = await states(vad, speech)
+    assert after == (await states(SileroVADAnalyzer(params=params), quiet + speech))[-len(after) :]
+
+
+async def test_the_model_hears_a_long_wait_off_the_event_loop(session):
+    # At the voice's onset the model catches up on the quiet windows since its last reset (up
+    # to 80, 25 ms): in a worker thread, so no other interview's audio waits on it.
+    import threading
+
+    from interviewer.audio import load_pcm16, silence
+
+    counting = CountingSession(session)
+    vad = InlineSileroVADAnalyzer(session=counting, params=VADParams(stop_secs=0.2, start_secs=0.2))
+    vad.set_sample_rate(16_000)
+    loop_thread = threading.get_ident()
+    pcm = silence(3) + load_pcm16(SPEECH)
+    most_on_loop = 0
+    for i in range(0, len(pcm), CHUNK):
+        before = len(counting.threads)
+        await vad.analyze_audio(pcm[i : i + CHUNK])
+        on_loop = sum(1 for t in counting.threads[before:] if t == loop_thread)
+        most_on_loop = max(most_on_loop, on_loop)
+    assert most_on_loop <= InlineSileroVADAnalyzer.HEAR_AHEAD_WINDOWS
+    off_loop = [t for t in counting.threads if t != loop_thread]
+    assert len(off_loop) >= 30, len(off_loop)  # the wait since the model's last reset

@@ -91,6 +91,16 @@ def test_pipecat_is_the_pinned_version():
             "_run_analyzer",
             "InlineSileroVADAnalyzer runs pipecat's analysis without its thread hop",
         ),
+        (
+            "pipecat.audio.vad.vad_analyzer:VADAnalyzer",
+            "_get_smoothed_volume",
+            "InlineSileroVADAnalyzer measures the volume before the model, to skip it when quiet",
+        ),
+        (
+            "pipecat.audio.vad.silero:SileroVADAnalyzer",
+            "_maybe_reset_model",
+            "InlineSileroVADAnalyzer counts pipecat's resets for the windows the model skipped",
+        ),
     ],
 )
 def test_the_private_methods_we_override_still_exist(owner, attribute, why):
@@ -142,6 +152,42 @@ def test_the_private_fields_we_read_are_still_set_by_pipecat():
     assert "self._vad_starting_count >= self._vad_start_frames" in inspect.getsource(
         VADAnalyzer._run_analyzer
     )
+    # InlineSileroVADAnalyzer measures each window's smoothed volume in voice_confidence, before
+    # pipecat does, and hands pipecat that measure for the same window: pipecat must ask for the
+    # confidence first, then the volume of the same bytes, and need both for speech.
+    run = inspect.getsource(VADAnalyzer._run_analyzer)
+    confidence = run.index("confidence = self.voice_confidence(audio_frames)")
+    volume = run.index("volume = self._get_smoothed_volume(audio_frames)")
+    assert confidence < volume
+    assert (
+        "speaking = confidence >= self._params.confidence and volume >= self._params.min_volume"
+        in run
+    )
+    # It sends the waiting windows to a thread once the smoothed volume could reach min_volume
+    # with the next window: pipecat smooths it by _smoothing_factor, from _prev_volume.
+    from pipecat.audio.utils import exp_smoothing
+
+    assert "self._prev_volume = volume" in run
+    assert (
+        "exp_smoothing(self._volume_tracker.volume, self._prev_volume, self._smoothing_factor)"
+        in (inspect.getsource(VADAnalyzer._get_smoothed_volume))
+    )
+    assert exp_smoothing(1.0, 0.5, 0.2) == pytest.approx(0.6)
+    assert "self._smoothing_factor = 0.2" in inspect.getsource(VADAnalyzer.__init__)
+    # It counts the skipped windows with pipecat's reset rule, which reads the VAD's state and
+    # resets through the model's reset_states, and replays them with that state as it was.
+    from pipecat.audio.vad.silero import SileroVADAnalyzer
+
+    reset = inspect.getsource(SileroVADAnalyzer._maybe_reset_model)
+    for piece in (
+        "self._windows_since_reset += 1",
+        "self._low_confidence_windows += 1",
+        "self._vad_state == VADState.QUIET",
+        "self._model.reset_states()",
+        "self._windows_since_reset = 0",
+    ):
+        assert piece in reset, piece
+    assert "self._maybe_reset_model(" in inspect.getsource(SileroVADAnalyzer.voice_confidence)
 
 
 def test_silero_still_keeps_its_model_where_the_shared_session_replaces_it():
