@@ -15,7 +15,7 @@ import websockets
 
 from candidate.log import SessionLog, Turn, join_text
 from candidate.protocol import audio_msg, client_ready, decode, message_of
-from interviewer.audio import SAMPLE_RATE, rms_dbfs
+from interviewer.audio import SAMPLE_RATE, rms_dbfs, silence, with_noise_floor
 
 CHUNK_S = 0.02
 CHUNK_BYTES = int(SAMPLE_RATE * CHUNK_S) * 2
@@ -26,11 +26,7 @@ PAUSE_MS = 200  # pipecat's default VAD stop time: shorter pauses cannot end a t
 
 def room_noise(dbfs: float, seconds: float = 1.0) -> list[bytes]:
     """``seconds`` of a steady noise floor at ``dbfs`` RMS, in 20 ms chunks, to loop."""
-    import numpy as np
-
-    samples = int(SAMPLE_RATE * seconds)
-    noise = np.random.default_rng(0).normal(0.0, 32768 * 10 ** (dbfs / 20), samples)
-    pcm = np.clip(noise, -32768, 32767).astype(np.int16).tobytes()
+    pcm = with_noise_floor(silence(seconds), dbfs)
     return [pcm[i : i + CHUNK_BYTES] for i in range(0, len(pcm), CHUNK_BYTES)]
 
 

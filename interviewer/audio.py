@@ -58,6 +58,13 @@ def rms_dbfs(pcm16: bytes) -> float:
     return 20 * np.log10(max(rms, 1e-6))
 
 
+def with_noise_floor(pcm16: bytes, dbfs: float, seed: int = 0) -> bytes:
+    """``pcm16`` with steady white noise at ``dbfs`` RMS added (a room's microphone)."""
+    x = np.frombuffer(pcm16, dtype=np.int16).astype(np.float32)
+    x += np.random.default_rng(seed).normal(0.0, 32768 * 10 ** (dbfs / 20), len(x))
+    return np.clip(x, -32768, 32767).astype(np.int16).tobytes()
+
+
 def silence(seconds: float, sample_rate: int = SAMPLE_RATE) -> bytes:
     """``seconds`` of digital silence as PCM16."""
     return bytes(2 * int(seconds * sample_rate))

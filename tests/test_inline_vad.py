@@ -139,13 +139,9 @@ class CountingSession:
 
 def with_floor(pcm: bytes, dbfs: float | None) -> bytes:
     """``pcm`` with a steady noise floor at ``dbfs`` RMS (a quiet room's microphone)."""
-    import numpy as np
+    from interviewer.audio import with_noise_floor
 
-    if dbfs is None:
-        return pcm
-    x = np.frombuffer(pcm, np.int16).astype(np.float32)
-    x += np.random.default_rng(7).normal(0.0, 32768 * 10 ** (dbfs / 20), len(x))
-    return np.clip(x, -32768, 32767).astype(np.int16).tobytes()
+    return pcm if dbfs is None else with_noise_floor(pcm, dbfs, seed=7)
 
 
 @pytest.mark.parametrize(
