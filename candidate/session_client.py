@@ -22,6 +22,7 @@ CHUNK_BYTES = int(SAMPLE_RATE * CHUNK_S) * 2
 VOICED_DBFS = -45.0
 BOT_AUDIO_DBFS = -60.0
 PAUSE_MS = 200  # pipecat's default VAD stop time: shorter pauses cannot end a turn
+RESUMED_MS = 300  # the VAD confirms a voice in 0.2 s: a turn cannot end on a pause resumed before
 
 
 def room_noise(dbfs: float, seconds: float = 1.0) -> list[bytes]:
@@ -58,7 +59,7 @@ class CandidateSession:
         self._user_start_ms: int | None = None
         self._speech_end_ms: int | None = None
         self._silence_since: int | None = None
-        self._pauses: list[int] = []
+        self._pauses: list[tuple[int, int]] = []  # (start, end) of each noticeable pause
         self._awaiting_first_audio = False
         self._bot_turn: Turn | None = None
         self._candidate_turn: Turn | None = None
@@ -181,23 +182,30 @@ class CandidateSession:
         now = self.now_ms()
         if voiced:
             if self._silence_since is not None and now - self._silence_since >= PAUSE_MS:
-                self._pauses.append(self._silence_since)
+                self._pauses.append((self._silence_since, now))
             self._silence_since = None
             self._last_voiced_ms = now
         elif self._silence_since is None and self._last_voiced_ms is not None:
             self._silence_since = self._last_voiced_ms + int(CHUNK_S * 1000)
 
     def _speech_end_for_turn(self) -> int:
-        """End of the speech a just-ended turn answered: the start of the last noticeable pause.
+        """End of the speech a just-ended turn answered, by the voice we sent.
 
-        If the candidate already talks again (the server ended the turn on an earlier pause),
-        that earlier pause is the end it answered, not the newest sound.
+        Normally the start of the silence under way, however short: the server's VAD may hear a
+        word's quiet tail as silence before this client's level does. If the candidate talks
+        again, or paused for a breath, after resuming within ``RESUMED_MS`` from a noticeable
+        pause, the server ended the turn on that pause: it is the end the turn answered.
         """
         now = self.now_ms()
-        if self._silence_since is not None and now - self._silence_since >= PAUSE_MS:
+        resumed = self._pauses[-1] if self._pauses else None
+        if resumed is not None and now - resumed[1] > RESUMED_MS:
+            resumed = None
+        if self._silence_since is not None and (
+            resumed is None or now - self._silence_since >= PAUSE_MS
+        ):
             return self._silence_since
         if self._pauses:
-            return self._pauses[-1]
+            return self._pauses[-1][0]
         return self._last_voiced_ms if self._last_voiced_ms is not None else now
 
     # --- receiving -----------------------------------------------------------------
@@ -250,6 +258,27 @@ class CandidateSession:
             self._bot_turn.end_ms = now
             self._bot_turn = None
 
+    def _reply_came_first(self, now: int) -> bool:
+        """The reply's first audio overtook the turn's end on the way: time it now.
+
+        pipecat's output transport sends RTVI messages at once (urgent frames) and audio from its
+        media queue, so an instant reply (a spoken acknowledgement, 13-20 ms after the turn's end
+        here) can arrive before ``user-stopped-speaking``. A bot turn
+        that started after the candidate's speech ended is that reply, whatever came first. A
+        bot turn opened earlier and no longer speaking (a talked-over reply's last chunks) has
+        ended: the reply to come is a turn of its own.
+        """
+        turn, end = self._bot_turn, self._speech_end_ms
+        if turn is None or end is None:
+            return False
+        if turn.latency_ms is None and turn.start_ms >= end:
+            turn.latency_ms = turn.start_ms - end
+            self.log.events.append((now, "reply-before-turn-end", turn.latency_ms))
+            return True
+        if not self._bot_speaking:
+            self._close_bot_turn(now)
+        return False
+
     def _on_message(self, msg: dict) -> None:
         now = self.now_ms()
         kind = msg.get("type", "")
@@ -275,7 +304,7 @@ class CandidateSession:
         elif kind == "user-stopped-speaking":
             # The candidate's speech ended at the last voiced chunk we sent.
             self._speech_end_ms = self._speech_end_for_turn()
-            self._awaiting_first_audio = True
+            self._awaiting_first_audio = not self._reply_came_first(now)
             if self._candidate_turn is not None:
                 self._candidate_turn.end_ms = self._speech_end_ms
         elif kind == "user-transcription" and data.get("final"):

@@ -1,0 +1,143 @@
+"""The candidate client times each reply from the end of the voice it sent, whatever the order.
+
+``interviewer replay``, the scenario tests and ``make bench`` read reply latency from
+:class:`candidate.session_client.CandidateSession`. These drive its bookkeeping on a clock of
+their own, chunk by chunk, with the server's messages in the orders seen over a real socket.
+"""
+
+import numpy as np
+
+from candidate.session_client import CHUNK_S, CandidateSession
+from interviewer.audio import SAMPLE_RATE
+
+CHUNK_MS = int(CHUNK_S * 1000)
+LOUD = (np.sin(np.arange(int(SAMPLE_RATE * CHUNK_S)) * 0.2) * 8000).astype(np.int16).tobytes()
+
+
+class ClockedSession(CandidateSession):
+    """A session never connected, on a clock the test moves."""
+
+    def __init__(self):
+        super().__init__("http://127.0.0.1:9", "technical")
+        self.clock = 0
+
+    def now_ms(self) -> int:
+        return self.clock
+
+    def mic(self, voiced: bool, ms: int) -> None:
+        """The microphone sends ``ms`` of voice (or silence), chunk by chunk."""
+        for _ in range(ms // CHUNK_MS):
+            self._note_voicing(voiced)
+            self.clock += CHUNK_MS
+
+    def server(self, kind: str) -> None:
+        self._on_message({"type": kind})
+
+    def bot_audio(self) -> None:
+        self._on_bot_audio(LOUD, SAMPLE_RATE)
+
+    def interviewer(self) -> list:
+        return [t for t in self.log.turns if t.role == "interviewer"]
+
+
+def _answer_with_a_pause(s: ClockedSession) -> int:
+    """Voice 1 s, a 600 ms pause, voice 2 s; returns when the voice ended."""
+    s.server("user-started-speaking")
+    s.mic(True, 1000)
+    s.mic(False, 600)
+    s.mic(True, 2000)
+    return s.clock
+
+
+def test_a_reply_after_the_turn_end_is_timed_from_the_voice_end():
+    s = ClockedSession()
+    end = _answer_with_a_pause(s)
+    s.mic(False, 400)
+    s.server("user-stopped-speaking")
+    s.mic(False, 100)
+    s.bot_audio()
+    assert [t.latency_ms for t in s.interviewer()] == [500]
+    assert s.interviewer()[0].start_ms == end + 500
+
+
+def test_a_turn_end_heard_before_this_clients_level_fell_is_timed_from_that_voice_end():
+    # The server's VAD took the last word's quiet tail for silence: its stop came 80 ms after
+    # this client's level fell, and an earlier pause 2 s before is not the end it answered.
+    s = ClockedSession()
+    end = _answer_with_a_pause(s)
+    s.mic(False, 80)
+    s.server("user-stopped-speaking")
+    s.mic(False, 20)
+    s.bot_audio()
+    assert [t.latency_ms for t in s.interviewer()] == [100]
+    assert s.clock - 100 == end
+
+
+def test_a_reply_whose_audio_overtook_the_turn_end_keeps_its_latency():
+    s = ClockedSession()
+    end = _answer_with_a_pause(s)
+    s.mic(False, 200)
+    s.bot_audio()  # an instant acknowledgement, a few ms ahead of the message
+    s.server("bot-started-speaking")
+    s.clock += 3
+    s.server("user-stopped-speaking")
+    s.mic(False, 1000)
+    s.bot_audio()
+    s.server("bot-stopped-speaking")
+    turns = s.interviewer()
+    assert len(turns) == 1 and turns[0].latency_ms == 200 and turns[0].start_ms == end + 200
+    assert any(kind == "reply-before-turn-end" for _, kind, _ in s.log.events)
+    # The next turn's reply is timed from its own end, not taken by the one before.
+    s.server("user-started-speaking")
+    s.mic(True, 500)
+    s.mic(False, 300)
+    s.server("user-stopped-speaking")
+    s.mic(False, 200)
+    s.bot_audio()
+    assert [t.latency_ms for t in s.interviewer()] == [200, 500]
+
+
+def test_a_turn_ended_on_a_pause_the_candidate_resumed_is_timed_from_that_pause():
+    # The interviewer cut in: the server ended the turn on a 1.1 s pause just as the voice came
+    # back, and the cut-in's latency counts from the pause, not from a breath after it.
+    for after_resume in (True, False):
+        s = ClockedSession()
+        s.server("user-started-speaking")
+        s.mic(True, 2000)
+        pause = s.clock
+        s.mic(False, 1100)
+        s.mic(True, 140)
+        if after_resume:
+            s.mic(False, 60)  # a breath between words as the message arrives
+        s.server("user-stopped-speaking")
+        s.bot_audio()
+        assert [t.latency_ms for t in s.interviewer()] == [s.clock - pause], after_resume
+
+
+def test_a_talked_over_replys_late_chunks_do_not_take_the_next_replys_turn():
+    s = ClockedSession()
+    s.server("user-started-speaking")
+    s.mic(True, 1000)
+    s.mic(False, 300)
+    s.server("user-stopped-speaking")
+    s.bot_audio()  # a reply starts ...
+    s.server("bot-started-speaking")
+    s.server("user-started-speaking")  # ... the candidate goes on over it
+    s.server("bot-interrupted")
+    s.server("bot-stopped-speaking")
+    s.clock += 20
+    s.bot_audio()  # a chunk that was already on its way
+    s.mic(True, 1500)
+    end = s.clock
+    s.mic(False, 300)
+    s.server("user-stopped-speaking")
+    s.mic(False, 200)
+    s.bot_audio()
+    s.server("bot-started-speaking")
+    s.mic(False, 1000)
+    s.bot_audio()
+    s.server("bot-stopped-speaking")
+    turns = s.interviewer()
+    assert turns[-1].latency_ms == 500 and turns[-1].start_ms == end + 500
+    assert turns[-1].end_ms is not None and turns[-1].end_ms > turns[-1].start_ms
+    assert len(turns) == 3 and turns[0].interrupted
