@@ -15,11 +15,11 @@ import websockets
 
 from candidate.log import SessionLog, Turn, join_text
 from candidate.protocol import audio_msg, client_ready, decode, message_of
+from candidate.voice import MicVoice, mic_level
 from interviewer.audio import SAMPLE_RATE, rms_dbfs, silence, with_noise_floor
 
 CHUNK_S = 0.02
 CHUNK_BYTES = int(SAMPLE_RATE * CHUNK_S) * 2
-VOICED_DBFS = -45.0
 BOT_AUDIO_DBFS = -60.0
 PAUSE_MS = 200  # pipecat's default VAD stop time: shorter pauses cannot end a turn
 RESUMED_MS = 300  # the VAD confirms a voice in 0.2 s: a turn cannot end on a pause resumed before
@@ -55,6 +55,7 @@ class CandidateSession:
         self._tasks: list[asyncio.Task] = []
         self._bot_speaking = False
         self._last_bot_audio = 0.0
+        self._voice = MicVoice()  # the page's rule for what is voice
         self._last_voiced_ms: int | None = None
         self._user_start_ms: int | None = None
         self._speech_end_ms: int | None = None
@@ -162,7 +163,7 @@ class CandidateSession:
             while True:
                 quiet = self._outgoing.empty()
                 chunk = self._room[n % len(self._room)] if quiet else self._outgoing.get_nowait()
-                self._note_voicing(not quiet and rms_dbfs(chunk) > VOICED_DBFS)
+                self._hear_mic(chunk, speech=not quiet)
                 if time.monotonic() < self._held_until:
                     self._held.append(audio_msg(chunk))
                 else:
@@ -176,6 +177,11 @@ class CandidateSession:
                     await asyncio.sleep(delay)
         except websockets.ConnectionClosed:
             self.closed.set()
+
+    def _hear_mic(self, chunk: bytes, speech: bool) -> None:
+        """Note a chunk as it is sent: voice by the page's rule, if it is the candidate's speech."""
+        heard = self._voice.hear(mic_level(chunk), self.now_ms())
+        self._note_voicing(heard and speech)
 
     def _note_voicing(self, voiced: bool) -> None:
         """Track where the candidate's speech paused (pauses the server's VAD can notice)."""
@@ -302,7 +308,7 @@ class CandidateSession:
             self._awaiting_first_audio = False
             self._candidate_turn = None
         elif kind == "user-stopped-speaking":
-            # The candidate's speech ended at the last voiced chunk we sent.
+            # The candidate's speech ended at the last chunk of voice we sent.
             self._speech_end_ms = self._speech_end_for_turn()
             self._awaiting_first_audio = not self._reply_came_first(now)
             if self._candidate_turn is not None:

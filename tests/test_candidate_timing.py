@@ -5,10 +5,17 @@
 their own, chunk by chunk, with the server's messages in the orders seen over a real socket.
 """
 
+import re
+from pathlib import Path
+
 import numpy as np
 
-from candidate.session_client import CHUNK_S, CandidateSession
-from interviewer.audio import SAMPLE_RATE
+from candidate import voice
+from candidate.session_client import CHUNK_BYTES, CHUNK_S, CandidateSession
+from interviewer.audio import SAMPLE_RATE, load_pcm16
+
+ROOT = Path(__file__).resolve().parent.parent
+AUDIO = ROOT.parent / "shared" / "audio"
 
 CHUNK_MS = int(CHUNK_S * 1000)
 LOUD = (np.sin(np.arange(int(SAMPLE_RATE * CHUNK_S)) * 0.2) * 8000).astype(np.int16).tobytes()
@@ -141,3 +148,42 @@ def test_a_talked_over_replys_late_chunks_do_not_take_the_next_replys_turn():
     assert turns[-1].latency_ms == 500 and turns[-1].start_ms == end + 500
     assert turns[-1].end_ms is not None and turns[-1].end_ms > turns[-1].start_ms
     assert len(turns) == 3 and turns[0].interrupted
+
+
+def _play(s: ClockedSession, path: str) -> None:
+    """The microphone sends a recording, chunk by chunk, then stays quiet."""
+    pcm = load_pcm16(path)
+    for i in range(0, len(pcm) - CHUNK_BYTES + 1, CHUNK_BYTES):
+        s._hear_mic(pcm[i : i + CHUNK_BYTES], speech=True)
+        s.clock += CHUNK_MS
+
+
+def test_a_recordings_clicks_after_its_last_word_are_not_the_end_of_the_voice():
+    # beckett.wav's "Fail better." ends at 8.74 s; sounds over -45 dBFS (breath, the room) come
+    # until 9.84 s, and two_cities.wav has a mouth click 1.4 s after its last word (41.5 s).
+    for name, last_word_ms in (("beckett.wav", 8740), ("two_cities.wav", 41480)):
+        s = ClockedSession()
+        s.server("user-started-speaking")
+        _play(s, str(AUDIO / name))
+        s.server("user-stopped-speaking")
+        s.clock += 50
+        s.bot_audio()
+        reply = s.interviewer()[0]
+        assert last_word_ms <= reply.start_ms - reply.latency_ms <= last_word_ms + 60, name
+
+
+def test_the_voice_rule_is_the_pages():
+    page = (ROOT / "web/client/src/progress.ts").read_text()
+    for name in ("VOICE_LEVEL", "VOICE_HOLD_LEVEL", "VOICE_RUN_MS", "VOICE_GAP_MS"):
+        m = re.search(rf"const {name} = ([0-9.]+);", page)
+        assert m and float(m[1]) == getattr(voice, name), name
+    assert "Math.min(1, rms * 4)" in (ROOT / "web/client/src/media.ts").read_text()
+    loud = np.full(320, 0.2 * 32768 / 4, dtype=np.int16).tobytes()
+    assert abs(voice.mic_level(loud) - 0.2) < 1e-3
+    # A click (40 ms) is not voice; a word (120 ms and more) is, from its 7th reading.
+    v = voice.MicVoice()
+    assert not any(v.hear(0.5, t) for t in (0, 20))
+    assert not v.hear(0.0, 40)
+    assert [v.hear(0.5, t) for t in range(1000, 1140, 20)] == [False] * 6 + [True]
+    assert v.hear(0.04, 1160) and not v.hear(0.02, 1180)  # held above the hold level
+    assert v.hear(0.07, 1300)  # right after the voice (the dip between syllables)
