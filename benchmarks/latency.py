@@ -3,7 +3,9 @@
 Each server runs in its own process; a candidate client streams real speech (../shared/audio)
 and the scenarios' synthesized answers over the real WebSocket in real time, like a
 microphone, and timestamps the first audible bot audio it receives. Latency of a reply =
-that moment minus the end of the candidate's speech (the last voiced 20 ms chunk sent).
+that moment minus the end of the candidate's voice as the page measures it
+(:mod:`candidate.voice`: the last 20 ms chunk of voice sent; a click or breath after the
+last word is not voice).
 The breakdown comes from pipecat's UserBotLatencyObserver (sent by each server as an RTVI
 message); CPU time and peak memory are read from /proc for each server process. With
 ``BENCH_SERVER_LOG=path`` the servers' logs are appended there (each turn's decision, say).
