@@ -269,10 +269,10 @@ class CandidateSession:
 
         pipecat's output transport sends RTVI messages at once (urgent frames) and audio from its
         media queue, so an instant reply (a spoken acknowledgement, 13-20 ms after the turn's end
-        here) can arrive before ``user-stopped-speaking``. A bot turn
-        that started after the candidate's speech ended is that reply, whatever came first. A
-        bot turn opened earlier and no longer speaking (a talked-over reply's last chunks) has
-        ended: the reply to come is a turn of its own.
+        here) can arrive before ``user-stopped-speaking``. A bot turn that started after the
+        candidate's speech ended is that reply, whatever came first. A bot turn opened earlier
+        and no longer speaking (a talked-over reply's last chunks) has ended: the reply to come
+        is a turn of its own.
         """
         turn, end = self._bot_turn, self._speech_end_ms
         if turn is None or end is None:

@@ -2,7 +2,7 @@
 
 A reply is timed from the end of the candidate's voice. A recording's room, a breath or a
 mouth click after the last word can be as loud as a quiet word: beckett.wav's last word ends at
-8.72 s and sounds over -45 dBFS come until 9.84 s, so a bare level threshold put the end of
+8.74 s and sounds over -45 dBFS come until 9.84 s, so a bare level threshold put the end of
 the voice 1.1 s late and timed a reply 1.1 s short. The page learned this first and counts as
 voice only readings above ``VOICE_LEVEL`` for ``VOICE_RUN_MS`` (or one right after the voice,
 within ``VOICE_GAP_MS``: the dip between syllables), held while the level stays above
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
+from interviewer.audio import rms
 
 VOICE_LEVEL = 0.06
 VOICE_HOLD_LEVEL = 0.03
@@ -24,10 +24,7 @@ VOICE_GAP_MS = 200
 
 def mic_level(pcm: bytes) -> float:
     """A chunk's level as the page reads it: 4x its RMS, full scale 1, capped at 1."""
-    a = np.frombuffer(pcm, dtype=np.int16).astype(np.float64)
-    if a.size == 0:
-        return 0.0
-    return min(1.0, 4 * float(np.sqrt(np.mean(a * a))) / 32768)
+    return min(1.0, 4 * rms(pcm))
 
 
 @dataclass

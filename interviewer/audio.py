@@ -49,13 +49,17 @@ def load_pcm16(path: str | Path, sample_rate: int = SAMPLE_RATE) -> bytes:
     return pcm
 
 
-def rms_dbfs(pcm16: bytes) -> float:
-    """Loudness of a PCM chunk in dBFS (-120 for silence)."""
+def rms(pcm16: bytes) -> float:
+    """RMS of a PCM chunk, full scale 1 (0 for no samples)."""
     samples = np.frombuffer(pcm16, dtype=np.int16).astype(np.float32) / 32768.0
     if samples.size == 0:
-        return -120.0
-    rms = float(np.sqrt(np.mean(samples * samples)))
-    return 20 * np.log10(max(rms, 1e-6))
+        return 0.0
+    return float(np.sqrt(np.mean(samples * samples)))
+
+
+def rms_dbfs(pcm16: bytes) -> float:
+    """Loudness of a PCM chunk in dBFS (-120 for silence)."""
+    return 20 * np.log10(max(rms(pcm16), 1e-6))
 
 
 def with_noise_floor(pcm16: bytes, dbfs: float, seed: int = 0) -> bytes:
