@@ -56,6 +56,7 @@ class CandidateSession:
         self._bot_speaking = False
         self._last_bot_audio = 0.0
         self._voice = MicVoice()  # the page's rule for what is voice
+        self._mic_ms = 0  # audio the microphone has sent, in ms
         self._last_voiced_ms: int | None = None
         self._user_start_ms: int | None = None
         self._speech_end_ms: int | None = None
@@ -179,8 +180,14 @@ class CandidateSession:
             self.closed.set()
 
     def _hear_mic(self, chunk: bytes, speech: bool) -> None:
-        """Note a chunk as it is sent: voice by the page's rule, if it is the candidate's speech."""
-        heard = self._voice.hear(mic_level(chunk), self.now_ms())
+        """Note a chunk as it is sent: voice by the page's rule, if it is the candidate's speech.
+
+        The rule runs on the microphone's own clock (20 ms a chunk), not on when the chunk went
+        out: a busy event loop sends chunks late and then at once, and by the wall clock no
+        word would last the 120 ms that makes it voice.
+        """
+        self._mic_ms += int(CHUNK_S * 1000)
+        heard = self._voice.hear(mic_level(chunk), self._mic_ms)
         self._note_voicing(heard and speech)
 
     def _note_voicing(self, voiced: bool) -> None:

@@ -141,12 +141,12 @@ def test_a_talked_over_replys_late_chunks_do_not_take_the_next_replys_turn():
     assert len(turns) == 3 and turns[0].interrupted
 
 
-def _play(s: ClockedSession, path: str) -> None:
-    """The microphone sends a recording, chunk by chunk, then stays quiet."""
+def _play(s: ClockedSession, path: str, paced: bool = True) -> None:
+    """The microphone sends a recording, chunk by chunk (``paced``: 20 ms apart, else at once)."""
     pcm = load_pcm16(path)
     for i in range(0, len(pcm) - CHUNK_BYTES + 1, CHUNK_BYTES):
         s._hear_mic(pcm[i : i + CHUNK_BYTES], speech=True)
-        s.clock += CHUNK_MS
+        s.clock += CHUNK_MS if paced else 0
 
 
 def test_a_recordings_clicks_after_its_last_word_are_not_the_end_of_the_voice():
@@ -178,3 +178,13 @@ def test_the_voice_rule_is_the_pages():
     assert [v.hear(0.5, t) for t in range(1000, 1140, 20)] == [False] * 6 + [True]
     assert v.hear(0.04, 1160) and not v.hear(0.02, 1180)  # held above the hold level
     assert v.hear(0.07, 1300)  # right after the voice (the dip between syllables)
+
+
+def test_speech_sent_late_and_at_once_is_still_voice():
+    # A busy event loop (another client flooding the server from the same loop, in
+    # tests/test_robustness.py) sent a whole answer in one burst: by the wall clock no word
+    # lasted 120 ms, nothing was voice, and the client took the greeting for the reply.
+    s = ClockedSession()
+    s.clock = 5000
+    _play(s, str(AUDIO / "beckett.wav"), paced=False)
+    assert s._last_voiced_ms == 5000
